@@ -1,0 +1,1032 @@
+/*
+ * http_server.c - a small JSON-over-HTTP server on libmicrohttpd (see http_server.h).
+ *
+ * One struct http_exchange per request. It is created by MHD's URI-log callback (the only place
+ * the raw, still percent-encoded URI is visible, which we need to split the path into segments
+ * before decoding them: "a%2Fb" is one segment) and freed by the request-completed callback.
+ *
+ * The access callback is called repeatedly per request:
+ *   1. once with the headers: route the request, check Content-Length against the limit;
+ *   2. once per piece of body: append to a growing buffer (or discard after a 413);
+ *   3. once with *upload_data_size == 0: run the handler, then queue its response or suspend;
+ *   4. after a resume: queue the response stored by http_exchange_respond.
+ *
+ * Asynchronous answers: the exchange mutex orders "handler returned without answering, so
+ * suspend" against "another thread answered, so resume if suspended". Whoever comes second sees
+ * the other's mark, so a respond() that wins the race (even before the handler has returned)
+ * simply leaves the response for step 3 to queue, and a respond() that loses resumes.
+ */
+#include "common/http_server.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Longest path (in segments) we try to route; longer paths get 404. */
+#define HTTP_SERVER_MAX_SEGMENTS 32
+/* Per-connection memory for MHD: request line + headers + read buffer. MHD answers 431/414 on
+ * its own when headers do not fit. 64 KiB leaves room for long URLs and big headers. */
+#define HTTP_SERVER_CONN_MEMORY (64 * 1024)
+/* First allocation for a body whose size is not announced (chunked). */
+#define HTTP_SERVER_BODY_INITIAL 4096
+/* Announced bodies up to this size get their whole buffer up front; bigger ones grow as bytes
+ * arrive, so that announcing a large body and sending nothing does not pin the memory. */
+#define HTTP_SERVER_BODY_PREALLOC (1024 * 1024)
+/* Body bytes read and dropped after an early answer (404/405/413 on a chunked body) beyond
+ * max_body_bytes, before giving up and closing the connection without the answer. This
+ * libmicrohttpd cannot send a response while a body is still arriving, so draining is the only
+ * way the client gets one; the cap keeps an endless body from holding the connection forever. */
+#define HTTP_SERVER_DRAIN_MAX (64 * 1024 * 1024)
+/* How long http_server_stop() waits for suspended requests to be answered. libmicrohttpd aborts
+ * the process when stopped with a connection still suspended. */
+#define HTTP_SERVER_STOP_WAIT_MS 5000
+/* Error messages are cut at this length. */
+#define HTTP_SERVER_ERROR_MAX 512
+
+struct http_server {
+	struct MHD_Daemon *daemon;       /* NULL once stopped */
+	const struct http_route *routes; /* caller's array, outlives us */
+	size_t n_routes;
+	size_t max_body_bytes;       /* bodies above this get 413 */
+	int port;                    /* bound port, read once after start */
+	MHD_socket quiesced_fd;      /* listen socket returned by MHD_quiesce_daemon */
+	atomic_int n_waiting;        /* handlers started whose exchange is not answered yet */
+	atomic_bool stopping;        /* http_server_stop() has begun: no new handlers */
+	pthread_mutex_t start_mutex; /* guards the two fields below */
+	bool capturing;              /* copy MHD's log lines into start_error */
+	char start_error[512];       /* last MHD complaint while starting, for errstr */
+};
+
+static pthread_once_t http_server_panic_once = PTHREAD_ONCE_INIT;
+
+struct http_param {
+	const char *name; /* points into the route pattern, not NUL-terminated */
+	size_t name_len;
+	const char *value; /* decoded segment in the exchange's segment buffer */
+};
+
+struct http_exchange {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	pthread_mutex_t mutex;          /* guards suspended/responded/orphaned/response/status */
+	char *uri;                      /* raw request target, as sent (query string included) */
+	char *method;                   /* copy of the method */
+	char *path;                     /* copy of MHD's decoded path, for accessors and messages */
+	bool started;                   /* first access-callback call has happened */
+	const struct http_route *route; /* matched route, NULL when answering 404/405/413 early */
+	char *segbuf;                   /* decoded path segments, NUL-separated */
+	const char *segs[HTTP_SERVER_MAX_SEGMENTS];
+	size_t seg_lens[HTTP_SERVER_MAX_SEGMENTS];
+	size_t n_segs;
+	bool path_ok; /* path parsed into segments (else it cannot match) */
+	struct http_param params[HTTP_MAX_PATH_PARAMS];
+	size_t n_params;
+	char *body; /* received body so far (not NUL-terminated) */
+	size_t body_len;
+	size_t body_cap;
+	size_t body_expected; /* Content-Length, or 0 when not announced */
+	size_t drained;       /* body bytes dropped after an early answer */
+	bool handler_ran;     /* the handler has been called (never twice) */
+	bool queued;          /* a response has been handed to MHD */
+	/* Fields below are shared with responding threads: touch them only under the mutex. */
+	bool suspended;                /* connection suspended, waiting for respond() */
+	bool responded;                /* respond() has been called */
+	bool orphaned;                 /* MHD finished the request while a thread held us */
+	unsigned status;               /* status of the stored response */
+	struct MHD_Response *response; /* built by respond(), queued by the access callback */
+};
+
+static void http_exchange_free(struct http_exchange *ex)
+{
+	if (ex == NULL)
+		goto done;
+	if (ex->response != NULL)
+		MHD_destroy_response(ex->response);
+	pthread_mutex_destroy(&ex->mutex);
+	free(ex->body);
+	free(ex->segbuf);
+	free(ex->path);
+	free(ex->method);
+	free(ex->uri);
+	free(ex);
+done:
+	return;
+}
+
+/* MHD's error log, routed into ours. During start-up the text is also kept for errstr. */
+static void http_server_on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	char line[512];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	log_warn("http", "libmicrohttpd: %s", line);
+	pthread_mutex_lock(&srv->start_mutex);
+	if (srv->capturing)
+		snprintf(srv->start_error, sizeof(srv->start_error), "%s", line);
+	pthread_mutex_unlock(&srv->start_mutex);
+}
+
+/* libmicrohttpd's fatal errors go through our logger before the abort. */
+static void http_server_on_mhd_panic(void *cls, const char *file, unsigned int line,
+                                     const char *reason)
+{
+	(void)cls;
+	log_error("http", "libmicrohttpd fatal error at %s:%u: %s", file != NULL ? file : "?", line,
+	          reason != NULL ? reason : "(no reason given)");
+	abort();
+}
+
+static void http_server_set_panic_func(void)
+{
+	MHD_set_panic_func(http_server_on_mhd_panic, NULL);
+}
+
+/*
+ * Creates the exchange. Called by MHD once per request with the raw request target, before
+ * headers are parsed; the return value becomes *req_cls in the access callback. NULL (out of
+ * memory) makes the access callback close the connection.
+ */
+static void *http_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_exchange *ex = NULL;
+	char *copy = NULL;
+
+	ex = calloc(1, sizeof(*ex));
+	copy = strdup(uri != NULL ? uri : "");
+	if (ex == NULL || copy == NULL || pthread_mutex_init(&ex->mutex, NULL) != 0) {
+		log_error("http", "out of memory creating a request");
+		free(copy);
+		free(ex);
+		ex = NULL;
+		goto done;
+	}
+	ex->srv = cls;
+	ex->conn = conn;
+	ex->uri = copy;
+done:
+	return ex;
+}
+
+/*
+ * Splits the raw path (up to '?') into segments and percent-decodes each one separately, so an
+ * encoded "/" stays inside its segment. One trailing slash is ignored. Leaves path_ok false for
+ * targets that are not origin-form ("*", "http://...") or have too many segments, and for
+ * segments that decode to a NUL byte (they could not be passed on as C strings).
+ */
+static int http_exchange_split_path(struct http_exchange *ex)
+{
+	size_t raw_len = strcspn(ex->uri, "?#");
+	char *p;
+	int rc = -1;
+
+	ex->path_ok = false;
+	if (raw_len == 0 || ex->uri[0] != '/') {
+		rc = 0;
+		goto done;
+	}
+	ex->segbuf = malloc(raw_len);
+	if (ex->segbuf == NULL)
+		goto done;
+	/* Drop the leading '/', then one trailing '/'. */
+	memcpy(ex->segbuf, ex->uri + 1, raw_len - 1);
+	if (raw_len > 1 && ex->segbuf[raw_len - 2] == '/')
+		raw_len--;
+	ex->segbuf[raw_len - 1] = '\0';
+	ex->n_segs = 0;
+	rc = 0;
+	if (ex->segbuf[0] == '\0') {
+		ex->path_ok = true; /* "/": no segments */
+		goto done;
+	}
+	p = ex->segbuf;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		size_t decoded;
+
+		if (ex->n_segs == HTTP_SERVER_MAX_SEGMENTS)
+			goto done;
+		if (slash != NULL)
+			*slash = '\0';
+		decoded = MHD_http_unescape(p);
+		/* "%00" decodes to a NUL: the decoded length then disagrees with strlen(). */
+		if (decoded != strlen(p))
+			goto done;
+		ex->segs[ex->n_segs] = p;
+		ex->seg_lens[ex->n_segs] = decoded;
+		ex->n_segs++;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	ex->path_ok = true;
+done:
+	return rc;
+}
+
+/*
+ * Whether route r's pattern matches the exchange's path. When params is not NULL the {name}
+ * captures are stored there (the pattern's param count was checked at start).
+ */
+static bool http_server_route_matches(const struct http_route *r, const struct http_exchange *ex,
+                                      struct http_param *params, size_t *n_params)
+{
+	const char *p = r->pattern + 1;
+	size_t n = 0;
+	bool match = false;
+
+	for (size_t i = 0; i < ex->n_segs; i++) {
+		size_t plen = strcspn(p, "/");
+
+		if (plen == 0)
+			goto done; /* pattern exhausted (or empty segment) but path goes on */
+		if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+			if (ex->seg_lens[i] == 0)
+				goto done;
+			if (params != NULL && n < HTTP_MAX_PATH_PARAMS) {
+				params[n].name = p + 1;
+				params[n].name_len = plen - 2;
+				params[n].value = ex->segs[i];
+				n++;
+			}
+		} else if (plen != ex->seg_lens[i] || memcmp(p, ex->segs[i], plen) != 0) {
+			goto done;
+		}
+		p += plen;
+		if (*p == '/')
+			p++;
+	}
+	match = (*p == '\0');
+done:
+	if (match && n_params != NULL)
+		*n_params = n;
+	return match;
+}
+
+/* json_string() refuses invalid UTF-8; error messages may quote request bytes, so degrade. */
+static json_t *http_server_json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy = NULL;
+
+	if (j != NULL)
+		goto done;
+	copy = strdup(s);
+	if (copy == NULL)
+		goto done;
+	for (char *c = copy; *c != '\0'; c++) {
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	}
+	j = json_string(copy);
+done:
+	free(copy);
+	return j;
+}
+
+/*
+ * Builds the MHD response: compact JSON plus a newline, Content-Type application/json, and an
+ * Allow header when allow is not NULL. Takes ownership of body. Returns NULL when out of memory
+ * (the caller then closes the connection).
+ */
+static struct MHD_Response *http_exchange_build_response(json_t *body, const char *allow)
+{
+	struct MHD_Response *resp = NULL;
+	char *text = NULL;
+	char *buf = NULL;
+	enum MHD_Result ok;
+	size_t len;
+
+	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (text == NULL)
+		goto done;
+	len = strlen(text);
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		goto done;
+	memcpy(buf, text, len);
+	buf[len] = '\n';
+	resp = MHD_create_response_from_buffer(len + 1, buf, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		goto done;
+	buf = NULL; /* owned by resp now */
+	ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (ok == MHD_YES && allow != NULL)
+		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (ok != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+done:
+	free(buf);
+	free(text);
+	json_decref(body);
+	return resp;
+}
+
+/* http_exchange_respond() with an optional Allow header (for 405). */
+static void http_exchange_answer(struct http_exchange *ex, int status, json_t *body,
+                                 const char *allow)
+{
+	struct MHD_Response *resp = NULL;
+	bool free_ex = false;
+
+	if (body == NULL)
+		body = json_object();
+	if (status < 200 || status > 599) {
+		log_error("http", "%s %s: handler answered invalid status %d, sending 500",
+		          ex->method, ex->path, status);
+		status = 500;
+	}
+	if (status >= 500) {
+		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		log_warn("http", "%s %s -> %d %.300s", ex->method, ex->path, status,
+		         text != NULL ? text : "");
+		free(text);
+	}
+	resp = http_exchange_build_response(body, allow);
+	body = NULL;
+	if (resp == NULL)
+		log_error("http", "%s %s: out of memory building the response", ex->method,
+		          ex->path);
+
+	pthread_mutex_lock(&ex->mutex);
+	if (ex->responded) {
+		pthread_mutex_unlock(&ex->mutex);
+		log_error("http", "%s %s: answered twice, second answer (%d) dropped", ex->method,
+		          ex->path, status);
+		goto done;
+	}
+	if (ex->orphaned) {
+		/* MHD already finished with this request (server stopped under us): only we are
+		 * left holding it. */
+		pthread_mutex_unlock(&ex->mutex);
+		free_ex = true;
+		goto done;
+	}
+	ex->responded = true;
+	ex->status = (unsigned)status;
+	ex->response = resp;
+	resp = NULL;
+	if (ex->suspended) {
+		/* The handler already returned; MHD calls the access callback again after the
+		 * resume and that call queues the response. Resuming under the mutex keeps the
+		 * exchange alive until we are done with it: that call needs the mutex first. */
+		ex->suspended = false;
+		MHD_resume_connection(ex->conn);
+	}
+	/* Counted down only after MHD knows of the resume, so http_server_stop(), which waits
+	 * for zero, never stops the daemon with this exchange still suspended. handler_ran was
+	 * set before the handler could hand the exchange to this thread. This is the last use
+	 * of the server here: it may be freed as soon as the count reaches zero. */
+	if (ex->handler_ran)
+		atomic_fetch_sub(&ex->srv->n_waiting, 1);
+	pthread_mutex_unlock(&ex->mutex);
+done:
+	if (resp != NULL)
+		MHD_destroy_response(resp);
+	if (free_ex)
+		http_exchange_free(ex);
+}
+
+void http_exchange_respond(struct http_exchange *ex, int status, json_t *body)
+{
+	http_exchange_answer(ex, status, body, NULL);
+}
+
+static void http_exchange_verror(struct http_exchange *ex, int status, const char *allow,
+                                 const char *fmt, va_list ap)
+{
+	char msg[HTTP_SERVER_ERROR_MAX];
+	json_t *body = json_object();
+	json_t *text;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	text = http_server_json_text(msg);
+	if (body != NULL && text != NULL)
+		json_object_set_new(body, "error", text);
+	else
+		json_decref(text);
+	http_exchange_answer(ex, status, body, allow);
+}
+
+void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	http_exchange_verror(ex, status, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void http_exchange_error_allow(struct http_exchange *ex, int status, const char *allow,
+                                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void http_exchange_error_allow(struct http_exchange *ex, int status, const char *allow,
+                                      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	http_exchange_verror(ex, status, allow, fmt, ap);
+	va_end(ap);
+}
+
+json_t *http_exchange_parse_json(struct http_exchange *ex)
+{
+	json_error_t err;
+	json_t *value = NULL;
+	const char *nul;
+
+	if (ex->body_len == 0) {
+		http_exchange_error(ex, 400, "request body is empty: expected JSON");
+		goto done;
+	}
+	/* jansson rejects a raw NUL too, but mostly reads it as the end of the input ("'[' or
+	 * '{' expected near end of file"), which misleads. Name it instead. */
+	nul = memchr(ex->body, '\0', ex->body_len);
+	if (nul != NULL) {
+		http_exchange_error(ex, 400, "invalid JSON: NUL byte at offset %zu",
+		                    (size_t)(nul - ex->body));
+		goto done;
+	}
+	value = json_loadb(ex->body, ex->body_len, 0, &err);
+	if (value == NULL)
+		http_exchange_error(ex, 400, "invalid JSON: %s at line %d column %d", err.text,
+		                    err.line, err.column);
+done:
+	return value;
+}
+
+const char *http_exchange_method(const struct http_exchange *ex)
+{
+	return ex->method;
+}
+
+const char *http_exchange_path(const struct http_exchange *ex)
+{
+	return ex->path;
+}
+
+const char *http_exchange_body(const struct http_exchange *ex, size_t *len)
+{
+	if (len != NULL)
+		*len = ex->body_len;
+	return ex->body_len > 0 ? ex->body : NULL;
+}
+
+const char *http_exchange_param(const struct http_exchange *ex, const char *name)
+{
+	size_t len = strlen(name);
+	const char *value = NULL;
+
+	for (size_t i = 0; i < ex->n_params; i++) {
+		if (ex->params[i].name_len == len && memcmp(ex->params[i].name, name, len) == 0) {
+			value = ex->params[i].value;
+			break;
+		}
+	}
+	return value;
+}
+
+const char *http_exchange_query(const struct http_exchange *ex, const char *name)
+{
+	return MHD_lookup_connection_value(ex->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_exchange_header(const struct http_exchange *ex, const char *name)
+{
+	return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
+}
+
+/*
+ * Methods of all routes whose pattern matches the path, as "GET, POST", into buf. Returns false
+ * when no route matches.
+ */
+static bool http_server_allowed_methods(const struct http_server *srv,
+                                        const struct http_exchange *ex, char *buf, size_t size)
+{
+	size_t used = 0;
+	bool any = false;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		const struct http_route *r = &srv->routes[i];
+		bool seen = false;
+
+		if (!http_server_route_matches(r, ex, NULL, NULL))
+			continue;
+		any = true;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(srv->routes[j].method, r->method) == 0 &&
+			    http_server_route_matches(&srv->routes[j], ex, NULL, NULL)) {
+				seen = true;
+				break;
+			}
+		}
+		if (!seen) {
+			int n = snprintf(buf + used, size - used, "%s%s", used > 0 ? ", " : "",
+			                 r->method);
+
+			if (n < 0 || (size_t)n >= size - used)
+				buf[used] = '\0'; /* does not fit: leave this method out */
+			else
+				used += (size_t)n;
+		}
+	}
+	return any;
+}
+
+/* Parses a Content-Length value; false when absent or not a plain decimal number. */
+static bool http_server_parse_length(const char *s, unsigned long long *out)
+{
+	char *end = NULL;
+	bool ok = false;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		goto done;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	ok = (errno == 0 && *end == '\0');
+done:
+	return ok;
+}
+
+/* Hands the stored response to MHD. Called from the access callback only. */
+static enum MHD_Result http_exchange_queue(struct http_exchange *ex, struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	unsigned status;
+	enum MHD_Result ret = MHD_NO;
+
+	pthread_mutex_lock(&ex->mutex);
+	resp = ex->response;
+	ex->response = NULL;
+	status = ex->status;
+	pthread_mutex_unlock(&ex->mutex);
+	if (resp == NULL)
+		goto done; /* could not build one: closing the connection is all that is left */
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	if (ret != MHD_YES)
+		log_warn("http", "%s %s: libmicrohttpd refused the %u response", ex->method,
+		         ex->path, status);
+	ex->queued = true;
+done:
+	return ret;
+}
+
+/* First call for a request: headers are in. Route it and check the announced body size. */
+static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_Connection *conn,
+                                           const char *url, const char *method)
+{
+	struct http_server *srv = ex->srv;
+	unsigned long long announced = 0;
+	bool has_length;
+	char allow[256];
+	enum MHD_Result ret = MHD_NO;
+
+	ex->started = true;
+	ex->conn = conn;
+	ex->method = strdup(method);
+	ex->path = strdup(url);
+	if (ex->method == NULL || ex->path == NULL || http_exchange_split_path(ex) != 0) {
+		log_error("http", "out of memory routing a request");
+		goto done;
+	}
+	has_length = http_server_parse_length(
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+	    &announced);
+	if (has_length && announced > srv->max_body_bytes) {
+		/* Answered before any body is read: MHD skips "100 Continue", does not read the
+		 * body and closes the connection after the response. */
+		http_exchange_error(ex, 413, "request body exceeds %zu bytes", srv->max_body_bytes);
+		ret = http_exchange_queue(ex, conn);
+		goto done;
+	}
+	if (ex->path_ok) {
+		for (size_t i = 0; i < srv->n_routes; i++) {
+			const struct http_route *r = &srv->routes[i];
+
+			if (strcmp(r->method, method) == 0 &&
+			    http_server_route_matches(r, ex, ex->params, &ex->n_params)) {
+				ex->route = r;
+				break;
+			}
+		}
+	}
+	/* 404 and 405 are stored now but queued after the body (if any) is drained: answering
+	 * mid-request makes MHD close the connection, and a client still sending could miss the
+	 * answer in the reset. */
+	if (ex->route == NULL) {
+		if (ex->path_ok && http_server_allowed_methods(srv, ex, allow, sizeof(allow)))
+			http_exchange_error_allow(ex, 405, allow, "method %s not allowed for %s",
+			                          method, url);
+		else
+			http_exchange_error(ex, 404, "no route for %s %s", method, url);
+	}
+	if (has_length && announced > 0 && ex->route != NULL) {
+		ex->body_expected = (size_t)announced;
+		ex->body_cap = ex->body_expected < HTTP_SERVER_BODY_PREALLOC
+		                   ? ex->body_expected
+		                   : HTTP_SERVER_BODY_PREALLOC;
+		ex->body = malloc(ex->body_cap);
+		if (ex->body == NULL) {
+			log_error("http", "out of memory for a %zu-byte body", ex->body_cap);
+			goto done;
+		}
+	}
+	ret = MHD_YES;
+done:
+	return ret;
+}
+
+/* A piece of body. Appends it, or discards it once an answer is already stored. */
+static enum MHD_Result http_exchange_receive(struct http_exchange *ex, const char *data,
+                                             size_t size)
+{
+	struct http_server *srv = ex->srv;
+	enum MHD_Result ret = MHD_YES;
+	bool answered;
+
+	pthread_mutex_lock(&ex->mutex);
+	answered = ex->responded;
+	pthread_mutex_unlock(&ex->mutex);
+	if (answered) {
+		/* 404/405/413 waiting for the end of the body: drop it. */
+		size_t limit = srv->max_body_bytes > SIZE_MAX - HTTP_SERVER_DRAIN_MAX
+		                   ? SIZE_MAX
+		                   : srv->max_body_bytes + HTTP_SERVER_DRAIN_MAX;
+
+		ex->drained = size > SIZE_MAX - ex->drained ? SIZE_MAX : ex->drained + size;
+		if (ex->drained > limit) {
+			log_warn("http",
+			         "%s %s: body still arriving after %zu bytes dropped, "
+			         "closing the connection",
+			         ex->method, ex->path, ex->drained);
+			ret = MHD_NO;
+		}
+		goto done;
+	}
+	if (size > srv->max_body_bytes - ex->body_len) {
+		/* Only chunked bodies get here (a too-large Content-Length was refused up front).
+		 * The rest of the body is read and dropped, then the 413 goes out: this
+		 * libmicrohttpd refuses MHD_queue_response while the body is still arriving. */
+		free(ex->body);
+		ex->body = NULL;
+		ex->body_len = 0;
+		ex->body_cap = 0;
+		http_exchange_error(ex, 413, "request body exceeds %zu bytes", srv->max_body_bytes);
+		goto done;
+	}
+	if (ex->body_len + size > ex->body_cap) {
+		size_t cap = ex->body_cap > 0 ? ex->body_cap : HTTP_SERVER_BODY_INITIAL;
+		size_t most = ex->body_expected > 0 ? ex->body_expected : srv->max_body_bytes;
+		char *grown;
+
+		while (cap < ex->body_len + size)
+			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+		/* MHD never passes more than the Content-Length, and we check the limit above. */
+		if (cap > most)
+			cap = most;
+		if (cap < ex->body_len + size)
+			cap = ex->body_len + size; /* within the limit, checked above */
+		grown = realloc(ex->body, cap);
+		if (grown == NULL) {
+			log_error("http", "%s %s: out of memory for a %zu-byte body", ex->method,
+			          ex->path, cap);
+			ret = MHD_NO;
+			goto done;
+		}
+		ex->body = grown;
+		ex->body_cap = cap;
+	}
+	memcpy(ex->body + ex->body_len, data, size);
+	ex->body_len += size;
+done:
+	return ret;
+}
+
+/*
+ * Body complete (or connection resumed). Runs the handler once, then queues the answer if there
+ * is one, else suspends until http_exchange_respond() resumes us.
+ */
+static enum MHD_Result http_exchange_finish(struct http_exchange *ex, struct MHD_Connection *conn)
+{
+	enum MHD_Result ret = MHD_YES;
+	bool answered;
+
+	if (ex->queued)
+		goto done; /* MHD calls once more in some states; nothing left to do */
+	pthread_mutex_lock(&ex->mutex);
+	answered = ex->responded;
+	pthread_mutex_unlock(&ex->mutex);
+	if (!answered && !ex->handler_ran) {
+		struct http_server *srv = ex->srv;
+
+		/* Counted before the stopping check, which http_server_stop() makes in the
+		 * opposite order: either it waits for this exchange or we see it stopping. */
+		ex->handler_ran = true;
+		atomic_fetch_add(&srv->n_waiting, 1);
+		if (atomic_load(&srv->stopping))
+			http_exchange_error(ex, 503, "server is shutting down");
+		else
+			ex->route->handler(ex, ex->route->opaque);
+	}
+	pthread_mutex_lock(&ex->mutex);
+	answered = ex->responded;
+	if (!answered) {
+		ex->suspended = true;
+		MHD_suspend_connection(conn);
+	}
+	pthread_mutex_unlock(&ex->mutex);
+	if (answered)
+		ret = http_exchange_queue(ex, conn);
+done:
+	return ret;
+}
+
+static enum MHD_Result http_server_on_access(void *cls, struct MHD_Connection *conn,
+                                             const char *url, const char *method,
+                                             const char *version, const char *upload_data,
+                                             size_t *upload_data_size, void **req_cls)
+{
+	struct http_exchange *ex = *req_cls;
+	enum MHD_Result ret = MHD_NO;
+
+	(void)cls;
+	(void)version;
+	if (ex == NULL)
+		goto done; /* the URI callback ran out of memory */
+	if (!ex->started) {
+		ret = http_exchange_begin(ex, conn, url, method);
+		goto done;
+	}
+	if (*upload_data_size > 0) {
+		ret = http_exchange_receive(ex, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		goto done;
+	}
+	ret = http_exchange_finish(ex, conn);
+done:
+	return ret;
+}
+
+static void http_server_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                                     enum MHD_RequestTerminationCode toe)
+{
+	struct http_exchange *ex = *req_cls;
+	bool held_elsewhere;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (ex == NULL)
+		goto done;
+	*req_cls = NULL;
+	pthread_mutex_lock(&ex->mutex);
+	/* A handler gave the exchange to another thread that has not answered yet. Only a stop
+	 * with requests still suspended could do that, and libmicrohttpd 0.9.75 aborts instead;
+	 * should a later one close them, leave the exchange to respond(), which frees it,
+	 * rather than free it under the thread holding it. */
+	held_elsewhere = ex->handler_ran && !ex->responded;
+	if (held_elsewhere) {
+		ex->orphaned = true;
+		ex->conn = NULL;
+	}
+	pthread_mutex_unlock(&ex->mutex);
+	if (!held_elsewhere)
+		http_exchange_free(ex);
+done:
+	return;
+}
+
+/* Checks the route table once, so that a bad pattern fails at start-up, not per request. */
+static int http_server_check_routes(const struct http_route *routes, size_t n, char *errstr,
+                                    size_t errstr_size)
+{
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct http_route *r = &routes[i];
+		size_t params = 0;
+
+		if (r->method == NULL || r->method[0] == '\0' || r->pattern == NULL ||
+		    r->pattern[0] != '/' || r->handler == NULL) {
+			snprintf(errstr, errstr_size,
+			         "route %zu: method, pattern starting with '/' and handler are "
+			         "required",
+			         i);
+			goto done;
+		}
+		for (const char *p = r->pattern; *p != '\0'; p++) {
+			if (*p == '{')
+				params++;
+		}
+		if (params > HTTP_MAX_PATH_PARAMS) {
+			snprintf(errstr, errstr_size, "route %s %s: more than %d path parameters",
+			         r->method, r->pattern, HTTP_MAX_PATH_PARAMS);
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	return rc;
+}
+
+/* Starts MHD bound to addr (NULL: all interfaces, dual-stack when ipv6). Returns the daemon. */
+static struct MHD_Daemon *http_server_start_daemon(struct http_server *srv,
+                                                   const struct http_server_options *opts,
+                                                   const struct sockaddr *addr, bool ipv6)
+{
+	struct MHD_OptionItem items[12];
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	size_t n = 0;
+
+	if (ipv6)
+		flags |= (addr == NULL ? MHD_USE_DUAL_STACK : MHD_USE_IPv6);
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+	                                     (intptr_t)http_server_on_mhd_log, srv};
+	items[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_server_on_uri, srv};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+	                                     (intptr_t)http_server_on_completed, srv};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+	                                     (intptr_t)opts->max_connections, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+	                                     (intptr_t)opts->idle_timeout_s, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                                     (intptr_t)HTTP_SERVER_CONN_MEMORY, NULL};
+	/* A pool of one is the plain internal thread; MHD wants the option only for real pools. */
+	if (opts->threads > 1)
+		items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+		                                     (intptr_t)opts->threads, NULL};
+	if (addr != NULL)
+		items[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	return MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, http_server_on_access, srv,
+	                        MHD_OPTION_ARRAY, items, MHD_OPTION_END);
+}
+
+struct http_server *http_server_start(const struct http_server_options *opts,
+                                      const struct http_route *routes, size_t n, char *errstr,
+                                      size_t errstr_size)
+{
+	struct http_server *srv = NULL;
+	struct addrinfo *addrs = NULL;
+	const union MHD_DaemonInfo *info;
+	const char *host = (opts->host != NULL) ? opts->host : "";
+	bool mutex_ok = false;
+
+	if (opts->threads < 1 || opts->port < 0 || opts->port > 65535 ||
+	    opts->max_connections < (unsigned)opts->threads) {
+		/* MHD splits the connection limit across the pool's threads: each needs one. */
+		snprintf(errstr, errstr_size,
+		         "http server: need threads >= 1, port 0-65535 and max_connections >= "
+		         "threads (got threads=%d port=%d max_connections=%u)",
+		         opts->threads, opts->port, opts->max_connections);
+		goto fail;
+	}
+	if (http_server_check_routes(routes, n, errstr, errstr_size) != 0)
+		goto fail;
+	(void)pthread_once(&http_server_panic_once, http_server_set_panic_func);
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		snprintf(errstr, errstr_size, "http server: out of memory");
+		goto fail;
+	}
+	srv->routes = routes;
+	srv->n_routes = n;
+	srv->max_body_bytes = opts->max_body_bytes;
+	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	atomic_init(&srv->n_waiting, 0);
+	atomic_init(&srv->stopping, false);
+	if (pthread_mutex_init(&srv->start_mutex, NULL) != 0) {
+		snprintf(errstr, errstr_size, "http server: cannot create a mutex");
+		goto fail;
+	}
+	mutex_ok = true;
+	srv->capturing = true;
+	snprintf(srv->start_error, sizeof(srv->start_error), "libmicrohttpd failed to start");
+
+	if (host[0] != '\0') {
+		struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+		                         .ai_family = AF_UNSPEC,
+		                         .ai_socktype = SOCK_STREAM};
+		char service[16];
+		int gai;
+
+		snprintf(service, sizeof(service), "%d", opts->port);
+		gai = getaddrinfo(host, service, &hints, &addrs);
+		if (gai != 0) {
+			snprintf(errstr, errstr_size, "cannot listen on %s:%d: %s", host,
+			         opts->port, gai_strerror(gai));
+			goto fail;
+		}
+		/* "localhost" may give ::1 then 127.0.0.1: take the first that binds. */
+		for (struct addrinfo *ai = addrs; ai != NULL && srv->daemon == NULL;
+		     ai = ai->ai_next) {
+			if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+				srv->daemon = http_server_start_daemon(srv, opts, ai->ai_addr,
+				                                       ai->ai_family == AF_INET6);
+		}
+	} else {
+		/* Dual-stack first; hosts without IPv6 get IPv4 only. */
+		srv->daemon = http_server_start_daemon(srv, opts, NULL, true);
+		if (srv->daemon == NULL)
+			srv->daemon = http_server_start_daemon(srv, opts, NULL, false);
+	}
+	pthread_mutex_lock(&srv->start_mutex);
+	srv->capturing = false;
+	pthread_mutex_unlock(&srv->start_mutex);
+	if (srv->daemon == NULL) {
+		snprintf(errstr, errstr_size, "cannot listen on %s:%d: %s", host, opts->port,
+		         srv->start_error);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = (info != NULL && info->port != 0) ? (int)info->port : opts->port;
+	goto done;
+fail:
+	if (srv != NULL) {
+		if (mutex_ok)
+			pthread_mutex_destroy(&srv->start_mutex);
+		free(srv);
+		srv = NULL;
+	}
+done:
+	if (addrs != NULL)
+		freeaddrinfo(addrs);
+	return srv;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+	if (srv == NULL || srv->daemon == NULL || srv->quiesced_fd != MHD_INVALID_SOCKET)
+		goto done;
+	srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+	/* MHD's threads may still hold the descriptor, so it is closed only after
+	 * MHD_stop_daemon. shutdown() on a listening socket makes Linux stop listening now:
+	 * pending and new connection attempts are refused instead of waiting in the backlog. */
+	if (srv->quiesced_fd != MHD_INVALID_SOCKET)
+		(void)shutdown(srv->quiesced_fd, SHUT_RDWR);
+done:
+	return;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	int waited_ms = 0;
+	int pending;
+
+	if (srv == NULL)
+		goto done;
+	/* No new connections, no new handlers (requests arriving now get 503), and a moment for
+	 * the answers still owed (a batch in flight during shutdown): libmicrohttpd aborts when
+	 * stopped with a connection suspended. */
+	http_server_quiesce(srv);
+	atomic_store(&srv->stopping, true);
+	pending = atomic_load(&srv->n_waiting);
+	if (pending > 0)
+		log_warn("http", "stopping: waiting for %d unanswered requests", pending);
+	while (pending > 0 && waited_ms < HTTP_SERVER_STOP_WAIT_MS) {
+		usleep(10 * 1000);
+		waited_ms += 10;
+		pending = atomic_load(&srv->n_waiting);
+	}
+	if (pending > 0)
+		log_error("http",
+		          "stopping with %d requests never answered: libmicrohttpd will abort",
+		          pending);
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	if (srv->quiesced_fd != MHD_INVALID_SOCKET)
+		close(srv->quiesced_fd);
+	pthread_mutex_destroy(&srv->start_mutex);
+	free(srv);
+done:
+	return;
+}

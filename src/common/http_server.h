@@ -1,0 +1,127 @@
+/*
+ * http_server.h - a small JSON-over-HTTP server on libmicrohttpd.
+ *
+ * What every ferry endpoint needs, in one place: routing by method and path pattern
+ * ("/api/messages/{id}"), a request-body limit (413 and nothing read further), connection
+ * limits and idle timeouts, JSON responses with the right content type, 404 for unknown routes
+ * and 405 (with an Allow header) for known routes with the wrong method, both with a JSON
+ * {"error": ...} body.
+ *
+ * Handlers may answer synchronously (call http_exchange_respond before returning) or
+ * asynchronously: a handler that returns without responding leaves the connection suspended
+ * (MHD_suspend_connection) until some other thread calls http_exchange_respond, which resumes
+ * it. The batcher uses this to group-commit many requests without one thread per request.
+ *
+ * Threads: libmicrohttpd's internal thread pool (options.threads) runs the handlers; a handler
+ * must not keep a PGconn between requests (borrow from the pool instead).
+ *
+ * Bodies: a Content-Length above max_body_bytes is answered 413 at once, before the body is
+ * read (no "100 Continue"; the connection is closed after the answer). A chunked body that grows
+ * past the limit is read to its end and dropped, then answered 413: libmicrohttpd 0.9.75 cannot
+ * send a response while a body is still arriving. Past max_body_bytes + 64 MiB of dropped body
+ * the connection is closed without an answer. 404 and 405 are sent after the body has been read
+ * (and dropped), so a client still sending does not lose them in a connection reset.
+ *
+ * Requests libmicrohttpd itself rejects (malformed request line or headers, headers over the
+ * per-connection memory, bad chunk encoding) get its own small HTML error pages, not JSON.
+ */
+#ifndef FERRY_HTTP_SERVER_H
+#define FERRY_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_PATH_PARAMS 4
+
+struct http_server;
+struct http_exchange; /* one request/response; owned by the server */
+
+typedef void (*http_handler_fn)(struct http_exchange *ex, void *opaque);
+
+/* Patterns: segments compare after percent-decoding; one trailing '/' is ignored on both sides. */
+struct http_route {
+	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+	const char *pattern; /* "/api/messages/{id}": {name} matches one non-empty segment */
+	http_handler_fn handler;
+	void *opaque; /* passed to handler unchanged */
+};
+
+struct http_server_options {
+	const char *host;         /* bind address; NULL or "" = all interfaces */
+	int port;                 /* TCP port; 0 = let the kernel choose (see http_server_port) */
+	int threads;              /* libmicrohttpd thread-pool size, >= 1 */
+	size_t max_body_bytes;    /* larger bodies get 413 */
+	unsigned max_connections; /* concurrent connections (>= threads); more are not accepted and
+	                           * wait in the kernel's listen backlog until one closes */
+	unsigned idle_timeout_s;  /* idle connections are closed after this many seconds; 0 = never.
+	                           * A request waiting for an asynchronous answer is not idle. */
+};
+
+/*
+ * Starts listening and serving `routes` (n entries; the array must outlive the server).
+ * Returns the server, or NULL with errstr filled (e.g. "cannot listen on :5301: Address in use").
+ * Also fails for invalid options or routes (a pattern not starting with '/', more than
+ * HTTP_MAX_PATH_PARAMS parameters, a NULL method or handler). A host that resolves to several
+ * addresses is bound to the first that works; all interfaces means IPv6 and IPv4 where the host
+ * has IPv6, IPv4 only otherwise. Call from one thread at a time.
+ */
+struct http_server *http_server_start(const struct http_server_options *opts,
+                                      const struct http_route *routes, size_t n, char *errstr,
+                                      size_t errstr_size);
+
+/* Port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+
+/* Stops accepting new connections (listening socket closed); requests in progress finish.
+ * Connections already open stay open (keep-alive) until they idle out or the server stops.
+ * Calling it again, or before http_server_stop, is harmless. */
+void http_server_quiesce(struct http_server *srv);
+
+/* Stops the server and frees it. Waits for handler threads to finish. NULL is a no-op.
+ * Suspended exchanges must have been answered before this is called: it quiesces, answers any
+ * request whose handler had not started yet with 503, then waits up to 5 s for answers still
+ * owed (logging a warning). If some are still owed after that, libmicrohttpd aborts the process
+ * (logged as an error first), so stop the HTTP server before whatever answers its requests. */
+void http_server_stop(struct http_server *srv);
+
+/* --- request accessors: valid inside the handler and until http_exchange_respond; any thread
+ * holding the exchange may call them. Returned strings belong to the exchange. --- */
+const char *http_exchange_method(const struct http_exchange *ex);
+const char *http_exchange_path(const struct http_exchange *ex);
+/* Body bytes (not NUL-terminated; may be NULL when length is 0). */
+const char *http_exchange_body(const struct http_exchange *ex, size_t *len);
+/* Value of the {name} segment matched by the route, or NULL. Percent-decoded ("a%2Fb" gives
+ * "a/b"); never contains a NUL byte (a segment decoding to one matches no route); not checked
+ * for valid UTF-8. */
+const char *http_exchange_param(const struct http_exchange *ex, const char *name);
+/* Query-string argument (decoded) or NULL. "?flag" with no '=' gives NULL too. */
+const char *http_exchange_query(const struct http_exchange *ex, const char *name);
+/* Request header (case-insensitive) or NULL. */
+const char *http_exchange_header(const struct http_exchange *ex, const char *name);
+
+/*
+ * Answers the request with `status` and the JSON `body` (takes ownership of body; NULL means
+ * an empty JSON object). May be called from any thread, exactly once per exchange. After it
+ * returns, `ex` must not be touched by the caller.
+ * The response is the compact JSON plus "\n" with Content-Type: application/json. A status
+ * outside 200-599 is logged and sent as 500; a status >= 500 is logged as a warning. A second
+ * call from inside the handler is logged and ignored.
+ */
+void http_exchange_respond(struct http_exchange *ex, int status, json_t *body);
+
+/* Answers with {"error": "<formatted message>"} and the given status. Same rules as above. */
+void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Parses the request body as a JSON value. Returns a new reference, or NULL after answering the
+ * exchange itself with 400 {"error": "invalid JSON: <reason> at line L column C"} (this covers
+ * an empty body and invalid UTF-8). After NULL, the handler must just return.
+ * jansson's strict defaults apply: the top level must be an object or array; invalid UTF-8,
+ * lone surrogates, "\u0000" and raw NUL bytes are rejected. An empty body gets
+ * {"error": "request body is empty: expected JSON"}.
+ */
+json_t *http_exchange_parse_json(struct http_exchange *ex);
+
+#endif

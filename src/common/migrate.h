@@ -1,0 +1,35 @@
+/*
+ * migrate.h - versioned schema migrations, applied at start-up.
+ *
+ * Migrations are the files of sql/<component>/ (NNN_name.sql), compiled into the binary by
+ * cmake/embed_sql.cmake. migrate_apply() runs the ones not yet recorded in
+ * ferry.schema_version, in order, each in the same transaction as its record, while holding a
+ * transaction-level advisory lock: several instances starting at once apply each migration
+ * exactly once, and the late ones wait and then find nothing to do.
+ */
+#ifndef FERRY_MIGRATE_H
+#define FERRY_MIGRATE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct migration_source {
+	const char *name; /* file name, "001_outbox.sql"; the leading number is the version */
+	const char *sql;  /* the whole file */
+};
+
+extern const struct migration_source migrations_producer[];
+extern const size_t migrations_producer_count;
+extern const struct migration_source migrations_consumer[];
+extern const size_t migrations_consumer_count;
+
+/*
+ * Applies the migrations of `component` ("producer" or "consumer") on `conn` (idle, not in a
+ * transaction). Returns the number applied (0 when up to date), or -1 with errstr naming the
+ * failing file and PostgreSQL's message; on failure nothing of the failing migration remains.
+ * Caller keeps ownership of conn. Blocks while another instance holds the migration lock.
+ */
+int migrate_apply(PGconn *conn, const char *component, const struct migration_source *migrations,
+                  size_t n, char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+#endif

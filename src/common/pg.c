@@ -1,0 +1,238 @@
+/*
+ * pg.c - see pg.h.
+ *
+ * The pool is a fixed array guarded by one mutex: requests hold a connection for a few
+ * milliseconds, so contention on the lock is negligible next to the round trip itself.
+ */
+#include "common/pg.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+static void pg_copy_line(const char *msg, char *errstr, size_t errstr_size)
+{
+	size_t len;
+
+	if (errstr_size == 0)
+		return;
+	snprintf(errstr, errstr_size, "%s", msg && *msg ? msg : "unknown PostgreSQL error");
+	/* libpq messages may span lines ("DETAIL:", trailing newline); keep the first. */
+	len = strcspn(errstr, "\n");
+	errstr[len] = '\0';
+}
+
+void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size)
+{
+	const char *msg = NULL;
+
+	if (res)
+		msg = PQresultErrorMessage(res);
+	if ((msg == NULL || *msg == '\0') && conn)
+		msg = PQerrorMessage(conn);
+	pg_copy_line(msg, errstr, errstr_size);
+}
+
+bool pg_result_ok(const PGresult *res)
+{
+	ExecStatusType st;
+
+	if (res == NULL)
+		return false;
+	st = PQresultStatus(res);
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexec(conn, sql);
+	int rc = 0;
+
+	if (!pg_result_ok(res)) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Server notices ("schema already exists, skipping") belong in our log, not raw on stderr. */
+static void pg_notice_processor(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("pg", "%s", message);
+}
+
+PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size)
+{
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {conninfo, app_name ? app_name : "ferry", "5", NULL};
+	PGconn *conn;
+
+	/* expand_dbname=1: the first value is a whole conninfo; ours fill in what it lacks...
+	 * except that later keywords override it, so only pass a default connect_timeout when
+	 * the user did not set one. */
+	if (strstr(conninfo, "connect_timeout") != NULL)
+		keys[2] = NULL;
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL) {
+		pg_copy_line("out of memory", errstr, errstr_size);
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		pg_copy_line(PQerrorMessage(conn), errstr, errstr_size);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, pg_notice_processor, NULL);
+	return conn;
+}
+
+int pg_ensure(PGconn **conn, const char *conninfo, const char *app_name, char *errstr,
+              size_t errstr_size)
+{
+	if (*conn && PQstatus(*conn) == CONNECTION_OK && PQtransactionStatus(*conn) == PQTRANS_IDLE)
+		return 0;
+	if (*conn) {
+		PQfinish(*conn);
+		*conn = NULL;
+	}
+	*conn = pg_connect(conninfo, app_name, errstr, errstr_size);
+	return *conn ? 0 : -1;
+}
+
+long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms)
+{
+	long ms = base_ms;
+	long jitter;
+
+	while (attempt-- > 0 && ms < cap_ms)
+		ms *= 2;
+	if (ms > cap_ms)
+		ms = cap_ms;
+	/* Jitter keeps several instances that lost the database together from retrying in step. */
+	jitter = ms / 5;
+	if (jitter > 0)
+		ms += (long)(random() % (2 * jitter + 1)) - jitter;
+	return ms > 0 ? ms : 1;
+}
+
+struct pg_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	char *conninfo;
+	char *app_name;
+	int size;
+	PGconn **idle; /* open idle connections, idle_count of them */
+	int idle_count;
+	int open_count; /* connections handed out + idle */
+};
+
+struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size)
+{
+	struct pg_pool *pool = calloc(1, sizeof(*pool));
+
+	if (pool == NULL)
+		return NULL;
+	pool->conninfo = strdup(conninfo);
+	pool->app_name = strdup(app_name ? app_name : "ferry");
+	pool->idle = calloc((size_t)size, sizeof(PGconn *));
+	if (pool->conninfo == NULL || pool->app_name == NULL || pool->idle == NULL) {
+		free(pool->conninfo);
+		free(pool->app_name);
+		free(pool->idle);
+		free(pool);
+		return NULL;
+	}
+	pool->size = size;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->freed, NULL);
+	return pool;
+}
+
+void pg_pool_destroy(struct pg_pool *pool)
+{
+	int i;
+
+	if (pool == NULL)
+		return;
+	for (i = 0; i < pool->idle_count; i++)
+		PQfinish(pool->idle[i]);
+	pthread_cond_destroy(&pool->freed);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool->idle);
+	free(pool->conninfo);
+	free(pool->app_name);
+	free(pool);
+}
+
+PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	struct timespec deadline;
+	PGconn *conn = NULL;
+	int must_open = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		if (pool->idle_count > 0) {
+			conn = pool->idle[--pool->idle_count];
+			break;
+		}
+		if (pool->open_count < pool->size) {
+			pool->open_count++; /* reserve the slot; connect outside the lock */
+			must_open = 1;
+			break;
+		}
+		if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&pool->lock);
+			snprintf(errstr, errstr_size,
+			         "no database connection free within %d ms (pool size %d)",
+			         timeout_ms, pool->size);
+			return NULL;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+
+	/* An idle connection may have died while it sat in the pool (database restart). */
+	if (!must_open && PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+	if (conn == NULL) {
+		conn = pg_connect(pool->conninfo, pool->app_name, errstr, errstr_size);
+		if (conn == NULL) {
+			pthread_mutex_lock(&pool->lock);
+			pool->open_count--;
+			pthread_cond_signal(&pool->freed);
+			pthread_mutex_unlock(&pool->lock);
+		}
+	}
+	return conn;
+}
+
+void pg_pool_put(struct pg_pool *pool, PGconn *conn)
+{
+	if (conn == NULL)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+		pool->idle[pool->idle_count++] = conn;
+	} else {
+		PQfinish(conn);
+		pool->open_count--;
+	}
+	pthread_cond_signal(&pool->freed);
+	pthread_mutex_unlock(&pool->lock);
+}

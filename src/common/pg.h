@@ -1,0 +1,63 @@
+/*
+ * pg.h - PostgreSQL connections: connect, reconnect with backoff, and a small pool.
+ *
+ * A PGconn is never used by two threads at once. Long-lived owners (the relay, the batcher)
+ * keep their own connection and call pg_ensure() before each unit of work; request threads
+ * borrow one from a struct pg_pool for the length of a request. A lost database is an ordinary
+ * event: pg_ensure() and pg_pool_get() fail fast with errstr, and the caller backs off.
+ */
+#ifndef FERRY_PG_H
+#define FERRY_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Opens a connection (libpq conninfo, already translated by conninfo_translate) and sets
+ * application_name to `app_name` when not NULL. Returns the connection, which the caller owns
+ * (PQfinish), or NULL with errstr set to one line from libpq.
+ */
+PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size);
+
+/*
+ * Makes *conn usable: returns 0 at once if it is open and idle; otherwise closes it and
+ * connects anew (one attempt). Returns -1 with errstr when the database cannot be reached;
+ * *conn is then NULL. Callers back off between failures (see pg_backoff_ms).
+ */
+int pg_ensure(PGconn **conn, const char *conninfo, const char *app_name, char *errstr,
+              size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Copies PostgreSQL's message for `res` (or the connection's) into errstr as one line. */
+void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
+
+/* True when `res` is COMMAND_OK or TUPLES_OK. NULL is false. */
+bool pg_result_ok(const PGresult *res);
+
+/* Runs a parameterless command (BEGIN/COMMIT/ROLLBACK...). Returns 0, or -1 with errstr. */
+int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Exponential backoff: returns min(cap_ms, base_ms * 2^attempt) with +-20% jitter. */
+long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms);
+
+struct pg_pool;
+
+/* A pool of at most `size` connections, opened lazily. Returns NULL only on out of memory. */
+struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size);
+
+/* Closes every connection and frees the pool. All connections must have been returned. */
+void pg_pool_destroy(struct pg_pool *pool);
+
+/*
+ * Borrows an open, idle connection, waiting up to timeout_ms for one to be free. Returns it
+ * (the caller must give it back with pg_pool_put), or NULL with errstr when none is free in
+ * time or the database cannot be reached. Any thread.
+ */
+PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Gives a connection back. A connection left broken or inside a transaction is closed, and
+ * the pool opens a fresh one next time. Any thread. */
+void pg_pool_put(struct pg_pool *pool, PGconn *conn);
+
+#endif

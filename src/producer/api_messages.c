@@ -1,0 +1,345 @@
+/*
+ * api_messages.c - see api_messages.h. Request bodies are validated by message_request.c;
+ * SQL lives in outbox_store.c; this file maps between HTTP and those two.
+ */
+#include "producer/api_messages.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "producer/message_request.h"
+#include "producer/outbox_store.h"
+
+#define API_DEFAULT_PAGE 100
+#define API_MAX_PAGE     1000
+
+static json_t *api_send_reply(const struct outbox_new_message *msg,
+                              const struct outbox_enqueue_result *res)
+{
+	return json_pack("{s:I, s:I, s:s, s:s, s:b}", "messageId", (json_int_t)res->id, "id",
+	                 (json_int_t)res->id, "topic", msg->topic, "status",
+	                 res->duplicate ? "DUPLICATE" : "PENDING", "duplicate", res->duplicate);
+}
+
+/* Unbatched: one statement on a pooled connection, committed before we answer. */
+static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
+                         const struct outbox_new_message *msg)
+{
+	struct outbox_enqueue_result res;
+	char errstr[512];
+	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	if (outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, &res, errstr,
+	                         sizeof(errstr)) != 0) {
+		bool lost = PQstatus(conn) != CONNECTION_OK;
+
+		pg_pool_put(ctx->pool, conn);
+		if (lost)
+			http_exchange_error(ex, 503,
+			                    "database connection lost; outcome unknown (retry with "
+			                    "the same idempotencyKey): %s",
+			                    errstr);
+		else
+			http_exchange_error(ex, 500, "database refused the message: %s", errstr);
+		return;
+	}
+	pg_pool_put(ctx->pool, conn);
+	if (ctx->relay)
+		relay_wake(ctx->relay);
+	http_exchange_respond(ex, res.duplicate ? 200 : 201, api_send_reply(msg, &res));
+}
+
+/* What a batched request needs when the batcher answers it. */
+struct api_pending_send {
+	struct http_exchange *ex;
+	char topic[256];
+};
+
+static void api_send_batched_done(void *opaque, const struct outbox_enqueue_result *res,
+                                  const char *error)
+{
+	struct api_pending_send *p = opaque;
+	struct outbox_new_message msg = {.topic = p->topic};
+
+	if (error)
+		http_exchange_error(p->ex, 503, "%s", error);
+	else
+		http_exchange_respond(p->ex, res->duplicate ? 200 : 201, api_send_reply(&msg, res));
+	free(p);
+}
+
+static void api_send(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	struct message_request req;
+	struct api_pending_send *p;
+	char errstr[512];
+	json_t *body = http_exchange_parse_json(ex);
+
+	if (body == NULL)
+		return;
+	if (message_request_parse(body, "", &req, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	if (!req.use_batching) {
+		api_send_now(ctx, ex, &req.msg);
+		goto done;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		http_exchange_error(ex, 503, "out of memory");
+		goto done;
+	}
+	p->ex = ex;
+	snprintf(p->topic, sizeof(p->topic), "%s", req.msg.topic);
+	if (batcher_submit(ctx->batcher, &req.msg, api_send_batched_done, p, errstr,
+	                   sizeof(errstr)) != 0) {
+		free(p);
+		http_exchange_error(ex, 503, "%s", errstr);
+	}
+	/* Otherwise the batcher answers after the commit; the exchange stays suspended. */
+done:
+	message_request_clear(&req);
+	json_decref(body);
+}
+
+static void api_send_batch(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	struct message_request *reqs = NULL;
+	struct outbox_new_message *msgs = NULL;
+	struct outbox_enqueue_result *res = NULL;
+	PGconn *conn = NULL;
+	json_t *body = http_exchange_parse_json(ex), *results;
+	char errstr[512];
+	size_t n = 0, i, created = 0;
+
+	if (body == NULL)
+		return;
+	if (message_request_parse_batch(body, &reqs, &n, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	msgs = calloc(n, sizeof(*msgs));
+	res = calloc(n, sizeof(*res));
+	if (msgs == NULL || res == NULL) {
+		http_exchange_error(ex, 503, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		msgs[i] = reqs[i].msg;
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		goto done;
+	}
+	/* One statement: all of the batch commits, or none of it. */
+	if (outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, res, errstr,
+	                         sizeof(errstr)) != 0) {
+		if (PQstatus(conn) != CONNECTION_OK)
+			http_exchange_error(ex, 503,
+			                    "database connection lost; outcome unknown (retry with "
+			                    "the same idempotencyKeys): %s",
+			                    errstr);
+		else
+			http_exchange_error(ex, 500, "database refused the batch: %s", errstr);
+		goto done;
+	}
+	if (ctx->relay)
+		relay_wake(ctx->relay);
+	results = json_array();
+	for (i = 0; i < n; i++) {
+		json_array_append_new(results, api_send_reply(&msgs[i], &res[i]));
+		created += !res[i].duplicate;
+	}
+	http_exchange_respond(ex, created > 0 ? 201 : 200,
+	                      json_pack("{s:o, s:I, s:I}", "results", results, "count",
+	                                (json_int_t)n, "created", (json_int_t)created));
+done:
+	pg_pool_put(ctx->pool, conn);
+	free(msgs);
+	free(res);
+	message_request_free_array(reqs, n);
+	json_decref(body);
+}
+
+/* Parses a positive message id from the {id} path segment. */
+static int api_parse_id(const char *text, int64_t *id)
+{
+	char *end = NULL;
+	long long v;
+
+	if (text == NULL || *text == '\0' || *text == '-' || *text == '+')
+		return -1;
+	v = strtoll(text, &end, 10);
+	if (*end != '\0' || v <= 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+static void api_get_message(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	const char *idtext = http_exchange_param(ex, "id");
+	char errstr[512];
+	json_t *msg = NULL;
+	PGconn *conn;
+	int64_t id;
+	int found;
+
+	if (api_parse_id(idtext, &id) != 0) {
+		http_exchange_error(ex, 400, "message id must be a positive integer, not '%.40s'",
+		                    idtext ? idtext : "");
+		return;
+	}
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	found = outbox_store_get(conn, id, &msg, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (found < 0)
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+	else if (found == 0)
+		http_exchange_error(ex, 404, "no message with id %" PRId64, id);
+	else
+		http_exchange_respond(ex, 200, msg);
+}
+
+/* Reads an integer query argument within [min, max]; absent -> def. */
+static int api_query_int(struct http_exchange *ex, const char *name, long long def, long long min,
+                         long long max, long long *out)
+{
+	const char *text = http_exchange_query(ex, name);
+	char *end = NULL;
+	long long v;
+
+	if (text == NULL || *text == '\0') {
+		*out = def;
+		return 0;
+	}
+	v = strtoll(text, &end, 10);
+	if (*end != '\0' || v < min || v > max) {
+		http_exchange_error(ex, 400,
+		                    "query parameter %s must be an integer from %lld to %lld", name,
+		                    min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void api_list_pending(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	long long limit, after;
+	char errstr[512];
+	json_t *page = NULL;
+	PGconn *conn;
+
+	if (api_query_int(ex, "limit", API_DEFAULT_PAGE, 1, API_MAX_PAGE, &limit) != 0 ||
+	    api_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
+		return;
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	if (outbox_store_list_pending(conn, after, (int)limit, &page, errstr, sizeof(errstr)) != 0)
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+	else
+		http_exchange_respond(ex, 200, page);
+	pg_pool_put(ctx->pool, conn);
+}
+
+static double api_elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Database and Kafka reachability, relay lag and counters; 503 when a dependency is down. */
+static void api_health(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	struct outbox_pending_stats stats = {0, 0};
+	struct relay_status rs;
+	struct timespec t0;
+	char db_err[512] = "", kafka_err[512] = "";
+	bool db_ok = false, kafka_ok = false;
+	int brokers = 0;
+	double db_ms = 0;
+	PGconn *conn;
+	json_t *body;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, db_err, sizeof(db_err));
+	if (conn) {
+		db_ok = outbox_store_pending_stats(conn, &stats, db_err, sizeof(db_err)) == 0;
+		pg_pool_put(ctx->pool, conn);
+	}
+	db_ms = api_elapsed_ms(&t0);
+	memset(&rs, 0, sizeof(rs));
+	if (ctx->relay) {
+		relay_get_status(ctx->relay, &rs);
+		brokers = relay_kafka_probe(ctx->relay, 1000, kafka_err, sizeof(kafka_err));
+		kafka_ok = brokers > 0;
+	} else {
+		snprintf(kafka_err, sizeof(kafka_err), "relay disabled on this instance");
+		kafka_ok = true; /* nothing here depends on Kafka */
+	}
+	body = json_pack(
+	    "{s:s, s:s, s:s, s:{s:b, s:f, s:s?}, s:{s:b, s:i, s:s?}, s:{s:b, s:b, s:I, s:I, "
+	    "s:I, s:s?}, s:{s:I, s:f}}",
+	    "status", db_ok && kafka_ok ? "Healthy" : "Unhealthy", "serviceId", ctx->service_id,
+	    "instanceId", ctx->instance_id, "database", "ok", db_ok, "latencyMs", db_ms, "error",
+	    db_ok ? NULL : db_err, "kafka", "ok", kafka_ok, "brokers", brokers > 0 ? brokers : 0,
+	    "error", kafka_ok ? NULL : kafka_err, "relay", "enabled", ctx->relay != NULL, "running",
+	    rs.running, "published", (json_int_t)rs.published_total, "deliveryErrors",
+	    (json_int_t)rs.delivery_errors_total, "batches", (json_int_t)rs.batches_total,
+	    "lastError", rs.last_error[0] ? rs.last_error : NULL, "outbox", "pending",
+	    (json_int_t)stats.pending, "oldestPendingAgeSeconds", stats.oldest_age_seconds);
+	http_exchange_respond(ex, db_ok && kafka_ok ? 200 : 503, body);
+}
+
+/* Liveness: the process answers. Dependencies are /api/messages/health's business. */
+static void api_liveness(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+
+	http_exchange_respond(ex, 200,
+	                      json_pack("{s:s, s:s, s:s}", "status", "ok", "serviceId",
+	                                ctx->service_id, "instanceId", ctx->instance_id));
+}
+
+const struct http_route *api_messages_routes(struct api_context *ctx, size_t *n)
+{
+	/* One table per process; main builds one context. */
+	static struct http_route routes[] = {
+	    {"POST", "/api/messages/send", api_send, NULL},
+	    {"POST", "/api/messages/send-batch", api_send_batch, NULL},
+	    {"GET", "/api/messages/health", api_health, NULL},
+	    {"GET", "/api/messages/pending", api_list_pending, NULL},
+	    {"GET", "/api/messages/{id}", api_get_message, NULL},
+	    {"GET", "/health", api_liveness, NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		routes[i].opaque = ctx;
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}

@@ -1,0 +1,274 @@
+/*
+ * ferry-producer: wires the producer service together and nothing else.
+ *
+ * Start-up: settings -> logger -> PostgreSQL reachable -> migrations -> relay -> batcher ->
+ * HTTP server. Shutdown on SIGTERM/SIGINT, in reverse: stop accepting requests, let the
+ * batcher commit what it holds (answering those requests), stop the HTTP server, then let the
+ * relay flush and mark what is in flight. Exit 0 on a clean stop.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/conninfo.h"
+#include "common/http_server.h"
+#include "common/kafka_conf.h"
+#include "common/log.h"
+#include "common/migrate.h"
+#include "common/pg.h"
+#include "producer/api_messages.h"
+#include "producer/batcher.h"
+#include "producer/producer_config.h"
+#include "producer/relay.h"
+
+#define FERRY_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ferry-producer [--urls http://host:port] [--help] [--config-table] "
+	             "[--version]\n\n"
+	             "The ferry producer service: REST API, outbox, relay to Kafka.\n"
+	             "Settings come from the environment (see --config-table); any other KAFKA_* "
+	             "variable is passed to librdkafka\n(KAFKA_SECURITY_PROTOCOL=ssl -> "
+	             "security.protocol=ssl).\n");
+}
+
+/* Waits for PostgreSQL at start-up so that start order does not matter (compose, systemd). */
+static PGconn *connect_at_startup(const char *conninfo, long wait_s)
+{
+	char errstr[512];
+	unsigned attempt = 0;
+	time_t deadline = time(NULL) + wait_s;
+	PGconn *conn;
+
+	for (;;) {
+		conn = pg_connect(conninfo, "ferry-producer", errstr, sizeof(errstr));
+		if (conn)
+			return conn;
+		if (time(NULL) >= deadline) {
+			fprintf(stderr,
+			        "ferry-producer: cannot connect to PostgreSQL "
+			        "(ConnectionStrings__DefaultConnection): %s\n",
+			        errstr);
+			return NULL;
+		}
+		log_warn("main", "PostgreSQL not reachable yet (%s); retrying", errstr);
+		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct producer_config cfg;
+	const struct config_setting *table;
+	size_t ntable, nroutes;
+	char errstr[1024], conninfo[4096], host[256], instance[256];
+	const char *urls_flag = NULL;
+	struct pg_pool *pool = NULL;
+	struct relay *relay = NULL;
+	struct batcher *batcher = NULL;
+	struct http_server *http = NULL;
+	const struct http_route *routes;
+	struct api_context api;
+	rd_kafka_conf_t *kconf = NULL;
+	PGconn *conn = NULL;
+	sigset_t sigs;
+	int port = 0, sig = 0, i, rc = 1;
+	enum log_level level;
+	enum log_format format;
+
+	memset(&cfg, 0, sizeof(cfg));
+	table = producer_config_table(&cfg, &ntable);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ferry-producer %s\n", FERRY_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--config-table") == 0) {
+			config_print_markdown(table, ntable, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--urls") == 0 && i + 1 < argc) {
+			urls_flag = argv[++i];
+		} else if (strncmp(argv[i], "--urls=", 7) == 0) {
+			urls_flag = argv[i] + 7;
+		} else {
+			fprintf(stderr, "ferry-producer: unknown argument '%s' (try --help)\n",
+			        argv[i]);
+			return 2;
+		}
+	}
+
+	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-producer: %s\n", errstr);
+		goto done;
+	}
+	if (log_level_parse(cfg.log_level, &level) != 0 ||
+	    log_format_parse(cfg.log_format, &format) != 0) {
+		fprintf(stderr, "ferry-producer: FERRY_LOG_LEVEL/FERRY_LOG_FORMAT invalid\n");
+		goto done;
+	}
+	log_init(level, format);
+	if (conninfo_translate(cfg.db_connection, conninfo, sizeof(conninfo), errstr,
+	                       sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-producer: ConnectionStrings__DefaultConnection: %s\n",
+		        errstr);
+		goto done;
+	}
+	if (urls_flag || cfg.urls) {
+		if (config_parse_listen_url(urls_flag ? urls_flag : cfg.urls, host, sizeof(host),
+		                            &port, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-producer: %s: %s\n",
+			        urls_flag ? "--urls" : "ASPNETCORE_URLS", errstr);
+			goto done;
+		}
+	} else {
+		snprintf(host, sizeof(host), "%s", cfg.http_host);
+		port = (int)cfg.port;
+	}
+	if (cfg.instance_id[0] == '\0') {
+		char hn[200] = "localhost";
+
+		gethostname(hn, sizeof(hn) - 1);
+		snprintf(instance, sizeof(instance), "%s-%d", hn, port);
+	} else {
+		snprintf(instance, sizeof(instance), "%s", cfg.instance_id);
+	}
+
+	/* Signals are taken synchronously by this thread; every thread started below inherits
+	 * the mask, so none is interrupted. A client that hangs up must not kill us either. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
+	if (conn == NULL)
+		goto done;
+	if (cfg.migrate) {
+		int applied = migrate_apply(conn, "producer", migrations_producer,
+		                            migrations_producer_count, errstr, sizeof(errstr));
+		if (applied < 0) {
+			fprintf(stderr, "ferry-producer: %s\n", errstr);
+			goto done;
+		}
+	}
+	PQfinish(conn);
+	conn = NULL;
+
+	pool = pg_pool_new(conninfo, "ferry-producer-api", (int)cfg.db_pool_size);
+	if (pool == NULL) {
+		fprintf(stderr, "ferry-producer: out of memory\n");
+		goto done;
+	}
+	if (cfg.relay_enabled) {
+		static const struct kafka_conf_default producer_defaults[] = {
+		    {"client.id", "ferry-producer"},
+		    {"linger.ms", "2"},
+		    /* Never time a message out inside librdkafka: during a broker outage rows
+		     * wait in order instead of failing and being overtaken (relay.h). */
+		    {"message.timeout.ms", "0"},
+		};
+		struct relay_options ro = {
+		    .conninfo = conninfo,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .batch_size = (size_t)cfg.relay_batch_size,
+		    .inflight_batches = (int)cfg.relay_inflight_batches,
+		    .poll_min_ms = cfg.relay_poll_min_ms,
+		    .poll_idle_ms = cfg.relay_poll_idle_ms,
+		    .shutdown_timeout_ms = cfg.shutdown_timeout_ms,
+		};
+
+		kconf = kafka_conf_build(cfg.kafka_bootstrap, producer_defaults,
+		                         sizeof(producer_defaults) / sizeof(producer_defaults[0]),
+		                         table, ntable, errstr, sizeof(errstr));
+		if (kconf == NULL) {
+			fprintf(stderr, "ferry-producer: %s\n", errstr);
+			goto done;
+		}
+		relay = relay_new(&ro, kconf, errstr, sizeof(errstr));
+		kconf = NULL; /* the relay owns it, also on failure */
+		if (relay == NULL) {
+			fprintf(stderr, "ferry-producer: Kafka producer: %s\n", errstr);
+			goto done;
+		}
+		if (relay_start(relay, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-producer: %s\n", errstr);
+			goto done;
+		}
+	}
+	{
+		struct batcher_options bo = {
+		    .conninfo = conninfo,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .max_messages = (size_t)cfg.batch_max_messages,
+		    .max_wait_ms = cfg.batch_max_wait_ms,
+		    .max_queue = (size_t)cfg.batch_max_messages * 20,
+		};
+
+		batcher = batcher_new(&bo, relay);
+		if (batcher == NULL || batcher_start(batcher, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-producer: cannot start the batcher\n");
+			goto done;
+		}
+	}
+
+	api = (struct api_context){
+	    .pool = pool,
+	    .batcher = batcher,
+	    .relay = relay,
+	    .service_id = cfg.service_id,
+	    .instance_id = instance,
+	    .pool_timeout_ms = 5000,
+	};
+	routes = api_messages_routes(&api, &nroutes);
+	{
+		struct http_server_options ho = {
+		    .host = host,
+		    .port = port,
+		    .threads = (int)cfg.http_threads,
+		    .max_body_bytes = (size_t)cfg.http_max_body_bytes,
+		    .max_connections = (unsigned)cfg.http_max_connections,
+		    .idle_timeout_s = (unsigned)cfg.http_idle_timeout_s,
+		};
+
+		http = http_server_start(&ho, routes, nroutes, errstr, sizeof(errstr));
+		if (http == NULL) {
+			fprintf(stderr, "ferry-producer: %s\n", errstr);
+			goto done;
+		}
+	}
+	/* One line a supervisor or a test can wait for; the port matters when PORT=0. */
+	log_info("main", "ferry-producer %s listening on http://%s:%d (service %s, instance %s)",
+	         FERRY_VERSION, host[0] ? host : "0.0.0.0", http_server_port(http), cfg.service_id,
+	         instance);
+
+	if (sigwait(&sigs, &sig) != 0)
+		sig = SIGTERM;
+	log_info("main", "signal %d: shutting down", sig);
+	http_server_quiesce(http);
+	batcher_stop(batcher); /* commits and answers what it holds */
+	rc = 0;
+done:
+	http_server_stop(http);
+	batcher_destroy(batcher);
+	relay_destroy(relay); /* flushes and marks deliveries in flight */
+	pg_pool_destroy(pool);
+	if (conn)
+		PQfinish(conn);
+	if (kconf)
+		rd_kafka_conf_destroy(kconf);
+	config_free(table, ntable);
+	if (rc == 0)
+		log_info("main", "stopped cleanly");
+	return rc;
+}

@@ -1,0 +1,270 @@
+/*
+ * message_request.c - see message_request.h.
+ */
+#include "producer/message_request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const message_request_fields[] = {
+    "topic", "message", "key", "headers", "idempotencyKey", "useBatching", NULL,
+};
+
+bool message_request_topic_valid(const char *topic)
+{
+	size_t len = topic ? strlen(topic) : 0;
+
+	if (len == 0 || len > 249 || strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
+		return false;
+	return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       len;
+}
+
+static bool message_request_known_field(const char *name)
+{
+	size_t i;
+
+	for (i = 0; message_request_fields[i]; i++)
+		if (strcmp(name, message_request_fields[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Optional string field: absent or null -> NULL; a string -> its value; else an error. */
+static int message_request_opt_string(json_t *obj, const char *field, const char *where,
+                                      size_t max_bytes, const char **out, char *errstr,
+                                      size_t errstr_size)
+{
+	json_t *v = json_object_get(obj, field);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		snprintf(errstr, errstr_size, "%s%s: must be a string", where, field);
+		return -1;
+	}
+	if (json_string_length(v) > max_bytes) {
+		snprintf(errstr, errstr_size, "%s%s: longer than %zu bytes", where, field,
+		         max_bytes);
+		return -1;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(errstr, errstr_size, "%s%s: must not contain NUL characters", where,
+		         field);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int message_request_headers(json_t *obj, const char *where, struct message_request *out,
+                                   char *errstr, size_t errstr_size)
+{
+	json_t *h = json_object_get(obj, "headers");
+	const char *name;
+	json_t *value;
+
+	if (h == NULL || json_is_null(h))
+		return 0;
+	if (!json_is_object(h)) {
+		snprintf(errstr, errstr_size, "%sheaders: must be an object of string values",
+		         where);
+		return -1;
+	}
+	if (json_object_size(h) > MESSAGE_REQUEST_MAX_HEADERS) {
+		snprintf(errstr, errstr_size, "%sheaders: more than %d headers", where,
+		         MESSAGE_REQUEST_MAX_HEADERS);
+		return -1;
+	}
+	json_object_foreach (h, name, value) {
+		if (name[0] == '\0') {
+			snprintf(errstr, errstr_size, "%sheaders: a header name is empty", where);
+			return -1;
+		}
+		/* ferry-* headers carry the message id and friends; a client must not forge them.
+		 */
+		if (strncmp(name, "ferry-", 6) == 0) {
+			snprintf(
+			    errstr, errstr_size,
+			    "%sheaders.%s: the ferry- prefix is reserved for ferry's own headers",
+			    where, name);
+			return -1;
+		}
+		if (!json_is_string(value)) {
+			snprintf(errstr, errstr_size, "%sheaders.%s: must be a string", where,
+			         name);
+			return -1;
+		}
+	}
+	out->owned_headers = json_dumps(h, JSON_COMPACT);
+	if (out->owned_headers == NULL) {
+		snprintf(errstr, errstr_size, "%sheaders: cannot be encoded", where);
+		return -1;
+	}
+	out->msg.headers_json = out->owned_headers;
+	return 0;
+}
+
+int message_request_parse(json_t *obj, const char *where, struct message_request *out, char *errstr,
+                          size_t errstr_size)
+{
+	const char *name;
+	json_t *value, *v;
+
+	memset(out, 0, sizeof(*out));
+	out->use_batching = true;
+	if (!json_is_object(obj)) {
+		snprintf(errstr, errstr_size, "%s: must be a JSON object", *where ? where : "body");
+		return -1;
+	}
+	json_object_foreach (obj, name, value) {
+		if (!message_request_known_field(name)) {
+			snprintf(errstr, errstr_size,
+			         "%s%s: unknown field (expected topic, message, key, headers, "
+			         "idempotencyKey, useBatching)",
+			         where, name);
+			return -1;
+		}
+	}
+
+	v = json_object_get(obj, "topic");
+	if (v == NULL || json_is_null(v)) {
+		snprintf(errstr, errstr_size, "%stopic: is required", where);
+		goto fail;
+	}
+	if (!json_is_string(v)) {
+		snprintf(errstr, errstr_size, "%stopic: must be a string", where);
+		goto fail;
+	}
+	if (!message_request_topic_valid(json_string_value(v))) {
+		snprintf(errstr, errstr_size,
+		         "%stopic: '%.64s' is not a valid Kafka topic name (1-249 characters of "
+		         "A-Z a-z 0-9 . _ -)",
+		         where, json_string_value(v));
+		goto fail;
+	}
+	out->msg.topic = json_string_value(v);
+
+	v = json_object_get(obj, "message");
+	if (v == NULL || json_is_null(v)) {
+		snprintf(errstr, errstr_size, "%smessage: is required", where);
+		goto fail;
+	}
+	if (json_is_string(v)) {
+		if (strlen(json_string_value(v)) != json_string_length(v)) {
+			snprintf(errstr, errstr_size, "%smessage: must not contain NUL characters",
+			         where);
+			goto fail;
+		}
+		out->msg.payload = json_string_value(v);
+	} else if (json_is_object(v) || json_is_array(v)) {
+		/* A JSON document as the message is stored as its compact text. */
+		out->owned_payload = json_dumps(v, JSON_COMPACT);
+		if (out->owned_payload == NULL) {
+			snprintf(errstr, errstr_size, "%smessage: cannot be encoded", where);
+			goto fail;
+		}
+		out->msg.payload = out->owned_payload;
+	} else {
+		snprintf(errstr, errstr_size, "%smessage: must be a string or a JSON object/array",
+		         where);
+		goto fail;
+	}
+
+	if (message_request_opt_string(obj, "key", where, MESSAGE_REQUEST_MAX_KEY_BYTES,
+	                               &out->msg.key, errstr, errstr_size) != 0)
+		goto fail;
+	if (message_request_opt_string(obj, "idempotencyKey", where,
+	                               MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES,
+	                               &out->msg.idempotency_key, errstr, errstr_size) != 0)
+		goto fail;
+	if (out->msg.idempotency_key && out->msg.idempotency_key[0] == '\0') {
+		snprintf(errstr, errstr_size, "%sidempotencyKey: must not be empty", where);
+		goto fail;
+	}
+	v = json_object_get(obj, "useBatching");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			snprintf(errstr, errstr_size, "%suseBatching: must be true or false",
+			         where);
+			goto fail;
+		}
+		out->use_batching = json_is_true(v);
+	}
+	if (message_request_headers(obj, where, out, errstr, errstr_size) != 0)
+		goto fail;
+	return 0;
+fail:
+	message_request_clear(out);
+	return -1;
+}
+
+void message_request_clear(struct message_request *req)
+{
+	free(req->owned_payload);
+	free(req->owned_headers);
+	memset(req, 0, sizeof(*req));
+}
+
+int message_request_parse_batch(json_t *body, struct message_request **out, size_t *n, char *errstr,
+                                size_t errstr_size)
+{
+	json_t *arr = body;
+	struct message_request *reqs = NULL;
+	size_t i, count;
+	char where[48];
+
+	*out = NULL;
+	*n = 0;
+	if (json_is_object(body)) {
+		const char *name;
+		json_t *value;
+
+		json_object_foreach (body, name, value) {
+			if (strcmp(name, "messages") != 0) {
+				snprintf(errstr, errstr_size,
+				         "%s: unknown field (expected messages)", name);
+				return -1;
+			}
+		}
+		arr = json_object_get(body, "messages");
+	}
+	if (!json_is_array(arr)) {
+		snprintf(errstr, errstr_size,
+		         "messages: must be an array of messages (or the body a bare array)");
+		return -1;
+	}
+	count = json_array_size(arr);
+	if (count == 0 || count > MESSAGE_REQUEST_MAX_BATCH) {
+		snprintf(errstr, errstr_size, "messages: must hold 1 to %d messages, not %zu",
+		         MESSAGE_REQUEST_MAX_BATCH, count);
+		return -1;
+	}
+	reqs = calloc(count, sizeof(*reqs));
+	if (reqs == NULL) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		snprintf(where, sizeof(where), "messages[%zu].", i);
+		if (message_request_parse(json_array_get(arr, i), where, &reqs[i], errstr,
+		                          errstr_size) != 0) {
+			message_request_free_array(reqs, i);
+			return -1;
+		}
+	}
+	*out = reqs;
+	*n = count;
+	return 0;
+}
+
+void message_request_free_array(struct message_request *reqs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; reqs && i < n; i++)
+		message_request_clear(&reqs[i]);
+	free(reqs);
+}

@@ -1,0 +1,354 @@
+/*
+ * outbox_store.c - see outbox_store.h.
+ *
+ * Round trips: the claim is one simple-protocol message ("BEGIN; SELECT ... FOR UPDATE SKIP
+ * LOCKED"), the mark is one more ("UPDATE ... FROM unnest(arrays); COMMIT"), whatever the batch
+ * size. Arrays travel as PostgreSQL array literals (strbuf.h) so a batch is one parameter.
+ */
+#include "producer/outbox_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pg.h"
+#include "common/strbuf.h"
+
+/* The message as the REST API shows it. One definition for every read endpoint. */
+#define OUTBOX_JSON_COLUMNS                                                                        \
+	"json_build_object("                                                                       \
+	"'id', id, 'topic', topic, 'key', message_key, 'message', payload, 'headers', headers,"    \
+	"'idempotencyKey', idempotency_key, 'status', status, 'createdAt', created_at,"            \
+	"'sentAt', sent_at, 'processedAt', processed_at, 'partition', kafka_partition,"            \
+	"'offset', kafka_offset, 'publishAttempts', publish_attempts, 'retryCount', retry_count,"  \
+	"'lastRetryAt', last_retry_at, 'scheduledRetryAt', scheduled_retry_at,"                    \
+	"'producerServiceId', producer_service_id, 'producerInstanceId', producer_instance_id,"    \
+	"'errorMessage', error_message)::text"
+
+int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
+                         const char *service_id, const char *instance_id,
+                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+{
+	struct strbuf arr[5] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
+	const char *params[7];
+	PGresult *res = NULL;
+	size_t i;
+	int rc = -1, a;
+
+	for (a = 0; a < 5; a++)
+		pg_array_begin(&arr[a]);
+	for (i = 0; i < n; i++) {
+		pg_array_add(&arr[0], msgs[i].topic);
+		pg_array_add(&arr[1], msgs[i].key);
+		pg_array_add(&arr[2], msgs[i].payload);
+		pg_array_add(&arr[3], msgs[i].headers_json ? msgs[i].headers_json : "{}");
+		pg_array_add(&arr[4], msgs[i].idempotency_key);
+	}
+	for (a = 0; a < 5; a++) {
+		pg_array_end(&arr[a]);
+		if (arr[a].failed) {
+			snprintf(errstr, errstr_size, "out of memory building the enqueue batch");
+			goto done;
+		}
+		params[a] = strbuf_str(&arr[a]);
+	}
+	params[5] = service_id;
+	params[6] = instance_id;
+	res = PQexecParams(conn,
+	                   "SELECT ord, id, duplicate FROM ferry.enqueue_batch("
+	                   "$1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6, $7)",
+	                   7, NULL, params, NULL, NULL, 0);
+	if (!pg_result_ok(res)) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	if ((size_t)PQntuples(res) != n) {
+		snprintf(errstr, errstr_size, "enqueue returned %d rows for %zu messages",
+		         PQntuples(res), n);
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		long ord = strtol(PQgetvalue(res, (int)i, 0), NULL, 10);
+
+		if (ord < 1 || (size_t)ord > n) {
+			snprintf(errstr, errstr_size, "enqueue returned ordinal %ld", ord);
+			goto done;
+		}
+		out[ord - 1].id = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
+		out[ord - 1].duplicate = PQgetvalue(res, (int)i, 2)[0] == 't';
+	}
+	rc = 0;
+done:
+	PQclear(res);
+	for (a = 0; a < 5; a++)
+		strbuf_free(&arr[a]);
+	return rc;
+}
+
+int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, char *errstr,
+                       size_t errstr_size)
+{
+	char sql[640];
+	PGresult *res = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(batch, 0, sizeof(*batch));
+	/* One message to the server: the transaction and the locking read together. ORDER BY id
+	 * walks the partial pending index; SKIP LOCKED passes over the batch still in flight. */
+	snprintf(sql, sizeof(sql),
+	         "BEGIN;"
+	         "SELECT id, topic, message_key, payload, headers::text, idempotency_key,"
+	         " producer_service_id, producer_instance_id,"
+	         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	         " FROM ferry.outbox_message WHERE status = 'PENDING'"
+	         " ORDER BY id LIMIT %zu FOR UPDATE SKIP LOCKED",
+	         limit);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto fail;
+	}
+	batch->n = (size_t)PQntuples(res);
+	if (batch->n == 0) {
+		PQclear(res);
+		res = NULL;
+		if (pg_command(conn, "COMMIT", errstr, errstr_size) != 0)
+			goto fail;
+		return 0;
+	}
+	batch->rows = calloc(batch->n, sizeof(*batch->rows));
+	if (batch->rows == NULL) {
+		snprintf(errstr, errstr_size, "out of memory claiming %zu rows", batch->n);
+		goto fail;
+	}
+	for (i = 0; i < batch->n; i++) {
+		struct outbox_row *r = &batch->rows[i];
+		int row = (int)i;
+
+		r->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+		r->topic = PQgetvalue(res, row, 1);
+		r->key = PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2);
+		r->key_len = r->key ? (size_t)PQgetlength(res, row, 2) : 0;
+		r->payload = PQgetvalue(res, row, 3);
+		r->payload_len = (size_t)PQgetlength(res, row, 3);
+		r->headers_json = PQgetvalue(res, row, 4);
+		r->idempotency_key = PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5);
+		r->producer_service_id = PQgetisnull(res, row, 6) ? NULL : PQgetvalue(res, row, 6);
+		r->producer_instance_id = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
+		r->created_at = PQgetvalue(res, row, 8);
+	}
+	batch->res = res;
+	return 0;
+fail:
+	PQclear(res);
+	free(batch->rows);
+	memset(batch, 0, sizeof(*batch));
+	outbox_store_abandon(conn);
+	return rc;
+}
+
+void outbox_batch_free(struct outbox_batch *batch)
+{
+	PQclear(batch->res);
+	free(batch->rows);
+	memset(batch, 0, sizeof(*batch));
+}
+
+int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, char *errstr,
+                      size_t errstr_size)
+{
+	struct strbuf ids = STRBUF_INIT, parts = STRBUF_INIT, offs = STRBUF_INIT,
+	              errs = STRBUF_INIT;
+	struct strbuf sql = STRBUF_INIT;
+	char *errs_lit = NULL;
+	PGresult *res = NULL;
+	size_t i;
+	int rc = -1;
+
+	pg_array_begin(&ids);
+	pg_array_begin(&parts);
+	pg_array_begin(&offs);
+	pg_array_begin(&errs);
+	for (i = 0; i < n; i++) {
+		char num[32];
+
+		snprintf(num, sizeof(num), "%" PRId64, d[i].id);
+		pg_array_add(&ids, num);
+		snprintf(num, sizeof(num), "%" PRId32, d[i].partition);
+		pg_array_add(&parts, d[i].error ? NULL : num);
+		snprintf(num, sizeof(num), "%" PRId64, d[i].offset);
+		pg_array_add(&offs, d[i].error ? NULL : num);
+		pg_array_add(&errs, d[i].error);
+	}
+	pg_array_end(&ids);
+	pg_array_end(&parts);
+	pg_array_end(&offs);
+	pg_array_end(&errs);
+	if (ids.failed || parts.failed || offs.failed || errs.failed) {
+		snprintf(errstr, errstr_size, "out of memory building the mark batch");
+		goto fail;
+	}
+	/* Error texts come from librdkafka and may hold quotes: escape the literal properly. */
+	errs_lit = PQescapeLiteral(conn, strbuf_str(&errs), errs.len);
+	if (errs_lit == NULL) {
+		pg_error_line(conn, NULL, errstr, errstr_size);
+		goto fail;
+	}
+	strbuf_printf(
+	    &sql,
+	    "UPDATE ferry.outbox_message m SET"
+	    " status = CASE WHEN d.err IS NULL THEN 'SENT' ELSE m.status END,"
+	    " sent_at = CASE WHEN d.err IS NULL THEN clock_timestamp() ELSE m.sent_at END,"
+	    " kafka_partition = coalesce(d.p, m.kafka_partition),"
+	    " kafka_offset = coalesce(d.o, m.kafka_offset),"
+	    " publish_attempts = m.publish_attempts + 1,"
+	    " error_message = d.err"
+	    " FROM unnest('%s'::bigint[], '%s'::int[], '%s'::bigint[], %s::text[])"
+	    "  AS d(id, p, o, err)"
+	    " WHERE m.id = d.id AND m.status = 'PENDING';"
+	    "COMMIT",
+	    strbuf_str(&ids), strbuf_str(&parts), strbuf_str(&offs), errs_lit);
+	if (sql.failed) {
+		snprintf(errstr, errstr_size, "out of memory building the mark statement");
+		goto fail;
+	}
+	res = PQexec(conn, strbuf_str(&sql));
+	if (!pg_result_ok(res) || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto fail;
+	}
+	rc = 0;
+	goto done;
+fail:
+	outbox_store_abandon(conn);
+done:
+	PQclear(res);
+	PQfreemem(errs_lit);
+	strbuf_free(&sql);
+	strbuf_free(&ids);
+	strbuf_free(&parts);
+	strbuf_free(&offs);
+	strbuf_free(&errs);
+	return rc;
+}
+
+void outbox_store_abandon(PGconn *conn)
+{
+	PGresult *res;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) == PQTRANS_IDLE)
+		return;
+	res = PQexec(conn, "ROLLBACK");
+	PQclear(res);
+}
+
+static int outbox_store_json_rows(PGconn *conn, PGresult *res, json_t *array, char *errstr,
+                                  size_t errstr_size)
+{
+	json_error_t jerr;
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		json_t *obj = json_loads(PQgetvalue(res, i, 0), 0, &jerr);
+
+		if (obj == NULL || json_array_append_new(array, obj) != 0) {
+			snprintf(errstr, errstr_size, "cannot decode message row: %s", jerr.text);
+			return -1;
+		}
+	}
+	(void)conn;
+	return 0;
+}
+
+int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+{
+	char idbuf[32];
+	const char *params[1] = {idbuf};
+	json_t *arr = NULL;
+	PGresult *res;
+	int rc = -1;
+
+	*out = NULL;
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+	res = PQexecParams(conn,
+	                   "SELECT " OUTBOX_JSON_COLUMNS " FROM ferry.outbox_message WHERE id = $1",
+	                   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		rc = 0;
+		goto done;
+	}
+	arr = json_array();
+	if (outbox_store_json_rows(conn, res, arr, errstr, errstr_size) != 0)
+		goto done;
+	*out = json_incref(json_array_get(arr, 0));
+	rc = 1;
+done:
+	json_decref(arr);
+	PQclear(res);
+	return rc;
+}
+
+int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out, char *errstr,
+                              size_t errstr_size)
+{
+	char after[32], lim[16];
+	const char *params[2] = {after, lim};
+	json_t *items = json_array();
+	PGresult *res;
+	int rc = -1, n;
+
+	*out = NULL;
+	snprintf(after, sizeof(after), "%" PRId64, after_id);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = PQexecParams(conn,
+	                   "SELECT " OUTBOX_JSON_COLUMNS ", id FROM ferry.outbox_message"
+	                   " WHERE status = 'PENDING' AND id > $1 ORDER BY id LIMIT $2",
+	                   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	if (outbox_store_json_rows(conn, res, items, errstr, errstr_size) != 0)
+		goto done;
+	n = PQntuples(res);
+	/* A full page may have more behind it; the client continues from the last id. */
+	*out = json_pack("{s:O, s:o}", "items", items, "nextAfterId",
+	                 n == limit && n > 0
+	                     ? json_integer(strtoll(PQgetvalue(res, n - 1, 1), NULL, 10))
+	                     : json_null());
+	rc = *out ? 0 : -1;
+	if (rc != 0)
+		snprintf(errstr, errstr_size, "out of memory building the page");
+done:
+	json_decref(items);
+	PQclear(res);
+	return rc;
+}
+
+int outbox_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
+                               size_t errstr_size)
+{
+	PGresult *res;
+	int rc = -1;
+
+	res = PQexec(conn, "SELECT count(*),"
+	                   " coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
+	                   " FROM ferry.outbox_message WHERE status = 'PENDING'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	out->pending = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	out->oldest_age_seconds = strtod(PQgetvalue(res, 0, 1), NULL);
+	rc = 0;
+done:
+	PQclear(res);
+	return rc;
+}

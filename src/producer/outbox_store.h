@@ -1,0 +1,120 @@
+/*
+ * outbox_store.h - every query on ferry.outbox_message (the table of sql/producer/001_outbox.sql).
+ *
+ * The three doors (REST, SQL, C) all enqueue through ferry.enqueue_message(); the relay claims
+ * and marks through outbox_store_claim()/outbox_store_mark(), a constant number of round trips
+ * per batch. Read endpoints get JSON built here so the column list lives in one file.
+ *
+ * Every function takes a PGconn the caller owns and uses from one thread at a time. On failure
+ * they return -1 with one line in errstr; a connection that broke is left for the caller to
+ * replace (PQstatus tells).
+ */
+#ifndef FERRY_OUTBOX_STORE_H
+#define FERRY_OUTBOX_STORE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct outbox_new_message {
+	const char *topic;           /* validated Kafka topic name */
+	const char *key;             /* NULL = no key */
+	const char *payload;         /* UTF-8 text, not NULL */
+	const char *headers_json;    /* JSON object text, or NULL for {} */
+	const char *idempotency_key; /* NULL = none */
+};
+
+struct outbox_enqueue_result {
+	int64_t id;     /* message id (the original one for a repeated idempotency key) */
+	bool duplicate; /* true when nothing new was written */
+};
+
+/*
+ * Enqueues n messages with one round trip (ferry.enqueue_batch) on `conn`, in the caller's
+ * transaction if one is open, else in its own. Writes n results, in input order, to `out`.
+ * Returns 0, or -1 with errstr (nothing of this call is kept if it ran in its own transaction).
+ */
+int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
+                         const char *service_id, const char *instance_id,
+                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* A claimed row; the strings point into the batch's PGresult. */
+struct outbox_row {
+	int64_t id;
+	const char *topic;
+	const char *key; /* NULL = no key */
+	size_t key_len;
+	const char *payload;
+	size_t payload_len;
+	const char *headers_json;        /* "{}" when none */
+	const char *idempotency_key;     /* NULL = none */
+	const char *producer_service_id; /* NULL when enqueued by the SQL/C door */
+	const char *producer_instance_id;
+	const char *created_at; /* ISO-8601 text */
+};
+
+struct outbox_batch {
+	PGresult *res;           /* owns the row strings */
+	size_t n;                /* rows claimed */
+	struct outbox_row *rows; /* n rows in id order */
+};
+
+/*
+ * Opens a transaction on `conn` and locks up to `limit` PENDING rows, lowest id first, skipping
+ * rows another claim holds (FOR UPDATE SKIP LOCKED): the relay's next batch never overlaps the
+ * one in flight, and a row that commits late (lower id, later commit) is simply found by a
+ * later claim, never skipped. When rows were found (batch->n > 0) the transaction stays open
+ * and the rows stay locked until outbox_store_mark() or outbox_store_abandon(); with none, the
+ * transaction is already closed. Returns 0, or -1 with errstr (transaction rolled back).
+ * Free the batch with outbox_batch_free().
+ */
+int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, char *errstr,
+                       size_t errstr_size) __attribute__((warn_unused_result));
+
+void outbox_batch_free(struct outbox_batch *batch);
+
+struct outbox_delivery {
+	int64_t id;
+	int32_t partition; /* Kafka partition, when delivered */
+	int64_t offset;    /* Kafka offset, when delivered */
+	const char *error; /* NULL = delivered; else the reason, and the row stays PENDING */
+};
+
+/*
+ * Records the outcome of a claimed batch and commits: delivered rows become SENT with their
+ * partition and offset, failed rows stay PENDING with publish_attempts incremented and
+ * error_message set. One UPDATE and one COMMIT whatever n is. Returns 0, or -1 with errstr
+ * (then nothing was recorded: the rows stay PENDING and will be published again).
+ */
+int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, char *errstr,
+                      size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Rolls back a claim: the rows are unlocked, still PENDING. Errors are ignored (a broken
+ * connection rolls back by itself). */
+void outbox_store_abandon(PGconn *conn);
+
+/* Looks a message up. Returns 1 with *out a new JSON object, 0 when there is no such id,
+ * -1 with errstr. */
+int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Lists PENDING messages with id > after_id, lowest first, at most limit. *out becomes
+ * {"items":[...], "nextAfterId": <last id or null>}. Returns 0 or -1 with errstr.
+ */
+int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out, char *errstr,
+                              size_t errstr_size) __attribute__((warn_unused_result));
+
+struct outbox_pending_stats {
+	int64_t pending;           /* rows PENDING */
+	double oldest_age_seconds; /* age of the oldest PENDING row; 0 when none */
+};
+
+/* Counts the backlog through the partial pending index. Returns 0 or -1 with errstr. */
+int outbox_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
+                               size_t errstr_size) __attribute__((warn_unused_result));
+
+#endif

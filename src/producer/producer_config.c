@@ -1,0 +1,80 @@
+/*
+ * producer_config.c - the producer's settings table. Names of the seed (ConnectionStrings__*,
+ * SERVICE_ID, INSTANCE_ID, ASPNETCORE_URLS) are kept so its deployments switch unchanged;
+ * ferry's own tunables are FERRY_*. Every other KAFKA_* variable goes to librdkafka.
+ */
+#include "producer/producer_config.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+const struct config_setting *producer_config_table(struct producer_config *c, size_t *n)
+{
+	/* Rebuilt on each call because the value pointers depend on `c`. */
+	static struct config_setting t[32];
+	size_t i = 0;
+
+#define S(env_, type_, def_, min_, max_, enums_, desc_, ptr_)                                      \
+	t[i++] = (struct config_setting){env_, type_, def_, min_, max_, enums_, desc_, ptr_}
+
+	S("ConnectionStrings__DefaultConnection", CONFIG_STRING,
+	  "Host=localhost;Port=5432;Database=outbox_db;Username=outbox_user;Password=outbox_password",
+	  0, 0, NULL,
+	  "PostgreSQL holding the outbox: the seed's Host=...;Port=...;Database=...;Username=...;"
+	  "Password=... form, a postgres:// URI, or a libpq keyword string.",
+	  &c->db_connection);
+	S("ConnectionStrings__Kafka", CONFIG_STRING, "localhost:9092", 0, 0, NULL,
+	  "Kafka bootstrap servers, comma-separated host:port.", &c->kafka_bootstrap);
+	S("SERVICE_ID", CONFIG_STRING, "producer-service-1", 0, 0, NULL,
+	  "Service id stamped on every message this service enqueues.", &c->service_id);
+	S("INSTANCE_ID", CONFIG_STRING, "", 0, 0, NULL,
+	  "Instance id; empty means <hostname>-<port>.", &c->instance_id);
+	S("ASPNETCORE_URLS", CONFIG_STRING, NULL, 0, 0, NULL,
+	  "Listen URL as in the seed (http://host:port); the --urls flag takes precedence.",
+	  &c->urls);
+	S("PORT", CONFIG_INT, "5301", 0, 65535, NULL,
+	  "Listen port when no URL is given (0 picks a free port).", &c->port);
+	S("FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
+	  "Bind address when only PORT is given; 0.0.0.0 for all interfaces.", &c->http_host);
+	S("FERRY_HTTP_THREADS", CONFIG_INT, "8", 1, 256, NULL, "HTTP worker threads.",
+	  &c->http_threads);
+	S("FERRY_HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 67108864, NULL,
+	  "Largest request body accepted; larger ones get 413.", &c->http_max_body_bytes);
+	S("FERRY_HTTP_MAX_CONNECTIONS", CONFIG_INT, "512", 1, 65536, NULL,
+	  "Concurrent HTTP connections; more are refused.", &c->http_max_connections);
+	S("FERRY_HTTP_IDLE_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, NULL,
+	  "Idle HTTP connections are closed after this many seconds.", &c->http_idle_timeout_s);
+	S("FERRY_DB_POOL_SIZE", CONFIG_INT, "8", 1, 256, NULL,
+	  "PostgreSQL connections shared by the HTTP threads.", &c->db_pool_size);
+	S("FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,
+	  "How long start-up waits for PostgreSQL before giving up.", &c->db_startup_wait_s);
+	S("FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL,
+	  "Apply the schema migrations at start-up.", &c->migrate);
+	S("FERRY_BATCH_MAX_MESSAGES", CONFIG_INT, "500", 1, 10000, NULL,
+	  "useBatching: commit when this many requests are waiting.", &c->batch_max_messages);
+	S("FERRY_BATCH_MAX_WAIT_MS", CONFIG_INT, "5", 0, 10000, NULL,
+	  "useBatching: or this many milliseconds after the first one arrived.",
+	  &c->batch_max_wait_ms);
+	S("FERRY_RELAY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
+	  "Run the relay in this process (false: API only).", &c->relay_enabled);
+	S("FERRY_RELAY_BATCH_SIZE", CONFIG_INT, "500", 1, 100000, NULL,
+	  "Rows the relay claims per batch.", &c->relay_batch_size);
+	S("FERRY_RELAY_INFLIGHT_BATCHES", CONFIG_INT, "2", 1, 16, NULL,
+	  "Batches in flight to Kafka at once (each holds one PostgreSQL connection).",
+	  &c->relay_inflight_batches);
+	S("FERRY_RELAY_POLL_MIN_MS", CONFIG_INT, "5", 1, 60000, NULL,
+	  "Poll interval for rows enqueued by other processes while rows flow.",
+	  &c->relay_poll_min_ms);
+	S("FERRY_RELAY_POLL_IDLE_MS", CONFIG_INT, "1000", 1, 600000, NULL,
+	  "Fallback poll interval when idle: a missed wake-up delays a row at most this long.",
+	  &c->relay_poll_idle_ms);
+	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
+	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
+	S("FERRY_LOG_LEVEL", CONFIG_ENUM, "info", 0, 0, log_levels, "debug, info, warn or error.",
+	  &c->log_level);
+	S("FERRY_LOG_FORMAT", CONFIG_ENUM, "text", 0, 0, log_formats,
+	  "text, or json for one JSON object per line.", &c->log_format);
+#undef S
+	*n = i;
+	return t;
+}

@@ -1,0 +1,44 @@
+/*
+ * producer_config.h - the producer service's settings: one declarative table
+ * (producer_config.c) that config_load() reads, --help prints, and the README carries
+ * (checked by tests/unit/test_readme_config.c).
+ */
+#ifndef FERRY_PRODUCER_CONFIG_H
+#define FERRY_PRODUCER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+
+struct producer_config {
+	char *db_connection;   /* ConnectionStrings__DefaultConnection, as given */
+	char *kafka_bootstrap; /* ConnectionStrings__Kafka */
+	char *service_id;
+	char *instance_id; /* "" = derived from host name and port */
+	char *urls;        /* ASPNETCORE_URLS (--urls beats it) */
+	long port;         /* PORT, when no URL is given */
+	char *http_host;   /* bind address when only a port is given */
+	long http_threads;
+	long http_max_body_bytes;
+	long http_max_connections;
+	long http_idle_timeout_s;
+	long db_pool_size;
+	long db_startup_wait_s;
+	bool migrate;
+	long batch_max_messages;
+	long batch_max_wait_ms;
+	bool relay_enabled;
+	long relay_batch_size;
+	long relay_inflight_batches;
+	long relay_poll_min_ms;
+	long relay_poll_idle_ms;
+	long shutdown_timeout_ms;
+	char *log_level;
+	char *log_format;
+};
+
+/* The table, bound to `cfg`. Writes the entry count to *n. */
+const struct config_setting *producer_config_table(struct producer_config *cfg, size_t *n);
+
+#endif

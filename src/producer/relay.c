@@ -1,0 +1,720 @@
+/*
+ * relay.c - see relay.h for the design. This file: the relay thread's loop, its batch slots,
+ * and the librdkafka callbacks.
+ */
+#include "producer/relay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "producer/outbox_store.h"
+
+#define RELAY_BACKOFF_BASE_MS 100
+#define RELAY_BACKOFF_CAP_MS  5000
+
+struct relay_slot;
+
+/* librdkafka's per-message opaque: which slot, which row. Lives in the slot's array. */
+struct relay_msg {
+	struct relay_slot *slot;
+	size_t idx;
+};
+
+/* One batch in flight, with the connection whose transaction holds its rows locked. */
+struct relay_slot {
+	PGconn *conn;                       /* owned; NULL until connected */
+	struct outbox_batch batch;          /* the claimed rows */
+	struct outbox_delivery *deliveries; /* batch.n outcomes */
+	struct relay_msg *msgs;             /* batch.n opaques */
+	size_t outstanding;                 /* produced, report not yet in */
+	bool active;                        /* holds a claimed batch */
+	uint64_t claim_seq;                 /* claim order, to mark oldest first */
+};
+
+struct relay {
+	/* Set at creation, read-only afterwards. */
+	char *conninfo;
+	char *service_id;
+	char *instance_id;
+	size_t batch_size;
+	int nslots;
+	long poll_min_ms;
+	long poll_idle_ms;
+	long shutdown_timeout_ms;
+	rd_kafka_conf_t *conf_template; /* duplicated for each producer handle */
+
+	/* The producer handle; replaced after a fatal error under the write lock. */
+	pthread_rwlock_t rk_lock;
+	rd_kafka_t *rk;
+
+	/* Relay-thread state. */
+	struct relay_slot *slots;
+	uint64_t claim_seq;
+	atomic_bool fatal; /* set by the error callback (on the relay thread) */
+	pthread_t thread;
+	bool started;
+
+	/* Wake-up and stop, guarded by wake_lock. */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake_cond;
+	bool wake_pending;
+	bool stopping;
+
+	/* Status, guarded by status_lock. */
+	pthread_mutex_t status_lock;
+	struct relay_status status;
+};
+
+static void relay_set_error(struct relay *relay, bool db_failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void relay_set_error(struct relay *relay, bool db_failed, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&relay->status_lock);
+	va_start(ap, fmt);
+	vsnprintf(relay->status.last_error, sizeof(relay->status.last_error), fmt, ap);
+	va_end(ap);
+	if (db_failed)
+		relay->status.db_ok = false;
+	log_warn("relay", "%s", relay->status.last_error);
+	pthread_mutex_unlock(&relay->status_lock);
+}
+
+static void relay_set_db_ok(struct relay *relay)
+{
+	pthread_mutex_lock(&relay->status_lock);
+	relay->status.db_ok = true;
+	pthread_mutex_unlock(&relay->status_lock);
+}
+
+/* Delivery report: runs inside rd_kafka_poll on the relay thread. */
+static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct relay_msg *rm = m->_private;
+	struct outbox_delivery *d = &rm->slot->deliveries[rm->idx];
+
+	(void)rk;
+	(void)opaque;
+	if (m->err) {
+		d->error = strdup(rd_kafka_err2str(m->err));
+		if (d->error == NULL)
+			d->error = strdup("delivery failed");
+	} else {
+		d->partition = m->partition;
+		d->offset = m->offset;
+	}
+	rm->slot->outstanding--;
+}
+
+static void relay_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct relay *relay = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char fatal[512];
+		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+
+		log_error("relay", "fatal Kafka producer error %s: %s; rebuilding the producer",
+		          rd_kafka_err2name(orig), fatal);
+		atomic_store(&relay->fatal, true);
+		return;
+	}
+	/* Broker down and similar: librdkafka reconnects by itself; messages wait in order. */
+	log_warn("relay", "Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static rd_kafka_t *relay_new_producer(struct relay *relay, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_dup(relay->conf_template);
+	rd_kafka_t *rk;
+
+	rd_kafka_conf_set_opaque(conf, relay);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+	if (rk == NULL)
+		rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
+	return rk;
+}
+
+/* Settings the relay's guarantees rest on; the user's KAFKA_* can override the tunables only. */
+static int relay_conf_require(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+	static const char *const required[][2] = {
+	    {"enable.idempotence", "true"},
+	    {"acks", "all"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (rd_kafka_conf_set(conf, required[i][0], required[i][1], errstr, errstr_size) !=
+		    RD_KAFKA_CONF_OK)
+			return -1;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, relay_dr_cb);
+	rd_kafka_conf_set_error_cb(conf, relay_error_cb);
+	return 0;
+}
+
+struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka_conf, char *errstr,
+                        size_t errstr_size)
+{
+	struct relay *relay = calloc(1, sizeof(*relay));
+	int i;
+
+	if (relay == NULL) {
+		rd_kafka_conf_destroy(kafka_conf);
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	relay->conf_template = kafka_conf;
+	relay->conninfo = strdup(opts->conninfo);
+	relay->service_id = strdup(opts->service_id);
+	relay->instance_id = strdup(opts->instance_id);
+	relay->batch_size = opts->batch_size;
+	relay->nslots = opts->inflight_batches;
+	relay->poll_min_ms = opts->poll_min_ms;
+	relay->poll_idle_ms = opts->poll_idle_ms;
+	relay->shutdown_timeout_ms = opts->shutdown_timeout_ms;
+	relay->slots = calloc((size_t)relay->nslots, sizeof(*relay->slots));
+	pthread_rwlock_init(&relay->rk_lock, NULL);
+	pthread_mutex_init(&relay->wake_lock, NULL);
+	pthread_cond_init(&relay->wake_cond, NULL);
+	pthread_mutex_init(&relay->status_lock, NULL);
+	relay->status.db_ok = true;
+	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->slots) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < relay->nslots; i++)
+		relay->slots[i].conn = NULL;
+	if (relay_conf_require(relay->conf_template, errstr, errstr_size) != 0)
+		goto fail;
+	relay->rk = relay_new_producer(relay, errstr, errstr_size);
+	if (relay->rk == NULL)
+		goto fail;
+	return relay;
+fail:
+	relay_destroy(relay);
+	return NULL;
+}
+
+static rd_kafka_headers_t *relay_headers(struct relay *relay, const struct outbox_row *row)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+	char idbuf[32];
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, row->id);
+	rd_kafka_header_add(hdrs, "ferry-message-id", -1, idbuf, -1);
+	if (row->idempotency_key)
+		rd_kafka_header_add(hdrs, "ferry-idempotency-key", -1, row->idempotency_key, -1);
+	rd_kafka_header_add(hdrs, "ferry-producer-service-id", -1,
+	                    row->producer_service_id ? row->producer_service_id : relay->service_id,
+	                    -1);
+	rd_kafka_header_add(
+	    hdrs, "ferry-producer-instance-id", -1,
+	    row->producer_instance_id ? row->producer_instance_id : relay->instance_id, -1);
+	rd_kafka_header_add(hdrs, "ferry-created-at", -1, row->created_at, -1);
+
+	/* The application's own headers. Values are strings (the API enforces it); anything else
+	 * that reached the table through SQL travels as its JSON text rather than being lost. */
+	if (strcmp(row->headers_json, "{}") != 0) {
+		json_t *obj = json_loads(row->headers_json, 0, NULL);
+		const char *name;
+		json_t *value;
+
+		json_object_foreach (obj, name, value) {
+			if (json_is_string(value)) {
+				rd_kafka_header_add(hdrs, name, -1, json_string_value(value),
+				                    (ssize_t)json_string_length(value));
+			} else {
+				char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+
+				if (text)
+					rd_kafka_header_add(hdrs, name, -1, text, -1);
+				free(text);
+			}
+		}
+		json_decref(obj);
+	}
+	return hdrs;
+}
+
+static void relay_slot_reset(struct relay_slot *slot)
+{
+	size_t i;
+
+	for (i = 0; i < slot->batch.n; i++)
+		free((char *)slot->deliveries[i].error);
+	free(slot->deliveries);
+	free(slot->msgs);
+	outbox_batch_free(&slot->batch);
+	slot->deliveries = NULL;
+	slot->msgs = NULL;
+	slot->outstanding = 0;
+	slot->active = false;
+}
+
+/* Hands every row of a freshly claimed batch to librdkafka. Runs on the relay thread. */
+static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
+{
+	size_t i;
+
+	for (i = 0; i < slot->batch.n; i++) {
+		const struct outbox_row *row = &slot->batch.rows[i];
+		struct outbox_delivery *d = &slot->deliveries[i];
+		rd_kafka_headers_t *hdrs = relay_headers(relay, row);
+		rd_kafka_resp_err_t err;
+
+		d->id = row->id;
+		slot->msgs[i].slot = slot;
+		slot->msgs[i].idx = i;
+		for (;;) {
+			err = rd_kafka_producev(
+			    relay->rk, RD_KAFKA_V_TOPIC(row->topic),
+			    RD_KAFKA_V_KEY(row->key, row->key_len),
+			    RD_KAFKA_V_VALUE((void *)row->payload, row->payload_len),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+			    RD_KAFKA_V_OPAQUE(&slot->msgs[i]), RD_KAFKA_V_END);
+			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				break;
+			/* Backpressure, not an error: serve delivery reports until there is room.
+			 */
+			rd_kafka_poll(relay->rk, 100);
+		}
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			slot->outstanding++; /* librdkafka owns hdrs now */
+			continue;
+		}
+		rd_kafka_headers_destroy(hdrs);
+		d->error = strdup(rd_kafka_err2str(err));
+		if (d->error == NULL)
+			d->error = strdup("produce failed");
+		{
+			struct log_ctx ctx = {row->id, row->topic, -1, -1};
+
+			log_warn_ctx("relay", &ctx, "Kafka refused the message: %s",
+			             rd_kafka_err2str(err));
+		}
+	}
+}
+
+/* Claims one batch into a free slot. Returns rows claimed, or -1 on a database error. */
+static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
+{
+	char errstr[512];
+
+	if (pg_ensure(&slot->conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) != 0) {
+		relay_set_error(relay, true, "relay cannot reach PostgreSQL: %s", errstr);
+		return -1;
+	}
+	if (outbox_store_claim(slot->conn, relay->batch_size, &slot->batch, errstr,
+	                       sizeof(errstr)) != 0) {
+		relay_set_error(relay, true, "claiming pending rows failed: %s", errstr);
+		return -1;
+	}
+	relay_set_db_ok(relay);
+	if (slot->batch.n == 0)
+		return 0;
+	slot->deliveries = calloc(slot->batch.n, sizeof(*slot->deliveries));
+	slot->msgs = calloc(slot->batch.n, sizeof(*slot->msgs));
+	if (slot->deliveries == NULL || slot->msgs == NULL) {
+		relay_set_error(relay, false, "out of memory for a batch of %zu", slot->batch.n);
+		outbox_store_abandon(slot->conn);
+		relay_slot_reset(slot);
+		return -1;
+	}
+	slot->active = true;
+	slot->claim_seq = ++relay->claim_seq;
+	relay_slot_produce(relay, slot);
+	return (long)slot->batch.n;
+}
+
+/* Records a finished batch. Returns the number of rows that failed delivery, or -1 when the
+ * mark itself failed (the rows stay PENDING and will be published again). */
+static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
+{
+	char errstr[512];
+	size_t i, failed = 0;
+	long rc;
+
+	for (i = 0; i < slot->batch.n; i++)
+		if (slot->deliveries[i].error)
+			failed++;
+	if (outbox_store_mark(slot->conn, slot->deliveries, slot->batch.n, errstr,
+	                      sizeof(errstr)) != 0) {
+		relay_set_error(relay, true,
+		                "marking %zu rows failed (they will be sent again): %s",
+		                slot->batch.n, errstr);
+		rc = -1;
+	} else {
+		pthread_mutex_lock(&relay->status_lock);
+		relay->status.db_ok = true;
+		relay->status.published_total += slot->batch.n - failed;
+		relay->status.delivery_errors_total += failed;
+		relay->status.batches_total++;
+		pthread_mutex_unlock(&relay->status_lock);
+		if (failed)
+			relay_set_error(
+			    relay, false,
+			    "%zu of %zu messages were not delivered (first: message %" PRId64
+			    ": %s); they stay PENDING",
+			    failed, slot->batch.n, slot->deliveries[0].id,
+			    slot->deliveries[0].error ? slot->deliveries[0].error : "see log");
+		rc = (long)failed;
+	}
+	relay_slot_reset(slot);
+	return rc;
+}
+
+/* Marks finished batches, oldest claim first. Returns the smallest per-slot result (-1 on a
+ * mark failure, else the number of delivery failures summed), or 0 when nothing finished. */
+static long relay_finish_done(struct relay *relay, int *finished)
+{
+	long worst = 0;
+
+	*finished = 0;
+	for (;;) {
+		struct relay_slot *oldest = NULL;
+		int i;
+		long r;
+
+		for (i = 0; i < relay->nslots; i++) {
+			struct relay_slot *s = &relay->slots[i];
+
+			if (s->active && s->outstanding == 0 &&
+			    (oldest == NULL || s->claim_seq < oldest->claim_seq))
+				oldest = s;
+		}
+		if (oldest == NULL)
+			return worst;
+		r = relay_slot_finish(relay, oldest);
+		(*finished)++;
+		if (r < 0)
+			worst = -1;
+		else if (worst >= 0)
+			worst += r;
+	}
+}
+
+static int relay_active_count(const struct relay *relay)
+{
+	int i, n = 0;
+
+	for (i = 0; i < relay->nslots; i++)
+		n += relay->slots[i].active;
+	return n;
+}
+
+static struct relay_slot *relay_free_slot(struct relay *relay)
+{
+	int i;
+
+	for (i = 0; i < relay->nslots; i++)
+		if (!relay->slots[i].active)
+			return &relay->slots[i];
+	return NULL;
+}
+
+/* Purges everything librdkafka holds and waits for the purge reports, so no opaque outlives
+ * its slot. Relay thread only. */
+static size_t relay_outstanding(const struct relay *relay)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < relay->nslots; i++)
+		n += relay->slots[i].outstanding;
+	return n;
+}
+
+static void relay_drain_kafka(struct relay *relay)
+{
+	int guard = 0;
+
+	rd_kafka_purge(relay->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	/* Purged messages report promptly; the guard only protects against a librdkafka bug. */
+	while (relay_outstanding(relay) > 0 && guard++ < 600)
+		rd_kafka_poll(relay->rk, 100);
+	if (relay_outstanding(relay) > 0)
+		log_error("relay", "%zu delivery reports never arrived after a purge",
+		          relay_outstanding(relay));
+}
+
+/* After a fatal idempotent-producer error: fail what is in flight (it stays PENDING and is
+ * published again in id order), then replace the handle. */
+static void relay_rebuild_producer(struct relay *relay)
+{
+	char errstr[512];
+	rd_kafka_t *fresh;
+	int finished;
+
+	relay_drain_kafka(relay);
+	(void)relay_finish_done(relay, &finished);
+	for (;;) {
+		fresh = relay_new_producer(relay, errstr, sizeof(errstr));
+		if (fresh)
+			break;
+		relay_set_error(relay, false, "cannot create a Kafka producer: %s", errstr);
+		sleep(1);
+	}
+	pthread_rwlock_wrlock(&relay->rk_lock);
+	rd_kafka_destroy(relay->rk);
+	relay->rk = fresh;
+	pthread_rwlock_unlock(&relay->rk_lock);
+	atomic_store(&relay->fatal, false);
+	log_info("relay", "Kafka producer rebuilt");
+}
+
+static bool relay_wait(struct relay *relay, long ms)
+{
+	struct timespec deadline;
+	bool stopping;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&relay->wake_lock);
+	while (!relay->wake_pending && !relay->stopping)
+		if (pthread_cond_timedwait(&relay->wake_cond, &relay->wake_lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	relay->wake_pending = false;
+	stopping = relay->stopping;
+	pthread_mutex_unlock(&relay->wake_lock);
+	return stopping;
+}
+
+static bool relay_take_wake(struct relay *relay, bool *stopping)
+{
+	bool woken;
+
+	pthread_mutex_lock(&relay->wake_lock);
+	woken = relay->wake_pending;
+	relay->wake_pending = false;
+	*stopping = relay->stopping;
+	pthread_mutex_unlock(&relay->wake_lock);
+	return woken;
+}
+
+static long relay_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* On stop: give the batches in flight a bounded time, mark what arrived, roll back the rest. */
+static void relay_shutdown_flush(struct relay *relay)
+{
+	long deadline = relay_now_ms() + relay->shutdown_timeout_ms;
+	int finished, i;
+
+	while (relay_active_count(relay) > 0 && relay_now_ms() < deadline) {
+		rd_kafka_poll(relay->rk, 50);
+		(void)relay_finish_done(relay, &finished);
+	}
+	if (relay_active_count(relay) > 0) {
+		log_warn("relay",
+		         "shutdown: %d batch(es) still in flight after %ld ms; they stay "
+		         "PENDING and will be sent again",
+		         relay_active_count(relay), relay->shutdown_timeout_ms);
+		for (i = 0; i < relay->nslots; i++)
+			if (relay->slots[i].active)
+				outbox_store_abandon(relay->slots[i].conn);
+		relay_drain_kafka(relay);
+		for (i = 0; i < relay->nslots; i++)
+			if (relay->slots[i].active)
+				relay_slot_reset(&relay->slots[i]);
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *relay = arg;
+	long idle_ms = relay->poll_min_ms;
+	long next_claim_at = 0; /* monotonic ms before which no claim is tried (backoff) */
+	unsigned failures = 0;
+	bool more_rows = true; /* the last claim filled a whole batch, or we were woken */
+	bool stopping = false;
+
+	log_info("relay", "started: batch %zu, %d in flight, poll %ld..%ld ms", relay->batch_size,
+	         relay->nslots, relay->poll_min_ms, relay->poll_idle_ms);
+	while (!stopping) {
+		struct relay_slot *slot;
+		int finished = 0;
+		long r;
+
+		if (atomic_load(&relay->fatal))
+			relay_rebuild_producer(relay);
+
+		if (relay_take_wake(relay, &stopping))
+			more_rows = true;
+		if (stopping)
+			break;
+
+		/* Claim while there is room in the pipeline and reason to expect rows. */
+		slot = relay_free_slot(relay);
+		if (slot && more_rows && relay_now_ms() >= next_claim_at) {
+			r = relay_slot_claim(relay, slot);
+			if (r < 0) {
+				next_claim_at = relay_now_ms() +
+				                pg_backoff_ms(failures++, RELAY_BACKOFF_BASE_MS,
+				                              RELAY_BACKOFF_CAP_MS);
+			} else {
+				more_rows = (size_t)r == relay->batch_size;
+				idle_ms = r > 0 ? relay->poll_min_ms : idle_ms;
+				if (r > 0)
+					continue; /* fill the pipeline before waiting */
+			}
+		}
+
+		if (relay_active_count(relay) > 0) {
+			/* Serve delivery reports; short timeout so wake-ups are noticed. */
+			rd_kafka_poll(relay->rk, relay_free_slot(relay) ? 5 : 100);
+			r = relay_finish_done(relay, &finished);
+			if (finished) {
+				if (r == 0) {
+					failures = 0;
+					more_rows = true; /* rows may have arrived meanwhile */
+				} else {
+					next_claim_at =
+					    relay_now_ms() + pg_backoff_ms(failures++,
+					                                   RELAY_BACKOFF_BASE_MS,
+					                                   RELAY_BACKOFF_CAP_MS);
+				}
+			}
+			continue;
+		}
+
+		rd_kafka_poll(relay->rk, 0); /* error and log events while idle */
+		if (relay_now_ms() < next_claim_at) {
+			stopping = relay_wait(relay, next_claim_at - relay_now_ms());
+			more_rows = true;
+			continue;
+		}
+		if (!more_rows) {
+			/* Nothing found: sleep until woken or the poll interval, which doubles up
+			 * to the fallback while nothing comes. */
+			stopping = relay_wait(relay, idle_ms);
+			idle_ms =
+			    idle_ms * 2 > relay->poll_idle_ms ? relay->poll_idle_ms : idle_ms * 2;
+			more_rows = true;
+		}
+	}
+	relay_shutdown_flush(relay);
+	rd_kafka_flush(relay->rk, 1000);
+	pthread_mutex_lock(&relay->status_lock);
+	relay->status.running = false;
+	pthread_mutex_unlock(&relay->status_lock);
+	log_info("relay", "stopped");
+	return NULL;
+}
+
+int relay_start(struct relay *relay, char *errstr, size_t errstr_size)
+{
+	int err;
+
+	relay->status.running = true;
+	err = pthread_create(&relay->thread, NULL, relay_main, relay);
+	if (err != 0) {
+		relay->status.running = false;
+		snprintf(errstr, errstr_size, "cannot start the relay thread: %s", strerror(err));
+		return -1;
+	}
+	relay->started = true;
+	return 0;
+}
+
+void relay_wake(struct relay *relay)
+{
+	pthread_mutex_lock(&relay->wake_lock);
+	relay->wake_pending = true;
+	pthread_cond_signal(&relay->wake_cond);
+	pthread_mutex_unlock(&relay->wake_lock);
+}
+
+void relay_stop(struct relay *relay)
+{
+	if (!relay->started)
+		return;
+	pthread_mutex_lock(&relay->wake_lock);
+	relay->stopping = true;
+	pthread_cond_signal(&relay->wake_cond);
+	pthread_mutex_unlock(&relay->wake_lock);
+	pthread_join(relay->thread, NULL);
+	relay->started = false;
+}
+
+void relay_destroy(struct relay *relay)
+{
+	int i;
+
+	if (relay == NULL)
+		return;
+	relay_stop(relay);
+	if (relay->rk)
+		rd_kafka_destroy(relay->rk);
+	if (relay->conf_template)
+		rd_kafka_conf_destroy(relay->conf_template);
+	for (i = 0; relay->slots && i < relay->nslots; i++) {
+		relay_slot_reset(&relay->slots[i]);
+		if (relay->slots[i].conn)
+			PQfinish(relay->slots[i].conn);
+	}
+	free(relay->slots);
+	pthread_rwlock_destroy(&relay->rk_lock);
+	pthread_mutex_destroy(&relay->wake_lock);
+	pthread_cond_destroy(&relay->wake_cond);
+	pthread_mutex_destroy(&relay->status_lock);
+	free(relay->conninfo);
+	free(relay->service_id);
+	free(relay->instance_id);
+	free(relay);
+}
+
+void relay_get_status(struct relay *relay, struct relay_status *st)
+{
+	pthread_mutex_lock(&relay->status_lock);
+	*st = relay->status;
+	pthread_mutex_unlock(&relay->status_lock);
+}
+
+int relay_kafka_probe(struct relay *relay, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+	int brokers = -1;
+
+	pthread_rwlock_rdlock(&relay->rk_lock);
+	err = rd_kafka_metadata(relay->rk, 0, NULL, &md, timeout_ms);
+	pthread_rwlock_unlock(&relay->rk_lock);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(errstr, errstr_size, "Kafka metadata request failed: %s",
+		         rd_kafka_err2str(err));
+		return -1;
+	}
+	brokers = md->broker_cnt;
+	rd_kafka_metadata_destroy(md);
+	if (brokers < 1) {
+		snprintf(errstr, errstr_size, "Kafka answered with no brokers");
+		return -1;
+	}
+	return brokers;
+}

@@ -1,0 +1,94 @@
+/*
+ * relay.h - publishes committed outbox rows to Kafka.
+ *
+ * One relay thread per producer process. It owns `inflight_batches` PostgreSQL connections
+ * (one per batch in flight: a claim holds its rows locked in an open transaction until the
+ * batch's delivery reports are in) and the librdkafka producer handle, and it alone calls
+ * rd_kafka_poll, so delivery-report callbacks run on the relay thread and need no locks.
+ *
+ * The loop: claim a batch (outbox_store_claim: FOR UPDATE SKIP LOCKED, lowest id first),
+ * produce every row (idempotent producer, acks=all), claim the next batch while that one is in
+ * flight, and when a batch's reports are all in, mark it (SENT with partition/offset, or the
+ * error, in one UPDATE) and commit. A crash at any point leaves the rows PENDING: they are
+ * published again, so duplicates are bounded by the batches in flight and nothing is lost.
+ *
+ * Order per key: rows are produced in claim order, a key always maps to the same partition,
+ * and the idempotent producer keeps a partition's order through retries. By default a message
+ * never times out inside librdkafka (message.timeout.ms=0): during a broker outage rows wait,
+ * in order, instead of failing and being overtaken by the next batch.
+ *
+ * Wake-ups: relay_wake() (called after this process's own commits) wakes the loop at once;
+ * rows enqueued by other processes are found by polling the partial pending index at an
+ * interval that tightens to poll_min_ms while rows flow and relaxes to poll_idle_ms (the
+ * fallback poll) when idle. No NOTIFY in writers' commits: it serialises them.
+ *
+ * Several instances: each relay's claims skip rows another holds, so two relays never publish
+ * the same batch at once. Strict per-key order across instances needs shard ownership (see
+ * ARCHITECTURE.md); with one relay per database it holds.
+ */
+#ifndef FERRY_RELAY_H
+#define FERRY_RELAY_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct relay;
+
+struct relay_options {
+	const char *conninfo;     /* libpq conninfo (copied) */
+	const char *service_id;   /* stamped into headers when a row has none (copied) */
+	const char *instance_id;  /* (copied) */
+	size_t batch_size;        /* rows per claim */
+	int inflight_batches;     /* batches in flight at once, >= 1 */
+	long poll_min_ms;         /* poll interval while rows flow */
+	long poll_idle_ms;        /* fallback poll interval when idle */
+	long shutdown_timeout_ms; /* relay_stop waits this long for deliveries in flight */
+};
+
+/* Counters and state for health and metrics; a consistent snapshot. */
+struct relay_status {
+	bool db_ok;                     /* last database operation succeeded */
+	bool running;                   /* the thread is running */
+	uint64_t published_total;       /* rows confirmed by Kafka and marked SENT */
+	uint64_t delivery_errors_total; /* rows whose delivery failed (left PENDING) */
+	uint64_t batches_total;         /* batches marked */
+	char last_error[256];           /* most recent error, "" if none */
+};
+
+/*
+ * Creates a relay. Takes ownership of `kafka_conf` (also on failure); the relay adds its
+ * delivery-report and error callbacks and producer defaults it depends on. Returns NULL with
+ * errstr when librdkafka rejects the configuration.
+ */
+struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka_conf, char *errstr,
+                        size_t errstr_size);
+
+/* Starts the relay thread. Returns 0, or -1 with errstr. */
+int relay_start(struct relay *relay, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Wakes the relay now: rows were just committed. Any thread; cheap (a mutex and a signal). */
+void relay_wake(struct relay *relay);
+
+/*
+ * Stops claiming, waits up to shutdown_timeout_ms for the deliveries in flight, marks what was
+ * delivered, leaves the rest PENDING, and joins the thread. Idempotent.
+ */
+void relay_stop(struct relay *relay);
+
+/* Frees the relay (stopping it first if needed). NULL is a no-op. */
+void relay_destroy(struct relay *relay);
+
+/* Fills *st. Any thread. */
+void relay_get_status(struct relay *relay, struct relay_status *st);
+
+/*
+ * Asks the Kafka cluster for its broker list through the relay's producer handle, waiting at
+ * most timeout_ms. Returns the number of brokers (>= 1) when Kafka answers, or -1 with errstr.
+ * Any thread (librdkafka handles are thread-safe; a rebuild of the handle waits for it).
+ */
+int relay_kafka_probe(struct relay *relay, int timeout_ms, char *errstr, size_t errstr_size);
+
+#endif
