@@ -30,7 +30,11 @@ void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t
 {
 	const char *msg = NULL;
 
+	/* The primary message alone ("topic 'x' is not registered"), without libpq's "ERROR:  "
+	 * prefix and DETAIL lines, is what a client of the API should read. */
 	if (res)
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if ((msg == NULL || *msg == '\0') && res)
 		msg = PQresultErrorMessage(res);
 	if ((msg == NULL || *msg == '\0') && conn)
 		msg = PQerrorMessage(conn);

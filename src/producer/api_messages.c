@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "producer/delivery_store.h"
 #include "producer/message_request.h"
 #include "producer/outbox_store.h"
 
@@ -25,6 +26,23 @@ static json_t *api_send_reply(const struct outbox_new_message *msg,
 	                 res->duplicate ? "DUPLICATE" : "PENDING", "duplicate", res->duplicate);
 }
 
+/* Answers a failed enqueue with the status its kind of failure deserves. */
+static void api_enqueue_failed(struct http_exchange *ex, int rc, const char *errstr)
+{
+	switch (rc) {
+	case OUTBOX_ERR_NOT_REGISTERED:
+		http_exchange_error(ex, 404, "%s", errstr);
+		break;
+	case OUTBOX_ERR_BAD_GROUP:
+	case OUTBOX_ERR_INVALID:
+		http_exchange_error(ex, 400, "%s", errstr);
+		break;
+	default:
+		http_exchange_error(ex, 503, "%s", errstr);
+		break;
+	}
+}
+
 /* Unbatched: one statement on a pooled connection, committed before we answer. */
 static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
                          const struct outbox_new_message *msg)
@@ -32,13 +50,15 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 	struct outbox_enqueue_result res;
 	char errstr[512];
 	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	int rc;
 
 	if (conn == NULL) {
 		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
 		return;
 	}
-	if (outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, &res, errstr,
-	                         sizeof(errstr)) != 0) {
+	rc = outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, ctx->registry,
+	                          &res, errstr, sizeof(errstr));
+	if (rc != OUTBOX_OK) {
 		bool lost = PQstatus(conn) != CONNECTION_OK;
 
 		pg_pool_put(ctx->pool, conn);
@@ -48,7 +68,7 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 			                    "the same idempotencyKey): %s",
 			                    errstr);
 		else
-			http_exchange_error(ex, 500, "database refused the message: %s", errstr);
+			api_enqueue_failed(ex, rc, errstr);
 		return;
 	}
 	pg_pool_put(ctx->pool, conn);
@@ -64,13 +84,13 @@ struct api_pending_send {
 };
 
 static void api_send_batched_done(void *opaque, const struct outbox_enqueue_result *res,
-                                  const char *error)
+                                  enum outbox_error err, const char *error)
 {
 	struct api_pending_send *p = opaque;
 	struct outbox_new_message msg = {.topic = p->topic};
 
-	if (error)
-		http_exchange_error(p->ex, 503, "%s", error);
+	if (err != OUTBOX_OK)
+		api_enqueue_failed(p->ex, err, error);
 	else
 		http_exchange_respond(p->ex, res->duplicate ? 200 : 201, api_send_reply(&msg, res));
 	free(p);
@@ -122,6 +142,7 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 	json_t *body = http_exchange_parse_json(ex), *results;
 	char errstr[512];
 	size_t n = 0, i, created = 0;
+	int rc;
 
 	if (body == NULL)
 		return;
@@ -143,15 +164,16 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 		goto done;
 	}
 	/* One statement: all of the batch commits, or none of it. */
-	if (outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, res, errstr,
-	                         sizeof(errstr)) != 0) {
+	rc = outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, ctx->registry,
+	                          res, errstr, sizeof(errstr));
+	if (rc != OUTBOX_OK) {
 		if (PQstatus(conn) != CONNECTION_OK)
 			http_exchange_error(ex, 503,
 			                    "database connection lost; outcome unknown (retry with "
 			                    "the same idempotencyKeys): %s",
 			                    errstr);
 		else
-			http_exchange_error(ex, 500, "database refused the batch: %s", errstr);
+			api_enqueue_failed(ex, rc, errstr);
 		goto done;
 	}
 	if (ctx->relay)
@@ -208,6 +230,18 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 		return;
 	}
 	found = outbox_store_get(conn, id, &msg, errstr, sizeof(errstr));
+	if (found == 1) {
+		json_t *groups = NULL;
+
+		/* Each group's own status, ack time and error. */
+		if (delivery_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0) {
+			found = -1;
+			json_decref(msg);
+			msg = NULL;
+		} else {
+			json_object_set_new(msg, "groups", groups);
+		}
+	}
 	pg_pool_put(ctx->pool, conn);
 	if (found < 0)
 		http_exchange_error(ex, 503, "database error: %s", errstr);

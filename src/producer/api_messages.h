@@ -22,7 +22,8 @@ struct api_context {
 	struct relay *relay;     /* woken after commits; probed by health (may be NULL) */
 	const char *service_id;
 	const char *instance_id;
-	int pool_timeout_ms; /* how long a request waits for a free connection */
+	int pool_timeout_ms;                /* how long a request waits for a free connection */
+	enum outbox_registry_mode registry; /* REQUIRE, or AUTO with FERRY_AUTO_REGISTER_TOPICS */
 };
 
 /* The routes, bound to `ctx`. Writes the count to *n; the array lives as long as ctx. */

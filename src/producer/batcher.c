@@ -29,6 +29,7 @@ struct batcher {
 	size_t max_messages;
 	long max_wait_ms;
 	size_t max_queue;
+	enum outbox_registry_mode registry;
 	struct relay *relay;
 	PGconn *conn; /* batcher thread only */
 
@@ -61,6 +62,7 @@ struct batcher *batcher_new(const struct batcher_options *opts, struct relay *re
 	b->max_messages = opts->max_messages;
 	b->max_wait_ms = opts->max_wait_ms;
 	b->max_queue = opts->max_queue;
+	b->registry = opts->registry;
 	b->relay = relay;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
@@ -83,14 +85,15 @@ static char *batcher_copy(char **cursor, const char *s)
 int batcher_submit(struct batcher *b, const struct outbox_new_message *msg, batcher_done_fn done,
                    void *opaque, char *errstr, size_t errstr_size)
 {
-	const char *parts[5] = {msg->topic, msg->key, msg->payload, msg->headers_json,
-	                        msg->idempotency_key};
+	const char *parts[6] = {msg->topic,           msg->key,
+	                        msg->payload,         msg->headers_json,
+	                        msg->idempotency_key, msg->target_group};
 	struct batcher_item *item;
 	size_t total = 0;
 	char *cursor;
 	int i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		total += parts[i] ? strlen(parts[i]) + 1 : 0;
 	item = calloc(1, sizeof(*item));
 	if (item)
@@ -106,6 +109,7 @@ int batcher_submit(struct batcher *b, const struct outbox_new_message *msg, batc
 	item->msg.payload = batcher_copy(&cursor, msg->payload);
 	item->msg.headers_json = batcher_copy(&cursor, msg->headers_json);
 	item->msg.idempotency_key = batcher_copy(&cursor, msg->idempotency_key);
+	item->msg.target_group = batcher_copy(&cursor, msg->target_group);
 	item->done = done;
 	item->opaque = opaque;
 
@@ -136,14 +140,14 @@ int batcher_submit(struct batcher *b, const struct outbox_new_message *msg, batc
 }
 
 static void batcher_complete(struct batcher_item *items, const struct outbox_enqueue_result *res,
-                             const char *error)
+                             enum outbox_error err, const char *error)
 {
 	struct batcher_item *it, *next;
 	size_t i = 0;
 
 	for (it = items; it; it = next, i++) {
 		next = it->next;
-		it->done(it->opaque, error ? NULL : &res[i], error);
+		it->done(it->opaque, err ? NULL : &res[i], err, error);
 		free(it->text);
 		free(it);
 	}
@@ -157,23 +161,25 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 	struct batcher_item *it;
 	char errstr[512], reply[600];
 	size_t i;
+	int rc;
 
 	if (msgs == NULL || res == NULL) {
-		batcher_complete(items, NULL, "out of memory");
+		batcher_complete(items, NULL, OUTBOX_ERR_DB, "out of memory");
 		goto done;
 	}
 	for (it = items, i = 0; it; it = it->next, i++)
 		msgs[i] = it->msg;
 	if (pg_ensure(&b->conn, b->conninfo, "ferry-batcher", errstr, sizeof(errstr)) != 0) {
 		snprintf(reply, sizeof(reply), "database unavailable: %s", errstr);
-		batcher_complete(items, NULL, reply);
+		batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
 		goto done;
 	}
-	if (outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, res, errstr,
-	                         sizeof(errstr)) == 0) {
+	rc = outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry, res,
+	                          errstr, sizeof(errstr));
+	if (rc == OUTBOX_OK) {
 		if (b->relay)
 			relay_wake(b->relay);
-		batcher_complete(items, res, NULL);
+		batcher_complete(items, res, OUTBOX_OK, NULL);
 		goto done;
 	}
 	if (PQstatus(b->conn) != CONNECTION_OK) {
@@ -183,23 +189,20 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 		         "database connection lost; outcome unknown (retry with the same "
 		         "idempotencyKey): %s",
 		         errstr);
-		batcher_complete(items, NULL, reply);
+		batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
 		goto done;
 	}
 	/* The database refused the batch as a whole: find the culprit by committing one by one. */
-	log_warn("batcher", "batch of %zu refused (%s); committing one by one", n, errstr);
+	log_debug("batcher", "batch of %zu refused (%s); committing one by one", n, errstr);
 	for (it = items; it;) {
 		struct batcher_item *next = it->next;
 		struct outbox_enqueue_result one;
 
 		it->next = NULL;
-		if (outbox_store_enqueue(b->conn, &it->msg, 1, b->service_id, b->instance_id, &one,
-		                         errstr, sizeof(errstr)) == 0) {
-			batcher_complete(it, &one, NULL);
-		} else {
-			snprintf(reply, sizeof(reply), "database refused the message: %s", errstr);
-			batcher_complete(it, NULL, reply);
-		}
+		rc = outbox_store_enqueue(b->conn, &it->msg, 1, b->service_id, b->instance_id,
+		                          b->registry, &one, errstr, sizeof(errstr));
+		batcher_complete(it, rc == OUTBOX_OK ? &one : NULL, (enum outbox_error)rc,
+		                 rc == OUTBOX_OK ? NULL : errstr);
 		it = next;
 	}
 	if (b->relay)

@@ -21,21 +21,23 @@
 struct batcher;
 
 struct batcher_options {
-	const char *conninfo;    /* copied */
-	const char *service_id;  /* copied */
-	const char *instance_id; /* copied */
-	size_t max_messages;     /* flush at this many */
-	long max_wait_ms;        /* or this long after the first message */
-	size_t max_queue;        /* submissions beyond this are refused (backpressure) */
+	const char *conninfo;               /* copied */
+	const char *service_id;             /* copied */
+	const char *instance_id;            /* copied */
+	size_t max_messages;                /* flush at this many */
+	long max_wait_ms;                   /* or this long after the first message */
+	size_t max_queue;                   /* submissions beyond this are refused (backpressure) */
+	enum outbox_registry_mode registry; /* how topics are checked against the registry */
 };
 
 /*
  * Completion: called exactly once per submission, on the batcher thread, after the commit
- * (error == NULL, *result valid) or after it failed (error says why; nothing was written, or
- * for a lost connection the outcome is unknown, which the error says).
+ * (err == OUTBOX_OK, *result valid) or after it failed (err says what kind of failure,
+ * error says why; nothing was written, or for a lost connection the outcome is unknown, which
+ * the error says).
  */
 typedef void (*batcher_done_fn)(void *opaque, const struct outbox_enqueue_result *result,
-                                const char *error);
+                                enum outbox_error err, const char *error);
 
 /* Creates the batcher; `relay` (may be NULL) is woken after each commit. NULL on OOM. */
 struct batcher *batcher_new(const struct batcher_options *opts, struct relay *relay);

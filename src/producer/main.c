@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "producer/api_acks.h"
 #include "producer/api_messages.h"
 #include "producer/batcher.h"
 #include "producer/producer_config.h"
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
 {
 	struct producer_config cfg;
 	const struct config_setting *table;
-	size_t ntable, nroutes;
+	size_t ntable, nroutes = 0;
 	char errstr[1024], conninfo[4096], host[256], instance[256];
 	const char *urls_flag = NULL;
 	struct pg_pool *pool = NULL;
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
 	struct batcher *batcher = NULL;
 	struct http_server *http = NULL;
 	const struct http_route *routes;
+	struct http_route all_routes[64];
+	enum outbox_registry_mode registry;
 	struct api_context api;
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
@@ -132,6 +135,7 @@ int main(int argc, char **argv)
 		snprintf(host, sizeof(host), "%s", cfg.http_host);
 		port = (int)cfg.port;
 	}
+	registry = cfg.auto_register_topics ? OUTBOX_REGISTRY_AUTO : OUTBOX_REGISTRY_REQUIRE;
 	if (cfg.instance_id[0] == '\0') {
 		char hn[200] = "localhost";
 
@@ -213,6 +217,7 @@ int main(int argc, char **argv)
 		    .max_messages = (size_t)cfg.batch_max_messages,
 		    .max_wait_ms = cfg.batch_max_wait_ms,
 		    .max_queue = (size_t)cfg.batch_max_messages * 20,
+		    .registry = registry,
 		};
 
 		batcher = batcher_new(&bo, relay);
@@ -229,8 +234,21 @@ int main(int argc, char **argv)
 	    .service_id = cfg.service_id,
 	    .instance_id = instance,
 	    .pool_timeout_ms = 5000,
+	    .registry = registry,
 	};
-	routes = api_messages_routes(&api, &nroutes);
+	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
+	{
+		const struct http_route *part;
+		size_t k, nk;
+
+		part = api_acks_routes(&api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_messages_routes(&api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+	}
+	routes = all_routes;
 	{
 		struct http_server_options ho = {
 		    .host = host,

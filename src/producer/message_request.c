@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const message_request_fields[] = {
-    "topic", "message", "key", "headers", "idempotencyKey", "useBatching", NULL,
+    "topic", "message", "key", "headers", "idempotencyKey", "useBatching", "consumerGroup", NULL,
 };
 
 bool message_request_topic_valid(const char *topic)
@@ -123,7 +123,7 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 		if (!message_request_known_field(name)) {
 			snprintf(errstr, errstr_size,
 			         "%s%s: unknown field (expected topic, message, key, headers, "
-			         "idempotencyKey, useBatching)",
+			         "idempotencyKey, useBatching, consumerGroup)",
 			         where, name);
 			return -1;
 		}
@@ -182,6 +182,15 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 		goto fail;
 	if (out->msg.idempotency_key && out->msg.idempotency_key[0] == '\0') {
 		snprintf(errstr, errstr_size, "%sidempotencyKey: must not be empty", where);
+		goto fail;
+	}
+	if (message_request_opt_string(obj, "consumerGroup", where, 249, &out->msg.target_group,
+	                               errstr, errstr_size) != 0)
+		goto fail;
+	if (out->msg.target_group && !message_request_topic_valid(out->msg.target_group)) {
+		/* Group names follow the topic-name rules (the registry enforces the same). */
+		snprintf(errstr, errstr_size, "%sconsumerGroup: '%.64s' is not a valid group name",
+		         where, out->msg.target_group);
 		goto fail;
 	}
 	v = json_object_get(obj, "useBatching");

@@ -15,28 +15,20 @@
 #include "common/pg.h"
 #include "common/strbuf.h"
 
-/* The message as the REST API shows it. One definition for every read endpoint. */
-#define OUTBOX_JSON_COLUMNS                                                                        \
-	"json_build_object("                                                                       \
-	"'id', id, 'topic', topic, 'key', message_key, 'message', payload, 'headers', headers,"    \
-	"'idempotencyKey', idempotency_key, 'status', status, 'createdAt', created_at,"            \
-	"'sentAt', sent_at, 'processedAt', processed_at, 'partition', kafka_partition,"            \
-	"'offset', kafka_offset, 'publishAttempts', publish_attempts, 'retryCount', retry_count,"  \
-	"'lastRetryAt', last_retry_at, 'scheduledRetryAt', scheduled_retry_at,"                    \
-	"'producerServiceId', producer_service_id, 'producerInstanceId', producer_instance_id,"    \
-	"'errorMessage', error_message)::text"
-
 int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
                          const char *service_id, const char *instance_id,
-                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+                         enum outbox_registry_mode registry, struct outbox_enqueue_result *out,
+                         char *errstr, size_t errstr_size)
 {
-	struct strbuf arr[5] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
-	const char *params[7];
+	static const char *const registry_modes[] = {"off", "require", "auto"};
+	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
+	                        STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
+	const char *params[9];
 	PGresult *res = NULL;
 	size_t i;
-	int rc = -1, a;
+	int rc = OUTBOX_ERR_DB, a;
 
-	for (a = 0; a < 5; a++)
+	for (a = 0; a < 6; a++)
 		pg_array_begin(&arr[a]);
 	for (i = 0; i < n; i++) {
 		pg_array_add(&arr[0], msgs[i].topic);
@@ -44,23 +36,36 @@ int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, si
 		pg_array_add(&arr[2], msgs[i].payload);
 		pg_array_add(&arr[3], msgs[i].headers_json ? msgs[i].headers_json : "{}");
 		pg_array_add(&arr[4], msgs[i].idempotency_key);
+		pg_array_add(&arr[5], msgs[i].target_group);
 	}
-	for (a = 0; a < 5; a++) {
+	for (a = 0; a < 6; a++) {
 		pg_array_end(&arr[a]);
 		if (arr[a].failed) {
 			snprintf(errstr, errstr_size, "out of memory building the enqueue batch");
 			goto done;
 		}
-		params[a] = strbuf_str(&arr[a]);
+		params[a < 5 ? a : 7] = strbuf_str(&arr[a]);
 	}
 	params[5] = service_id;
 	params[6] = instance_id;
-	res = PQexecParams(conn,
-	                   "SELECT ord, id, duplicate FROM ferry.enqueue_batch("
-	                   "$1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6, $7)",
-	                   7, NULL, params, NULL, NULL, 0);
+	params[8] = registry_modes[registry];
+	res = PQexecParams(
+	    conn,
+	    "SELECT ord, id, duplicate FROM ferry.enqueue_batch($1::text[], $2::text[],"
+	    " $3::text[], $4::jsonb[], $5::text[], $6, $7, $8::text[], $9)",
+	    9, NULL, params, NULL, NULL, 0);
 	if (!pg_result_ok(res)) {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
 		pg_error_line(conn, res, errstr, errstr_size);
+		/* ferry.enqueue_message's own codes, then the classes that mean "bad data". */
+		if (state && strcmp(state, "FY404") == 0)
+			rc = OUTBOX_ERR_NOT_REGISTERED;
+		else if (state && strcmp(state, "FY400") == 0)
+			rc = OUTBOX_ERR_BAD_GROUP;
+		else if (state && PQstatus(conn) == CONNECTION_OK &&
+		         (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
+			rc = OUTBOX_ERR_INVALID;
 		goto done;
 	}
 	if ((size_t)PQntuples(res) != n) {
@@ -78,10 +83,10 @@ int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, si
 		out[ord - 1].id = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
 		out[ord - 1].duplicate = PQgetvalue(res, (int)i, 2)[0] == 't';
 	}
-	rc = 0;
+	rc = OUTBOX_OK;
 done:
 	PQclear(res);
-	for (a = 0; a < 5; a++)
+	for (a = 0; a < 6; a++)
 		strbuf_free(&arr[a]);
 	return rc;
 }
@@ -101,7 +106,8 @@ int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, c
 	         "BEGIN;"
 	         "SELECT id, topic, message_key, payload, headers::text, idempotency_key,"
 	         " producer_service_id, producer_instance_id,"
-	         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	         " target_group"
 	         " FROM ferry.outbox_message WHERE status = 'PENDING'"
 	         " ORDER BY id LIMIT %zu FOR UPDATE SKIP LOCKED",
 	         limit);
@@ -138,6 +144,7 @@ int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, c
 		r->producer_service_id = PQgetisnull(res, row, 6) ? NULL : PQgetvalue(res, row, 6);
 		r->producer_instance_id = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
 		r->created_at = PQgetvalue(res, row, 8);
+		r->target_group = PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9);
 	}
 	batch->res = res;
 	return 0;
@@ -196,20 +203,43 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, c
 		pg_error_line(conn, NULL, errstr, errstr_size);
 		goto fail;
 	}
+	/* Statement 1: the outcome of each row, and in the same statement the fan-out to the groups
+	 * each delivered message is for (ON CONFLICT: an acknowledgment may have overtaken this
+	 * mark). Statement 2: messages whose groups are all done already (none needs an
+	 * acknowledgment) become ACKNOWLEDGED; it must see statement 1's rows, hence two. */
 	strbuf_printf(
 	    &sql,
-	    "UPDATE ferry.outbox_message m SET"
-	    " status = CASE WHEN d.err IS NULL THEN 'SENT' ELSE m.status END,"
-	    " sent_at = CASE WHEN d.err IS NULL THEN clock_timestamp() ELSE m.sent_at END,"
-	    " kafka_partition = coalesce(d.p, m.kafka_partition),"
-	    " kafka_offset = coalesce(d.o, m.kafka_offset),"
-	    " publish_attempts = m.publish_attempts + 1,"
-	    " error_message = d.err"
-	    " FROM unnest('%s'::bigint[], '%s'::int[], '%s'::bigint[], %s::text[])"
-	    "  AS d(id, p, o, err)"
-	    " WHERE m.id = d.id AND m.status = 'PENDING';"
+	    "WITH d AS (SELECT * FROM unnest('%s'::bigint[], '%s'::int[], '%s'::bigint[],"
+	    "  %s::text[]) AS d(id, p, o, err)),"
+	    " marked AS (UPDATE ferry.outbox_message m SET"
+	    "  status = CASE WHEN d.err IS NULL THEN 'SENT' ELSE m.status END,"
+	    "  sent_at = CASE WHEN d.err IS NULL THEN clock_timestamp() ELSE m.sent_at END,"
+	    "  kafka_partition = coalesce(d.p, m.kafka_partition),"
+	    "  kafka_offset = coalesce(d.o, m.kafka_offset),"
+	    "  publish_attempts = m.publish_attempts + 1,"
+	    "  error_message = d.err"
+	    "  FROM d WHERE m.id = d.id AND m.status = 'PENDING'"
+	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
+	    "   d.err IS NULL AS ok)"
+	    "INSERT INTO ferry.message_delivery AS x"
+	    " (message_id, consumer_group_id, consumer_group, status, sent_at,"
+	    "  acknowledged_at)"
+	    " SELECT k.id, g.id, g.consumer_group_name,"
+	    "  CASE WHEN g.requires_acknowledgment THEN 'SENT' ELSE 'ACKNOWLEDGED' END,"
+	    "  k.sent_at, CASE WHEN g.requires_acknowledgment THEN NULL ELSE k.sent_at END"
+	    " FROM marked k"
+	    " CROSS JOIN LATERAL ferry.message_groups(k.topic, k.target_group, k.created_at) g"
+	    " WHERE k.ok"
+	    " ON CONFLICT (message_id, consumer_group_id) DO UPDATE"
+	    "  SET sent_at = coalesce(x.sent_at, EXCLUDED.sent_at);"
+	    "UPDATE ferry.outbox_message m SET status = 'ACKNOWLEDGED',"
+	    " processed_at = clock_timestamp()"
+	    " WHERE m.id = ANY('%s'::bigint[]) AND m.status = 'SENT'"
+	    " AND EXISTS (SELECT 1 FROM ferry.message_delivery x WHERE x.message_id = m.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery x"
+	    "  WHERE x.message_id = m.id AND x.status <> 'ACKNOWLEDGED');"
 	    "COMMIT",
-	    strbuf_str(&ids), strbuf_str(&parts), strbuf_str(&offs), errs_lit);
+	    strbuf_str(&ids), strbuf_str(&parts), strbuf_str(&offs), errs_lit, strbuf_str(&ids));
 	if (sql.failed) {
 		snprintf(errstr, errstr_size, "out of memory building the mark statement");
 		goto fail;
@@ -274,7 +304,8 @@ int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_
 	*out = NULL;
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	res = PQexecParams(conn,
-	                   "SELECT " OUTBOX_JSON_COLUMNS " FROM ferry.outbox_message WHERE id = $1",
+	                   "SELECT " OUTBOX_STORE_MESSAGE_JSON
+	                   "::text FROM ferry.outbox_message m WHERE m.id = $1",
 	                   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
@@ -308,8 +339,9 @@ int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t 
 	snprintf(after, sizeof(after), "%" PRId64, after_id);
 	snprintf(lim, sizeof(lim), "%d", limit);
 	res = PQexecParams(conn,
-	                   "SELECT " OUTBOX_JSON_COLUMNS ", id FROM ferry.outbox_message"
-	                   " WHERE status = 'PENDING' AND id > $1 ORDER BY id LIMIT $2",
+	                   "SELECT " OUTBOX_STORE_MESSAGE_JSON
+	                   "::text, m.id FROM ferry.outbox_message m"
+	                   " WHERE m.status = 'PENDING' AND m.id > $1 ORDER BY m.id LIMIT $2",
 	                   2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);

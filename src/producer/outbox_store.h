@@ -18,12 +18,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The message as the REST API shows it, as a SQL expression over ferry.outbox_message aliased
+ * `m` (a json value). One definition for every read endpoint, including delivery_store's.
+ */
+#define OUTBOX_STORE_MESSAGE_JSON                                                                   \
+	"json_build_object("                                                                        \
+	"'id', m.id, 'topic', m.topic, 'key', m.message_key, 'message', m.payload,"                 \
+	"'headers', m.headers, 'idempotencyKey', m.idempotency_key, 'status', m.status,"            \
+	"'createdAt', m.created_at, 'sentAt', m.sent_at, 'processedAt', m.processed_at,"            \
+	"'partition', m.kafka_partition, 'offset', m.kafka_offset,"                                 \
+	"'publishAttempts', m.publish_attempts, 'retryCount', m.retry_count,"                       \
+	"'lastRetryAt', m.last_retry_at, 'scheduledRetryAt', m.scheduled_retry_at,"                 \
+	"'producerServiceId', m.producer_service_id, 'producerInstanceId', m.producer_instance_id," \
+	"'errorMessage', m.error_message, 'consumerGroup', m.target_group)"
+
 struct outbox_new_message {
 	const char *topic;           /* validated Kafka topic name */
 	const char *key;             /* NULL = no key */
 	const char *payload;         /* UTF-8 text, not NULL */
 	const char *headers_json;    /* JSON object text, or NULL for {} */
 	const char *idempotency_key; /* NULL = none */
+	const char *target_group;    /* NULL = every group of the topic; else just this one */
+};
+
+/* How enqueue treats the topic registry (see ferry.enqueue_message in sql/producer/). */
+enum outbox_registry_mode {
+	OUTBOX_REGISTRY_OFF,     /* any topic (the SQL and C doors) */
+	OUTBOX_REGISTRY_REQUIRE, /* the topic must be registered and active (the REST API) */
+	OUTBOX_REGISTRY_AUTO,    /* register an unknown topic (development switch) */
+};
+
+/* Why an enqueue failed; what the API turns into a status code. */
+enum outbox_error {
+	OUTBOX_OK = 0,
+	OUTBOX_ERR_DB = -1,             /* database unreachable or failed: 503 */
+	OUTBOX_ERR_NOT_REGISTERED = -2, /* topic not registered or inactive: 404 */
+	OUTBOX_ERR_BAD_GROUP = -3,      /* target group not an active group of the topic: 400 */
+	OUTBOX_ERR_INVALID = -4,        /* the database refused the data itself: 400 */
 };
 
 struct outbox_enqueue_result {
@@ -34,12 +66,13 @@ struct outbox_enqueue_result {
 /*
  * Enqueues n messages with one round trip (ferry.enqueue_batch) on `conn`, in the caller's
  * transaction if one is open, else in its own. Writes n results, in input order, to `out`.
- * Returns 0, or -1 with errstr (nothing of this call is kept if it ran in its own transaction).
+ * Returns OUTBOX_OK, or an enum outbox_error with errstr (nothing of this call is kept if it
+ * ran in its own transaction).
  */
 int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
                          const char *service_id, const char *instance_id,
-                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+                         enum outbox_registry_mode registry, struct outbox_enqueue_result *out,
+                         char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 /* A claimed row; the strings point into the batch's PGresult. */
 struct outbox_row {
@@ -53,7 +86,8 @@ struct outbox_row {
 	const char *idempotency_key;     /* NULL = none */
 	const char *producer_service_id; /* NULL when enqueued by the SQL/C door */
 	const char *producer_instance_id;
-	const char *created_at; /* ISO-8601 text */
+	const char *created_at;   /* ISO-8601 text */
+	const char *target_group; /* NULL = all groups of the topic */
 };
 
 struct outbox_batch {
@@ -85,9 +119,12 @@ struct outbox_delivery {
 
 /*
  * Records the outcome of a claimed batch and commits: delivered rows become SENT with their
- * partition and offset, failed rows stay PENDING with publish_attempts incremented and
- * error_message set. One UPDATE and one COMMIT whatever n is. Returns 0, or -1 with errstr
- * (then nothing was recorded: the rows stay PENDING and will be published again).
+ * partition and offset and fan out into one ferry.message_delivery row per group the message
+ * is for (SENT, or ACKNOWLEDGED at once for a group that needs no acknowledgment; a row an
+ * early acknowledgment already made is kept); a message all of whose groups are then done
+ * becomes ACKNOWLEDGED. Failed rows stay PENDING with publish_attempts incremented and
+ * error_message set. Two statements and a COMMIT in one round trip, whatever n is. Returns 0, or -1
+ * with errstr (then nothing was recorded: the rows stay PENDING and will be published again).
  */
 int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, char *errstr,
                       size_t errstr_size) __attribute__((warn_unused_result));

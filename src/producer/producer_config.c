@@ -55,6 +55,13 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	S("FERRY_BATCH_MAX_WAIT_MS", CONFIG_INT, "5", 0, 10000, NULL,
 	  "useBatching: or this many milliseconds after the first one arrived.",
 	  &c->batch_max_wait_ms);
+	S("FERRY_AUTO_REGISTER_TOPICS", CONFIG_BOOL, "false", 0, 0, NULL,
+	  "Development only: sending to an unregistered topic registers it (with no groups) "
+	  "instead of answering 404.",
+	  &c->auto_register_topics);
+	S("FERRY_TOPIC_PARTITIONS", CONFIG_INT, "6", 1, 1000, NULL,
+	  "Partitions of a Kafka topic created by topic registration, unless the request says.",
+	  &c->topic_partitions);
 	S("FERRY_RELAY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
 	  "Run the relay in this process (false: API only).", &c->relay_enabled);
 	S("FERRY_RELAY_BATCH_SIZE", CONFIG_INT, "500", 1, 100000, NULL,

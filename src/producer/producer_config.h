@@ -29,6 +29,8 @@ struct producer_config {
 	long batch_max_messages;
 	long batch_max_wait_ms;
 	bool relay_enabled;
+	bool auto_register_topics;
+	long topic_partitions;
 	long relay_batch_size;
 	long relay_inflight_batches;
 	long relay_poll_min_ms;

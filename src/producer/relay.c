@@ -226,6 +226,9 @@ static rd_kafka_headers_t *relay_headers(struct relay *relay, const struct outbo
 	    hdrs, "ferry-producer-instance-id", -1,
 	    row->producer_instance_id ? row->producer_instance_id : relay->instance_id, -1);
 	rd_kafka_header_add(hdrs, "ferry-created-at", -1, row->created_at, -1);
+	/* Consumers of other groups skip a record addressed to one group. */
+	if (row->target_group)
+		rd_kafka_header_add(hdrs, "ferry-target-group", -1, row->target_group, -1);
 
 	/* The application's own headers. Values are strings (the API enforces it); anything else
 	 * that reached the table through SQL travels as its JSON text rather than being lost. */

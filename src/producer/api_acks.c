@@ -1,0 +1,199 @@
+/*
+ * api_acks.c - see api_acks.h. Validation in ack_request.c, SQL in delivery_store.c.
+ */
+#include "producer/api_acks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "producer/ack_request.h"
+#include "producer/delivery_store.h"
+
+#define API_ACKS_DEFAULT_PAGE 100
+#define API_ACKS_MAX_PAGE     1000
+
+static const char *api_acks_result_name(enum delivery_ack_result r)
+{
+	switch (r) {
+	case DELIVERY_ACK_RECORDED:
+		return "recorded";
+	case DELIVERY_ACK_DUPLICATE:
+		return "duplicate";
+	case DELIVERY_ACK_UNKNOWN_MESSAGE:
+		return "unknown_message";
+	case DELIVERY_ACK_NOT_FOR_GROUP:
+		return "not_for_group";
+	}
+	return "unknown";
+}
+
+static void api_acknowledge(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	struct delivery_ack *acks = NULL;
+	struct delivery_ack_outcome *outcomes = NULL;
+	json_t *body = http_exchange_parse_json(ex), *results;
+	size_t n = 0, i, recorded = 0, duplicates = 0, errors = 0;
+	char errstr[512];
+	PGconn *conn = NULL;
+
+	if (body == NULL)
+		return;
+	if (ack_request_parse(body, &acks, &n, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	outcomes = calloc(n, sizeof(*outcomes));
+	if (outcomes == NULL) {
+		http_exchange_error(ex, 503, "out of memory");
+		goto done;
+	}
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		goto done;
+	}
+	if (delivery_store_acknowledge(conn, acks, n, outcomes, errstr, sizeof(errstr)) != 0) {
+		/* Nothing was recorded; the consumer keeps the acks and sends them again. */
+		http_exchange_error(ex, 503, "acknowledgments not recorded: %s", errstr);
+		goto done;
+	}
+	results = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *r =
+		    json_pack("{s:I, s:s, s:b, s:s}", "messageId", (json_int_t)acks[i].message_id,
+		              "consumerGroup", acks[i].consumer_group, "success", acks[i].success,
+		              "result", api_acks_result_name(outcomes[i].result));
+
+		switch (outcomes[i].result) {
+		case DELIVERY_ACK_RECORDED:
+			recorded++;
+			json_object_set_new(r, "groupStatus",
+			                    json_string(outcomes[i].group_status));
+			break;
+		case DELIVERY_ACK_DUPLICATE:
+			duplicates++;
+			json_object_set_new(r, "groupStatus",
+			                    json_string(outcomes[i].group_status));
+			break;
+		case DELIVERY_ACK_UNKNOWN_MESSAGE:
+			errors++;
+			json_object_set_new(r, "error", json_string("no such message"));
+			break;
+		case DELIVERY_ACK_NOT_FOR_GROUP:
+			errors++;
+			json_object_set_new(
+			    r, "error", json_string("the message is not for this consumer group"));
+			break;
+		}
+		json_array_append_new(results, r);
+	}
+	/* Per-item errors are in the reply; the request itself succeeded. */
+	http_exchange_respond(ex, 200,
+	                      json_pack("{s:o, s:I, s:I, s:I}", "results", results, "recorded",
+	                                (json_int_t)recorded, "duplicates", (json_int_t)duplicates,
+	                                "errors", (json_int_t)errors));
+done:
+	pg_pool_put(ctx->pool, conn);
+	free(outcomes);
+	free(acks);
+	json_decref(body);
+}
+
+static int api_acks_query_int(struct http_exchange *ex, const char *name, long long def,
+                              long long min, long long max, long long *out)
+{
+	const char *text = http_exchange_query(ex, name);
+	char *end = NULL;
+	long long v;
+
+	if (text == NULL || *text == '\0') {
+		*out = def;
+		return 0;
+	}
+	v = strtoll(text, &end, 10);
+	if (*end != '\0' || v < min || v > max) {
+		http_exchange_error(ex, 400,
+		                    "query parameter %s must be an integer from %lld to %lld", name,
+		                    min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
+{
+	static const char *const statuses[] = {"PENDING", "SENT",    "ACKNOWLEDGED",
+	                                       "FAILED",  "EXPIRED", NULL};
+	struct api_context *ctx = opaque;
+	const char *group = http_exchange_param(ex, "group");
+	const char *status = http_exchange_query(ex, "status");
+	long long limit, after;
+	char errstr[512];
+	json_t *page = NULL;
+	PGconn *conn;
+	size_t i;
+
+	if (status && *status) {
+		for (i = 0; statuses[i]; i++)
+			if (strcmp(status, statuses[i]) == 0)
+				break;
+		if (statuses[i] == NULL) {
+			http_exchange_error(ex, 400,
+			                    "status must be PENDING, SENT, ACKNOWLEDGED, FAILED or "
+			                    "EXPIRED");
+			return;
+		}
+	} else {
+		status = NULL;
+	}
+	if (api_acks_query_int(ex, "limit", API_ACKS_DEFAULT_PAGE, 1, API_ACKS_MAX_PAGE, &limit) !=
+	        0 ||
+	    api_acks_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
+		return;
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	if (delivery_store_list_group(conn, group, status, after, (int)limit, &page, errstr,
+	                              sizeof(errstr)) != 0)
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+	else
+		http_exchange_respond(ex, 200, page);
+	pg_pool_put(ctx->pool, conn);
+}
+
+static void api_stats(struct http_exchange *ex, void *opaque)
+{
+	struct api_context *ctx = opaque;
+	char errstr[512];
+	json_t *stats = NULL;
+	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	if (delivery_store_stats(conn, &stats, errstr, sizeof(errstr)) != 0)
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+	else
+		http_exchange_respond(ex, 200, stats);
+	pg_pool_put(ctx->pool, conn);
+}
+
+const struct http_route *api_acks_routes(struct api_context *ctx, size_t *n)
+{
+	static struct http_route routes[] = {
+	    {"POST", "/api/messages/acknowledge", api_acknowledge, NULL},
+	    {"GET", "/api/messages/consumer-group/{group}", api_list_consumer_group, NULL},
+	    {"GET", "/api/messages/stats", api_stats, NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		routes[i].opaque = ctx;
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}

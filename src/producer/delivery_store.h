@@ -1,0 +1,74 @@
+/*
+ * delivery_store.h - per-group delivery tracking: every query on ferry.message_delivery and
+ * ferry.consumer_acknowledgment (sql/producer/002_registry.sql). The relay creates the
+ * delivery rows (outbox_store_mark); this file records acknowledgments and answers the
+ * per-group questions of the read endpoints.
+ *
+ * Every function takes a PGconn the caller owns, used from one thread at a time, and returns
+ * 0 (or a count) on success, -1 with one line in errstr on a database error.
+ */
+#ifndef FERRY_DELIVERY_STORE_H
+#define FERRY_DELIVERY_STORE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct delivery_ack {
+	int64_t message_id;
+	const char *consumer_group; /* group name */
+	bool success;
+	const char *error_message;        /* NULL = none */
+	const char *consumer_service_id;  /* NULL = unknown */
+	const char *consumer_instance_id; /* NULL = unknown */
+};
+
+enum delivery_ack_result {
+	DELIVERY_ACK_RECORDED,        /* the group's state changed */
+	DELIVERY_ACK_DUPLICATE,       /* already acknowledged: nothing changed */
+	DELIVERY_ACK_UNKNOWN_MESSAGE, /* no such message */
+	DELIVERY_ACK_NOT_FOR_GROUP,   /* the message was never for that group */
+};
+
+struct delivery_ack_outcome {
+	enum delivery_ack_result result;
+	char group_status[16]; /* the group's status afterwards ("" when not applicable) */
+};
+
+/*
+ * Records n acknowledgments in one round trip and one transaction (ferry.acknowledge), writing
+ * n outcomes in input order. Idempotent: a repeated success changes nothing. Returns 0, or -1
+ * with errstr (then nothing was recorded).
+ */
+int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t n,
+                               struct delivery_ack_outcome *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * The groups message `id` is for, with each group's state: a JSON array of {consumerGroupId,
+ * consumerGroup, requiresAcknowledgment, status, sentAt, acknowledgedAt, negativeAckAt,
+ * retryCount, errorMessage, consumerServiceId, consumerInstanceId} (status PENDING for groups
+ * the relay has not reached yet). *out is a new reference (empty array for an unknown id).
+ */
+int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
+                                  size_t errstr_size) __attribute__((warn_unused_result));
+
+/*
+ * One page of the messages for consumer group `group` (by name, across topics), id > after_id,
+ * at most limit, optionally only those whose status for that group is `status` (NULL = any).
+ * *out = {"consumerGroup", "items": [message + "groupStatus", ...], "nextAfterId"}.
+ */
+int delivery_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
+                              int limit, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Counts for GET /api/messages/stats: {"outbox": {STATUS: n, ...}, "groups": [{consumerGroup,
+ * topic, PENDING, SENT, ACKNOWLEDGED, FAILED, EXPIRED, oldestUnacknowledgedAgeSeconds}]}.
+ */
+int delivery_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+#endif
