@@ -7,7 +7,8 @@
  *
  * The access callback is called repeatedly per request:
  *   1. once with the headers: route the request, check Content-Length against the limit;
- *   2. once per piece of body: append to a growing buffer (or discard after a 413);
+ *   2. once per piece of body: append to a growing buffer, or drop it once the answer is
+ *      already decided (404, 405, 413);
  *   3. once with *upload_data_size == 0: run the handler, then queue its response or suspend;
  *   4. after a resume: queue the response stored by http_exchange_respond.
  *
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,13 +45,14 @@
 /* Announced bodies up to this size get their whole buffer up front; bigger ones grow as bytes
  * arrive, so that announcing a large body and sending nothing does not pin the memory. */
 #define HTTP_SERVER_BODY_PREALLOC (1024 * 1024)
-/* Body bytes read and dropped after an early answer (404/405/413 on a chunked body) beyond
- * max_body_bytes, before giving up and closing the connection without the answer. This
- * libmicrohttpd cannot send a response while a body is still arriving, so draining is the only
- * way the client gets one; the cap keeps an endless body from holding the connection forever. */
+/* Body bytes read and dropped after an early answer (404, 405, 413) beyond max_body_bytes,
+ * before giving up and closing the connection without the answer. This libmicrohttpd cannot
+ * send a response while a body is still arriving, and answering before the body makes it close
+ * the connection under a client still sending, so draining is the reliable way to be heard; the
+ * cap keeps an endless body from holding the connection forever. */
 #define HTTP_SERVER_DRAIN_MAX (64 * 1024 * 1024)
-/* How long http_server_stop() waits for suspended requests to be answered. libmicrohttpd aborts
- * the process when stopped with a connection still suspended. */
+/* How long http_server_stop() waits for requests in progress to be answered and sent.
+ * libmicrohttpd aborts the process when stopped with a connection still suspended. */
 #define HTTP_SERVER_STOP_WAIT_MS 5000
 /* Error messages are cut at this length. */
 #define HTTP_SERVER_ERROR_MAX 512
@@ -61,6 +64,7 @@ struct http_server {
 	size_t max_body_bytes;       /* bodies above this get 413 */
 	int port;                    /* bound port, read once after start */
 	MHD_socket quiesced_fd;      /* listen socket returned by MHD_quiesce_daemon */
+	atomic_int n_live;           /* exchanges created and not yet completed */
 	atomic_int n_waiting;        /* handlers started whose exchange is not answered yet */
 	atomic_bool stopping;        /* http_server_stop() has begun: no new handlers */
 	pthread_mutex_t start_mutex; /* guards the two fields below */
@@ -179,6 +183,7 @@ static void *http_server_on_uri(void *cls, const char *uri, struct MHD_Connectio
 	ex->srv = cls;
 	ex->conn = conn;
 	ex->uri = copy;
+	atomic_fetch_add(&ex->srv->n_live, 1);
 done:
 	return ex;
 }
@@ -568,6 +573,15 @@ done:
 	return ok;
 }
 
+/* Whether the client sent "Expect: 100-continue" and waits for it before sending the body. */
+static bool http_server_expects_continue(struct MHD_Connection *conn)
+{
+	const char *expect =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+	return expect != NULL && strcasecmp(expect, "100-continue") == 0;
+}
+
 /* Hands the stored response to MHD. Called from the access callback only. */
 static enum MHD_Result http_exchange_queue(struct http_exchange *ex, struct MHD_Connection *conn)
 {
@@ -614,10 +628,16 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
 	    &announced);
 	if (has_length && announced > srv->max_body_bytes) {
-		/* Answered before any body is read: MHD skips "100 Continue", does not read the
-		 * body and closes the connection after the response. */
 		http_exchange_error(ex, 413, "request body exceeds %zu bytes", srv->max_body_bytes);
-		ret = http_exchange_queue(ex, conn);
+		/* Queued now, MHD skips "100 Continue", reads no body and closes the connection
+		 * after the answer. Right for a client waiting for "100 Continue". One already
+		 * sending would find the connection reset under it and could lose the answer
+		 * (curl reports a send error), so its body is drained first, up to the cap. */
+		if (http_server_expects_continue(conn) ||
+		    announced - srv->max_body_bytes > HTTP_SERVER_DRAIN_MAX)
+			ret = http_exchange_queue(ex, conn);
+		else
+			ret = MHD_YES;
 		goto done;
 	}
 	if (ex->path_ok) {
@@ -685,7 +705,7 @@ static enum MHD_Result http_exchange_receive(struct http_exchange *ex, const cha
 		goto done;
 	}
 	if (size > srv->max_body_bytes - ex->body_len) {
-		/* Only chunked bodies get here (a too-large Content-Length was refused up front).
+		/* Only chunked bodies get here (a too-large Content-Length was answered up front).
 		 * The rest of the body is read and dropped, then the 413 goes out: this
 		 * libmicrohttpd refuses MHD_queue_response while the body is still arriving. */
 		free(ex->body);
@@ -791,10 +811,10 @@ done:
 static void http_server_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                      enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct http_exchange *ex = *req_cls;
 	bool held_elsewhere;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (ex == NULL)
@@ -813,6 +833,8 @@ static void http_server_on_completed(void *cls, struct MHD_Connection *conn, voi
 	pthread_mutex_unlock(&ex->mutex);
 	if (!held_elsewhere)
 		http_exchange_free(ex);
+	/* The answer has been sent (or the connection is gone): http_server_stop() may go on. */
+	atomic_fetch_sub(&srv->n_live, 1);
 done:
 	return;
 }
@@ -917,6 +939,7 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	srv->n_routes = n;
 	srv->max_body_bytes = opts->max_body_bytes;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	atomic_init(&srv->n_live, 0);
 	atomic_init(&srv->n_waiting, 0);
 	atomic_init(&srv->stopping, false);
 	if (pthread_mutex_init(&srv->start_mutex, NULL) != 0) {
@@ -1000,27 +1023,32 @@ done:
 void http_server_stop(struct http_server *srv)
 {
 	int waited_ms = 0;
-	int pending;
+	int live, waiting;
 
 	if (srv == NULL)
 		goto done;
 	/* No new connections, no new handlers (requests arriving now get 503), and a moment for
-	 * the answers still owed (a batch in flight during shutdown): libmicrohttpd aborts when
-	 * stopped with a connection suspended. */
+	 * the requests in progress to be answered and their answers sent (a batch in flight
+	 * during shutdown): MHD_stop_daemon closes every connection at once, answered or not,
+	 * and aborts the process if one is still suspended. */
 	http_server_quiesce(srv);
 	atomic_store(&srv->stopping, true);
-	pending = atomic_load(&srv->n_waiting);
-	if (pending > 0)
-		log_warn("http", "stopping: waiting for %d unanswered requests", pending);
-	while (pending > 0 && waited_ms < HTTP_SERVER_STOP_WAIT_MS) {
+	live = atomic_load(&srv->n_live);
+	if (live > 0)
+		log_info("http", "stopping: waiting for %d requests in progress", live);
+	while (live > 0 && waited_ms < HTTP_SERVER_STOP_WAIT_MS) {
 		usleep(10 * 1000);
 		waited_ms += 10;
-		pending = atomic_load(&srv->n_waiting);
+		live = atomic_load(&srv->n_live);
 	}
-	if (pending > 0)
+	waiting = atomic_load(&srv->n_waiting);
+	if (waiting > 0)
 		log_error("http",
 		          "stopping with %d requests never answered: libmicrohttpd will abort",
-		          pending);
+		          waiting);
+	else if (live > 0)
+		log_warn("http", "stopping: closing %d connections in the middle of a request",
+		         live);
 	if (srv->daemon != NULL)
 		MHD_stop_daemon(srv->daemon);
 	if (srv->quiesced_fd != MHD_INVALID_SOCKET)

@@ -2,7 +2,7 @@
  * http_server.h - a small JSON-over-HTTP server on libmicrohttpd.
  *
  * What every ferry endpoint needs, in one place: routing by method and path pattern
- * ("/api/messages/{id}"), a request-body limit (413 and nothing read further), connection
+ * ("/api/messages/{id}"), a request-body limit (413, and nothing more stored), connection
  * limits and idle timeouts, JSON responses with the right content type, 404 for unknown routes
  * and 405 (with an Allow header) for known routes with the wrong method, both with a JSON
  * {"error": ...} body.
@@ -15,12 +15,14 @@
  * Threads: libmicrohttpd's internal thread pool (options.threads) runs the handlers; a handler
  * must not keep a PGconn between requests (borrow from the pool instead).
  *
- * Bodies: a Content-Length above max_body_bytes is answered 413 at once, before the body is
- * read (no "100 Continue"; the connection is closed after the answer). A chunked body that grows
- * past the limit is read to its end and dropped, then answered 413: libmicrohttpd 0.9.75 cannot
- * send a response while a body is still arriving. Past max_body_bytes + 64 MiB of dropped body
- * the connection is closed without an answer. 404 and 405 are sent after the body has been read
- * (and dropped), so a client still sending does not lose them in a connection reset.
+ * Bodies: a Content-Length above max_body_bytes is answered 413 without storing any of it.
+ * A client that waits for "100 Continue" gets the 413 at once and sends no body (the connection
+ * is closed after the answer). A client already sending has its body read and dropped first:
+ * libmicrohttpd 0.9.75 would otherwise close the connection under it, and the reset can lose the
+ * answer. Likewise a chunked body that grows past the limit is read to its end and dropped, then
+ * answered 413 (this libmicrohttpd cannot answer while a body is still arriving); 404 and 405
+ * with a body too. Past max_body_bytes + 64 MiB of dropped body the connection is closed
+ * without an answer.
  *
  * Requests libmicrohttpd itself rejects (malformed request line or headers, headers over the
  * per-connection memory, bad chunk encoding) get its own small HTML error pages, not JSON.
@@ -79,10 +81,11 @@ int http_server_port(const struct http_server *srv);
 void http_server_quiesce(struct http_server *srv);
 
 /* Stops the server and frees it. Waits for handler threads to finish. NULL is a no-op.
- * Suspended exchanges must have been answered before this is called: it quiesces, answers any
- * request whose handler had not started yet with 503, then waits up to 5 s for answers still
- * owed (logging a warning). If some are still owed after that, libmicrohttpd aborts the process
- * (logged as an error first), so stop the HTTP server before whatever answers its requests. */
+ * Suspended exchanges must have been answered before this is called. In detail: it quiesces,
+ * answers requests whose handler has not started yet with 503, and waits up to 5 s for the
+ * requests in progress to be answered and their answers sent; then it closes every connection.
+ * If an exchange is still unanswered then, libmicrohttpd aborts the process (logged as an error
+ * first), so stop the HTTP server before whatever answers its requests. */
 void http_server_stop(struct http_server *srv);
 
 /* --- request accessors: valid inside the handler and until http_exchange_respond; any thread

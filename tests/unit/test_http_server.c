@@ -826,6 +826,23 @@ static ssize_t test_read_reply(int fd, char *buf, size_t size, int timeout_ms)
 	return got > 0 ? (ssize_t)got : -1;
 }
 
+/* A body announced far past what would be drained is refused at once, even without Expect. */
+static void test_huge_announced_body(void **state)
+{
+	static const char req[] = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	                          "Content-Length: 1000000000000\r\n\r\n";
+	int fd = test_connect(test_port);
+	char buf[1024];
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), sizeof(req) - 1);
+	assert_true(test_read_reply(fd, buf, sizeof(buf), 3000) > 0);
+	close(fd);
+	assert_memory_equal(buf, "HTTP/1.1 413", 12);
+	assert_non_null(strstr(buf, "\"error\":\"request body exceeds"));
+}
+
 /* Connections over the limit are not served while the limit is reached: libmicrohttpd stops
  * accepting, so they wait in the kernel's backlog (or, in other modes, are closed at once).
  * Either way, once slots free up the server serves again. */
@@ -1085,6 +1102,7 @@ int main(void)
 	    cmocka_unit_test(test_async_concurrent),
 	    cmocka_unit_test(test_respond_before_return),
 	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_huge_announced_body),
 	    cmocka_unit_test(test_connection_limit),
 	    cmocka_unit_test(test_idle_timeout),
 	    cmocka_unit_test(test_large_body),
