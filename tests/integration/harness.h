@@ -103,7 +103,8 @@ struct it_producer {
  * http://HOST:PORT" and GET /health answers 200. The environment is this process's, minus
  * every variable ferry-producer reads (ConnectionStrings__*, FERRY_*, KAFKA_*, PORT, SERVICE_ID,
  * INSTANCE_ID, ASPNETCORE_URLS), plus ConnectionStrings__DefaultConnection=<db conninfo>,
- * ConnectionStrings__Kafka=<FERRY_TEST_KAFKA>, PORT=0, FERRY_HTTP_HOST=127.0.0.1 and then
+ * ConnectionStrings__Kafka=<FERRY_TEST_KAFKA>, PORT=0, FERRY_HTTP_HOST=127.0.0.1,
+ * FERRY_AUTO_REGISTER_TOPICS=true (tests send to fresh topics) and then
  * `extra_env`: a NULL-terminated list of "NAME=value" (or NULL) that overrides those.
  * On failure the log's tail is printed and the process killed.
  */
