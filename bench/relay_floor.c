@@ -4,7 +4,8 @@
  * Runs the relay's exact claim-and-mark SQL (outbox_store_claim + outbox_store_mark, the same
  * functions the relay calls) in a loop with no Kafka in between, until no PENDING rows are
  * left, with `inflight` connections used round-robin like the relay's slots. Prints
- * "floor_rows=N floor_seconds=S floor_rate=R". Usage: relay-floor CONNINFO [BATCH] [INFLIGHT]
+ * "floor_rows=N floor_seconds=S floor_rate=R claim_seconds=C mark_seconds=M" (C and M: the time
+ * spent inside the claims and inside the marks). Usage: relay-floor CONNINFO [BATCH] [INFLIGHT]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +14,25 @@
 #include "common/pg.h"
 #include "producer/outbox_store.h"
 
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int main(int argc, char **argv)
 {
 	size_t batch_size = argc > 2 ? (size_t)atol(argv[2]) : 500;
 	int inflight = argc > 3 ? atoi(argv[3]) : 2;
 	PGconn *conns[16] = {0};
 	struct outbox_batch batches[16];
-	struct timespec t0, t1;
+	struct timespec t0, ts;
 	char errstr[512];
 	long long rows = 0;
 	int i, empty = 0, rc = 1;
-	double secs;
+	double secs, claim_secs = 0, mark_secs = 0;
 
 	if (argc < 2 || inflight < 1 || inflight > 16 || batch_size == 0) {
 		fprintf(stderr, "usage: relay-floor CONNINFO [BATCH] [INFLIGHT<=16]\n");
@@ -50,26 +59,34 @@ int main(int argc, char **argv)
 		} else {
 			empty = 0;
 			d = calloc(n, sizeof(*d));
+			if (d == NULL) {
+				snprintf(errstr, sizeof(errstr), "out of memory for %zu rows", n);
+				goto fail;
+			}
 			for (k = 0; k < n; k++) {
 				d[k].id = batches[i].rows[k].id;
 				d[k].partition = 0;
 				d[k].offset = (int64_t)k;
 			}
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			if (outbox_store_mark(conns[i], d, n, errstr, sizeof(errstr)) != 0) {
 				free(d);
 				goto fail;
 			}
+			mark_secs += seconds_since(&ts);
 			free(d);
 			rows += (long long)n;
 		}
 		outbox_batch_free(&batches[i]);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (outbox_store_claim(conns[i], batch_size, &batches[i], errstr, sizeof(errstr)))
 			goto fail;
+		claim_secs += seconds_since(&ts);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("floor_rows=%lld floor_seconds=%.3f floor_rate=%.0f\n", rows, secs,
-	       secs > 0 ? (double)rows / secs : 0.0);
+	secs = seconds_since(&t0);
+	printf("floor_rows=%lld floor_seconds=%.3f floor_rate=%.0f claim_seconds=%.3f "
+	       "mark_seconds=%.3f\n",
+	       rows, secs, secs > 0 ? (double)rows / secs : 0.0, claim_secs, mark_secs);
 	rc = 0;
 	goto done;
 fail:

@@ -20,14 +20,13 @@ static json_t *parse(const char *text)
 	return v;
 }
 
-
 static void test_full_message(void **state)
 {
 	struct message_request req;
 	char errstr[256];
 	json_t *v = parse("{\"topic\":\"user-events\",\"message\":\"hi\",\"key\":\"k1\","
-			  "\"headers\":{\"trace\":\"abc\"},\"idempotencyKey\":\"i-1\","
-			  "\"useBatching\":false}");
+	                  "\"headers\":{\"trace\":\"abc\"},\"idempotencyKey\":\"i-1\","
+	                  "\"useBatching\":false}");
 
 	(void)state;
 	assert_int_equal(message_request_parse(v, "", &req, errstr, sizeof(errstr)), 0);
@@ -76,22 +75,22 @@ static void test_errors_name_the_field(void **state)
 		const char *body;
 		const char *needle;
 	} cases[] = {
-		{"{\"message\":\"x\"}", "topic: is required"},
-		{"{\"topic\":5,\"message\":\"x\"}", "topic: must be a string"},
-		{"{\"topic\":\"a b\",\"message\":\"x\"}", "not a valid Kafka topic name"},
-		{"{\"topic\":\"..\",\"message\":\"x\"}", "not a valid Kafka topic name"},
-		{"{\"topic\":\"t\"}", "message: is required"},
-		{"{\"topic\":\"t\",\"message\":12}", "message: must be a string"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"key\":1}", "key: must be a string"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"headers\":[]}", "headers: must be an object"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"headers\":{\"a\":1}}", "headers.a: must be"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"headers\":{\"ferry-message-id\":\"1\"}}",
-		 "reserved"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"useBatching\":\"yes\"}", "useBatching"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"idempotencyKey\":\"\"}", "must not be empty"},
-		{"{\"topic\":\"t\",\"message\":\"x\",\"colour\":\"red\"}", "colour: unknown field"},
-		{"{\"topic\":\"t\",\"message\":\"a\\u0000b\"}", "NUL"},
-		{"[1]", "must be a JSON object"},
+	    {"{\"message\":\"x\"}", "topic: is required"},
+	    {"{\"topic\":5,\"message\":\"x\"}", "topic: must be a string"},
+	    {"{\"topic\":\"a b\",\"message\":\"x\"}", "not a valid Kafka topic name"},
+	    {"{\"topic\":\"..\",\"message\":\"x\"}", "not a valid Kafka topic name"},
+	    {"{\"topic\":\"t\"}", "message: is required"},
+	    {"{\"topic\":\"t\",\"message\":12}", "message: must be a string"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"key\":1}", "key: must be a string"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"headers\":[]}", "headers: must be an object"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"headers\":{\"a\":1}}", "headers.a: must be"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"headers\":{\"ferry-message-id\":\"1\"}}",
+	     "reserved"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"useBatching\":\"yes\"}", "useBatching"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"idempotencyKey\":\"\"}", "must not be empty"},
+	    {"{\"topic\":\"t\",\"message\":\"x\",\"colour\":\"red\"}", "colour: unknown field"},
+	    {"{\"topic\":\"t\",\"message\":\"a\\u0000b\"}", "NUL"},
+	    {"[1]", "must be a JSON object"},
 	};
 	struct message_request req;
 	char errstr[256];
@@ -106,7 +105,8 @@ static void test_errors_name_the_field(void **state)
 		errstr[0] = '\0';
 		assert_int_equal(message_request_parse(v, "", &req, errstr, sizeof(errstr)), -1);
 		if (strstr(errstr, cases[i].needle) == NULL)
-			fail_msg("case %zu: '%s' does not contain '%s'", i, errstr, cases[i].needle);
+			fail_msg("case %zu: '%s' does not contain '%s'", i, errstr,
+			         cases[i].needle);
 		json_decref(v);
 	}
 }
@@ -135,13 +135,14 @@ static void test_batch_forms(void **state)
 	char errstr[256];
 	size_t n = 0;
 	json_t *wrapped = parse("{\"messages\":[{\"topic\":\"a\",\"message\":\"1\"},"
-				"{\"topic\":\"b\",\"message\":\"2\",\"key\":\"k\"}]}");
+	                        "{\"topic\":\"b\",\"message\":\"2\",\"key\":\"k\"}]}");
 	json_t *bare = parse("[{\"topic\":\"a\",\"message\":\"1\"}]");
 	json_t *bad = parse("[{\"topic\":\"a\",\"message\":\"1\"},{\"topic\":\"a\"}]");
 	json_t *empty = parse("[]");
 
 	(void)state;
-	assert_int_equal(message_request_parse_batch(wrapped, &reqs, &n, errstr, sizeof(errstr)), 0);
+	assert_int_equal(message_request_parse_batch(wrapped, &reqs, &n, errstr, sizeof(errstr)),
+	                 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(reqs[1].msg.key, "k");
 	message_request_free_array(reqs, n);
@@ -164,12 +165,12 @@ static void test_batch_forms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_message),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_json_payload_is_serialised),
-		cmocka_unit_test(test_errors_name_the_field),
-		cmocka_unit_test(test_topic_names),
-		cmocka_unit_test(test_batch_forms),
+	    cmocka_unit_test(test_full_message),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_json_payload_is_serialised),
+	    cmocka_unit_test(test_errors_name_the_field),
+	    cmocka_unit_test(test_topic_names),
+	    cmocka_unit_test(test_batch_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

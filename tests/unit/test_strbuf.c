@@ -42,7 +42,7 @@ static void test_array_literal_escapes(void **state)
 	pg_array_add(&sb, "{braces},commas");
 	pg_array_end(&sb);
 	assert_string_equal(strbuf_str(&sb),
-			    "{\"plain\",NULL,\"quote\\\"back\\\\slash\",\"\",\"{braces},commas\"}");
+	                    "{\"plain\",NULL,\"quote\\\"back\\\\slash\",\"\",\"{braces},commas\"}");
 	strbuf_free(&sb);
 }
 
@@ -72,10 +72,10 @@ static void test_empty_array(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_and_printf),
-		cmocka_unit_test(test_array_literal_escapes),
-		cmocka_unit_test(test_array_len_limits_the_element),
-		cmocka_unit_test(test_empty_array),
+	    cmocka_unit_test(test_append_and_printf),
+	    cmocka_unit_test(test_array_literal_escapes),
+	    cmocka_unit_test(test_array_len_limits_the_element),
+	    cmocka_unit_test(test_empty_array),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
