@@ -44,7 +44,7 @@ static int ack_request_one(json_t *obj, const char *where, struct delivery_ack *
 	if (!json_is_object(obj)) {
 		/* `where` is "[i]." for array elements: drop the dot in this message. */
 		snprintf(errstr, errstr_size, "%.*s: must be an acknowledgment object",
-			 *where ? (int)strlen(where) - 1 : 4, *where ? where : "body");
+		         *where ? (int)strlen(where) - 1 : 4, *where ? where : "body");
 		return -1;
 	}
 	json_object_foreach (obj, name, value) {

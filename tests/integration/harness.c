@@ -498,7 +498,8 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 	it_env_put(&env, "PORT=0");
 	it_env_put(&env, "FERRY_HTTP_HOST=127.0.0.1");
 	/* The pipeline tests send to fresh topics of their own; registry tests that need the
-	 * production behaviour (404 for unregistered topics) pass FERRY_AUTO_REGISTER_TOPICS=false. */
+	 * production behaviour (404 for unregistered topics) pass FERRY_AUTO_REGISTER_TOPICS=false.
+	 */
 	it_env_put(&env, "FERRY_AUTO_REGISTER_TOPICS=true");
 	for (; extra_env && *extra_env; extra_env++)
 		it_env_put(&env, *extra_env);
