@@ -738,7 +738,11 @@ json_t *it_json_get(json_t *root, const char *dotted)
 			return NULL;
 		memcpy(name, dotted, len);
 		name[len] = '\0';
-		root = json_object_get(root, name);
+		/* A segment of digits indexes an array ("results.0.id"). */
+		if (json_is_array(root) && len > 0 && strspn(name, "0123456789") == len)
+			root = json_array_get(root, strtoul(name, NULL, 10));
+		else
+			root = json_object_get(root, name);
 		dotted += len + (dotted[len] == '.');
 	}
 	return root;

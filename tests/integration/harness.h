@@ -154,7 +154,8 @@ long it_post(const struct it_producer *p, const char *path, const char *json,
 /* Frees what *r holds and zeroes it. */
 void it_response_free(struct it_response *r);
 
-/* The value at a dotted path of objects ("database.ok"), or NULL. Borrowed reference. */
+/* The value at a dotted path ("database.ok"; a number indexes an array: "results.0.id"), or
+ * NULL. Borrowed reference. */
 json_t *it_json_get(json_t *root, const char *dotted);
 
 /* The string at a dotted path, or "(no string at <path>)" so that a comparison fails readably
