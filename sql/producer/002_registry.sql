@@ -312,3 +312,7 @@ BEGIN
                         WHERE x.message_id = o.id AND x.status <> 'ACKNOWLEDGED');
 END
 $$;
+
+-- A row Kafka refused waits before its next attempt (its own backoff, so one bad message never
+-- slows the relay down for the others). NULL = due now.
+ALTER TABLE ferry.outbox_message ADD COLUMN next_attempt_at timestamptz;

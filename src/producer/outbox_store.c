@@ -109,6 +109,7 @@ int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, c
 	         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
 	         " target_group"
 	         " FROM ferry.outbox_message WHERE status = 'PENDING'"
+	         " AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
 	         " ORDER BY id LIMIT %zu FOR UPDATE SKIP LOCKED",
 	         limit);
 	res = PQexec(conn, sql);
@@ -217,7 +218,10 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, c
 	    "  kafka_partition = coalesce(d.p, m.kafka_partition),"
 	    "  kafka_offset = coalesce(d.o, m.kafka_offset),"
 	    "  publish_attempts = m.publish_attempts + 1,"
-	    "  error_message = d.err"
+	    "  error_message = d.err,"
+	    /* A refused row waits 1 s, 2 s, 4 s ... up to 5 minutes before its next attempt. */
+	    "  next_attempt_at = CASE WHEN d.err IS NULL THEN NULL ELSE clock_timestamp() +"
+	    "   least(300, 2 ^ least(m.publish_attempts, 16)) * interval '1 second' END"
 	    "  FROM d WHERE m.id = d.id AND m.status = 'PENDING'"
 	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
 	    "   d.err IS NULL AS ok)"
