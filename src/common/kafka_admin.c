@@ -88,8 +88,8 @@ int kafka_admin_create_topic(struct kafka_admin *admin, const char *name, int pa
 	 * before answering (so that "created" means the topic is there). */
 	if (rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, rkerr, sizeof(rkerr)) !=
 	        RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, rkerr,
-	                                                sizeof(rkerr)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	    rd_kafka_AdminOptions_set_operation_timeout(
+	        options, timeout_ms, rkerr, sizeof(rkerr)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errstr, errstr_size, "%s", rkerr);
 		goto done;
 	}
@@ -173,7 +173,8 @@ int kafka_admin_topic_partitions(struct kafka_admin *admin, const char *name, in
 		rc = t->partition_cnt;
 		goto done;
 	}
-	snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+	snprintf(errstr, errstr_size, "%s",
+	         rd_kafka_err2str(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
 done:
 	if (md)
 		rd_kafka_metadata_destroy(md);

@@ -17,12 +17,14 @@
 #include "common/config.h"
 #include "common/conninfo.h"
 #include "common/http_server.h"
+#include "common/kafka_admin.h"
 #include "common/kafka_conf.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "producer/api_acks.h"
 #include "producer/api_messages.h"
+#include "producer/api_topics.h"
 #include "producer/batcher.h"
 #include "producer/producer_config.h"
 #include "producer/relay.h"
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
 	struct http_route all_routes[64];
 	enum outbox_registry_mode registry;
 	struct api_context api;
+	struct api_topics_context topics_api;
+	struct kafka_admin *admin = NULL;
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
 	sigset_t sigs;
@@ -236,11 +240,35 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .registry = registry,
 	};
+	/* Topic registration creates Kafka topics through an admin client of its own, so it
+	 * works on instances that run no relay too. */
+	{
+		static const struct kafka_conf_default admin_defaults[] = {
+			{"client.id", "ferry-admin"},
+		};
+		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
+							  table, ntable, errstr, sizeof(errstr));
+
+		if (aconf == NULL || (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
+			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
+			goto done;
+		}
+	}
+	topics_api = (struct api_topics_context){
+		.pool = pool,
+		.admin = admin,
+		.default_partitions = (int)cfg.topic_partitions,
+		.pool_timeout_ms = 5000,
+		.kafka_timeout_ms = 15000,
+	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
 		const struct http_route *part;
 		size_t k, nk;
 
+		part = api_topics_routes(&topics_api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
 		part = api_acks_routes(&api, &nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
@@ -270,6 +298,17 @@ int main(int argc, char **argv)
 	         FERRY_VERSION, host[0] ? host : "0.0.0.0", http_server_port(http), cfg.service_id,
 	         instance);
 
+	/* Registered topics exist on Kafka before anyone needs them. Kafka being down is not fatal
+	 * here: the relay waits for it anyway, and registration creates topics too. */
+	{
+		int created = api_topics_ensure_kafka_topics(&topics_api, errstr, sizeof(errstr));
+
+		if (created < 0)
+			log_warn("main", "could not ensure the registered Kafka topics: %s", errstr);
+		else if (created > 0)
+			log_info("main", "created %d registered topic(s) on Kafka", created);
+	}
+
 	if (sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
 	log_info("main", "signal %d: shutting down", sig);
@@ -281,6 +320,7 @@ done:
 	batcher_destroy(batcher);
 	relay_destroy(relay); /* flushes and marks deliveries in flight */
 	pg_pool_destroy(pool);
+	kafka_admin_destroy(admin);
 	if (conn)
 		PQfinish(conn);
 	if (kconf)

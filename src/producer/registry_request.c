@@ -11,9 +11,12 @@
 
 static const char *const registry_topic_fields[] = {"topicName", "description", "partitions",
                                                     "consumerGroups", NULL};
-static const char *const registry_group_fields[] = {
-    "consumerGroupName", "requiresAcknowledgment", "acknowledgmentTimeoutMinutes",
-    "acknowledgmentTimeoutSeconds", "maxRetries", NULL};
+static const char *const registry_group_fields[] = {"consumerGroupName",
+                                                    "requiresAcknowledgment",
+                                                    "acknowledgmentTimeoutMinutes",
+                                                    "acknowledgmentTimeoutSeconds",
+                                                    "maxRetries",
+                                                    NULL};
 static const char *const registry_update_fields[] = {"consumerGroupName",
                                                      "requiresAcknowledgment",
                                                      "acknowledgmentTimeoutMinutes",
@@ -23,9 +26,8 @@ static const char *const registry_update_fields[] = {"consumerGroupName",
                                                      NULL};
 
 /* Fails on the first member of obj not in `fields`, naming what is expected. */
-static int registry_request_known_fields(json_t *obj, const char *where,
-                                         const char *const *fields, char *errstr,
-                                         size_t errstr_size)
+static int registry_request_known_fields(json_t *obj, const char *where, const char *const *fields,
+                                         char *errstr, size_t errstr_size)
 {
 	const char *name;
 	json_t *value;
@@ -49,8 +51,7 @@ static int registry_request_known_fields(json_t *obj, const char *where,
 	return 0;
 }
 
-static int registry_request_object(json_t *obj, const char *where, char *errstr,
-                                   size_t errstr_size)
+static int registry_request_object(json_t *obj, const char *where, char *errstr, size_t errstr_size)
 {
 	size_t len = strlen(where);
 
@@ -86,10 +87,11 @@ static int registry_request_name(json_t *obj, const char *field, const char *whe
 	s = json_string_value(v);
 	/* An embedded NUL would hide the rest of the name from the check. */
 	if (strlen(s) != json_string_length(v) || !message_request_topic_valid(s)) {
-		snprintf(errstr, errstr_size,
-		         "%s%s: '%.64s' is not a valid name (1-249 characters of A-Z a-z 0-9 . _ -, "
-		         "not . or ..)",
-		         where, field, s);
+		snprintf(
+		    errstr, errstr_size,
+		    "%s%s: '%.64s' is not a valid name (1-249 characters of A-Z a-z 0-9 . _ -, "
+		    "not . or ..)",
+		    where, field, s);
 		return -1;
 	}
 	*out = s;
@@ -166,8 +168,8 @@ int registry_request_parse_group(json_t *obj, const char *where, struct registry
 	out->ack_timeout_seconds = REGISTRY_DEFAULT_ACK_TIMEOUT_S;
 	out->max_retries = REGISTRY_DEFAULT_MAX_RETRIES;
 	if (registry_request_object(obj, where, errstr, errstr_size) != 0 ||
-	    registry_request_known_fields(obj, where, registry_group_fields, errstr,
-	                                  errstr_size) != 0 ||
+	    registry_request_known_fields(obj, where, registry_group_fields, errstr, errstr_size) !=
+	        0 ||
 	    registry_request_name(obj, "consumerGroupName", where, true, &out->name, errstr,
 	                          errstr_size) != 0 ||
 	    registry_request_bool(obj, "requiresAcknowledgment", where, &present,
@@ -213,9 +215,10 @@ static int registry_request_groups(json_t *body, struct registry_topic_request *
 			return -1;
 		for (j = 0; j < i; j++) {
 			if (strcmp(out->groups[j].name, out->groups[i].name) == 0) {
-				snprintf(errstr, errstr_size,
-				         "%sconsumerGroupName: '%.64s' is already consumerGroups[%zu]",
-				         where, out->groups[i].name, j);
+				snprintf(
+				    errstr, errstr_size,
+				    "%sconsumerGroupName: '%.64s' is already consumerGroups[%zu]",
+				    where, out->groups[i].name, j);
 				return -1;
 			}
 		}
@@ -251,7 +254,8 @@ int registry_request_parse_topic(json_t *body, int default_partitions,
 			goto fail;
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
-			snprintf(errstr, errstr_size, "description: must not contain NUL characters");
+			snprintf(errstr, errstr_size,
+			         "description: must not contain NUL characters");
 			goto fail;
 		}
 		out->description = json_string_value(v);

@@ -1,0 +1,436 @@
+/*
+ * api_topics.c - see api_topics.h. Bodies are validated by registry_request.c, SQL lives in
+ * registry_store.c, Kafka topics are made by kafka_admin.c.
+ */
+#include "producer/api_topics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "producer/message_request.h"
+#include "producer/registry_request.h"
+#include "producer/registry_store.h"
+
+#define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 15000
+
+static int api_topics_kafka_timeout(const struct api_topics_context *ctx)
+{
+	return ctx->kafka_timeout_ms > 0 ? ctx->kafka_timeout_ms
+	                                 : API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS;
+}
+
+/* Borrows a connection, or answers 503 and returns NULL. */
+static PGconn *api_topics_conn(struct api_topics_context *ctx, struct http_exchange *ex)
+{
+	char errstr[512];
+	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+
+	if (conn == NULL)
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	return conn;
+}
+
+/*
+ * Answers with what a store call returned: `ok_status` and `out` (consumed) on OK; 404 with
+ * `what` on NOT_FOUND; 409 or 503 with errstr.
+ */
+static void api_topics_answer(struct http_exchange *ex, int rc, json_t *out, int ok_status,
+                              const char *what, const char *errstr)
+{
+	switch (rc) {
+	case REGISTRY_STORE_OK:
+		http_exchange_respond(ex, ok_status, out);
+		return;
+	case REGISTRY_STORE_NOT_FOUND:
+		http_exchange_error(ex, 404, "%s", what);
+		break;
+	case REGISTRY_STORE_CONFLICT:
+		http_exchange_error(ex, 409, "%s", errstr);
+		break;
+	default:
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+		break;
+	}
+	json_decref(out);
+}
+
+/* The {id} path segment as a positive group id, or answers 400 and returns -1. */
+static int api_topics_group_id(struct http_exchange *ex, int64_t *id)
+{
+	const char *text = http_exchange_param(ex, "id");
+	char *end = NULL;
+	long long v = 0;
+
+	if (text && *text >= '0' && *text <= '9')
+		v = strtoll(text, &end, 10);
+	if (v <= 0 || end == NULL || *end != '\0') {
+		http_exchange_error(ex, 400,
+		                    "consumer group id must be a positive integer, not '%.40s'",
+		                    text ? text : "");
+		return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+/* The {name} path segment, or answers 404 (no topic can have an invalid name) and returns NULL. */
+static const char *api_topics_name(struct http_exchange *ex)
+{
+	const char *name = http_exchange_param(ex, "name");
+
+	if (name == NULL || !message_request_topic_valid(name)) {
+		http_exchange_error(ex, 404, "no topic named '%.64s' (not a valid topic name)",
+		                    name ? name : "");
+		return NULL;
+	}
+	return name;
+}
+
+/*
+ * Creates the Kafka topic of a register request. Returns 0 with *kafka_topic the
+ * {"created", "partitions"} object (JSON null without an admin client), or -1 with errstr.
+ */
+static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
+                                         const struct registry_topic_request *req,
+                                         json_t **kafka_topic, char *errstr, size_t errstr_size)
+{
+	char perr[256];
+	int rc, partitions;
+
+	*kafka_topic = NULL;
+	if (ctx->admin == NULL) {
+		*kafka_topic = json_null();
+		return 0;
+	}
+	rc = kafka_admin_create_topic(ctx->admin, req->topic_name, req->partitions,
+	                              api_topics_kafka_timeout(ctx), errstr, errstr_size);
+	if (rc < 0)
+		return -1;
+	partitions = req->partitions;
+	if (rc == 1) {
+		/* It existed: report what it really has, which may differ from the request. */
+		partitions = kafka_admin_topic_partitions(
+		    ctx->admin, req->topic_name, api_topics_kafka_timeout(ctx), perr, sizeof(perr));
+		if (partitions < 0)
+			log_warn("api", "Kafka topic %s exists but its partitions are unknown: %s",
+			         req->topic_name, perr);
+		else if (partitions != req->partitions)
+			log_warn(
+			    "api",
+			    "Kafka topic %s already existed with %d partitions; %d were asked for",
+			    req->topic_name, partitions, req->partitions);
+	} else {
+		log_info("api", "created Kafka topic %s with %d partitions", req->topic_name,
+		         partitions);
+	}
+	*kafka_topic = json_pack("{s:b, s:o}", "created", rc == 0, "partitions",
+	                         partitions > 0 ? json_integer(partitions) : json_null());
+	return 0;
+}
+
+static void api_topics_register(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	struct registry_topic_request req;
+	json_t *body = http_exchange_parse_json(ex), *out = NULL, *kafka_topic = NULL;
+	PGconn *conn = NULL;
+	char errstr[512];
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	if (body == NULL)
+		return;
+	if (registry_request_parse_topic(body, ctx->default_partitions, &req, errstr,
+	                                 sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	/* Registered already: 409 before touching Kafka. The connection is not held while
+	 * Kafka works. */
+	conn = api_topics_conn(ctx, ex);
+	if (conn == NULL)
+		goto done;
+	rc = registry_store_get_topic(conn, req.topic_name, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	conn = NULL;
+	if (rc == REGISTRY_STORE_OK) {
+		http_exchange_error(ex, 409, "topic '%s' is already registered", req.topic_name);
+		goto done;
+	}
+	if (rc != REGISTRY_STORE_NOT_FOUND) {
+		http_exchange_error(ex, 503, "database error: %s", errstr);
+		goto done;
+	}
+	if (api_topics_create_kafka_topic(ctx, &req, &kafka_topic, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 503, "cannot create Kafka topic '%s': %s", req.topic_name,
+		                    errstr);
+		goto done;
+	}
+	conn = api_topics_conn(ctx, ex);
+	if (conn == NULL)
+		goto done;
+	rc = registry_store_register_topic(conn, &req, &out, errstr, sizeof(errstr));
+	if (rc == REGISTRY_STORE_OK) {
+		json_object_set(out, "kafkaTopic", kafka_topic);
+		log_info("api", "registered topic %s with %zu consumer group(s)", req.topic_name,
+		         req.n_groups);
+	}
+	api_topics_answer(ex, rc, out, 201, "", errstr);
+	out = NULL;
+done:
+	pg_pool_put(ctx->pool, conn);
+	json_decref(out);
+	json_decref(kafka_topic);
+	registry_topic_request_clear(&req);
+	json_decref(body);
+}
+
+static void api_topics_list(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	PGconn *conn = api_topics_conn(ctx, ex);
+	json_t *out = NULL;
+	char errstr[512];
+	int rc;
+
+	if (conn == NULL)
+		return;
+	rc = registry_store_list_topics(conn, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	api_topics_answer(ex, rc, out, 200, "", errstr);
+}
+
+static void api_topics_get(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	const char *name = api_topics_name(ex);
+	json_t *out = NULL;
+	char errstr[512], what[320];
+	PGconn *conn;
+	int rc;
+
+	if (name == NULL || (conn = api_topics_conn(ctx, ex)) == NULL)
+		return;
+	rc = registry_store_get_topic(conn, name, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
+	api_topics_answer(ex, rc, out, 200, what, errstr);
+}
+
+static void api_topics_set_topic_active(struct http_exchange *ex, struct api_topics_context *ctx,
+                                        bool active)
+{
+	const char *name = api_topics_name(ex);
+	json_t *out = NULL;
+	char errstr[512], what[320];
+	PGconn *conn;
+	int rc;
+
+	if (name == NULL || (conn = api_topics_conn(ctx, ex)) == NULL)
+		return;
+	rc = registry_store_set_topic_active(conn, name, active, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (rc == REGISTRY_STORE_OK)
+		log_info("api", "topic %s %s", name, active ? "activated" : "deactivated");
+	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
+	api_topics_answer(ex, rc, out, 200, what, errstr);
+}
+
+static void api_topics_activate(struct http_exchange *ex, void *opaque)
+{
+	api_topics_set_topic_active(ex, opaque, true);
+}
+
+static void api_topics_deactivate(struct http_exchange *ex, void *opaque)
+{
+	api_topics_set_topic_active(ex, opaque, false);
+}
+
+static void api_topics_add_group(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	struct registry_group_request group;
+	const char *name = api_topics_name(ex);
+	json_t *body, *out = NULL;
+	char errstr[512], what[320];
+	PGconn *conn;
+	int rc;
+
+	if (name == NULL || (body = http_exchange_parse_json(ex)) == NULL)
+		return;
+	if (registry_request_parse_group(body, "", &group, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	conn = api_topics_conn(ctx, ex);
+	if (conn == NULL)
+		goto done;
+	rc = registry_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (rc == REGISTRY_STORE_OK)
+		log_info("api", "added consumer group %s to topic %s", group.name, name);
+	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
+	api_topics_answer(ex, rc, out, 201, what, errstr);
+done:
+	json_decref(body);
+}
+
+static void api_topics_list_groups(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	PGconn *conn = api_topics_conn(ctx, ex);
+	json_t *out = NULL;
+	char errstr[512];
+	int rc;
+
+	if (conn == NULL)
+		return;
+	rc = registry_store_list_groups(conn, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	api_topics_answer(ex, rc, out, 200, "", errstr);
+}
+
+static void api_topics_get_group(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	json_t *out = NULL;
+	char errstr[512], what[96];
+	PGconn *conn;
+	int64_t id;
+	int rc;
+
+	if (api_topics_group_id(ex, &id) != 0 || (conn = api_topics_conn(ctx, ex)) == NULL)
+		return;
+	rc = registry_store_get_group(conn, id, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
+	api_topics_answer(ex, rc, out, 200, what, errstr);
+}
+
+static void api_topics_update_group(struct http_exchange *ex, void *opaque)
+{
+	struct api_topics_context *ctx = opaque;
+	struct registry_group_update upd;
+	json_t *body, *out = NULL;
+	char errstr[512], what[96];
+	PGconn *conn;
+	int64_t id;
+	int rc;
+
+	if (api_topics_group_id(ex, &id) != 0 || (body = http_exchange_parse_json(ex)) == NULL)
+		return;
+	if (registry_request_parse_update(body, &upd, errstr, sizeof(errstr)) != 0) {
+		http_exchange_error(ex, 400, "%s", errstr);
+		goto done;
+	}
+	conn = api_topics_conn(ctx, ex);
+	if (conn == NULL)
+		goto done;
+	rc = registry_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (rc == REGISTRY_STORE_OK)
+		log_info("api", "updated consumer group %" PRId64, id);
+	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
+	api_topics_answer(ex, rc, out, 200, what, errstr);
+done:
+	json_decref(body);
+}
+
+static void api_topics_set_group_active(struct http_exchange *ex, struct api_topics_context *ctx,
+                                        bool active)
+{
+	json_t *out = NULL;
+	char errstr[512], what[96];
+	PGconn *conn;
+	int64_t id;
+	int rc;
+
+	if (api_topics_group_id(ex, &id) != 0 || (conn = api_topics_conn(ctx, ex)) == NULL)
+		return;
+	rc = registry_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (rc == REGISTRY_STORE_OK)
+		log_info("api", "consumer group %" PRId64 " %s", id,
+		         active ? "activated" : "deactivated");
+	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
+	api_topics_answer(ex, rc, out, 200, what, errstr);
+}
+
+static void api_topics_activate_group(struct http_exchange *ex, void *opaque)
+{
+	api_topics_set_group_active(ex, opaque, true);
+}
+
+static void api_topics_deactivate_group(struct http_exchange *ex, void *opaque)
+{
+	api_topics_set_group_active(ex, opaque, false);
+}
+
+const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_t *n)
+{
+	/*
+	 * The server takes the first route that matches method and path, so the literal
+	 * consumer-groups routes must precede the {name} ones: GET /api/topics/consumer-groups
+	 * lists the groups, and a topic literally named "consumer-groups" can only be read
+	 * through GET /api/topics (its other {name} routes still work: no literal route takes
+	 * POST .../consumer-groups/activate or .../consumer-groups/consumer-groups).
+	 */
+	static struct http_route routes[] = {
+	    {"POST", "/api/topics/register", api_topics_register, NULL},
+	    {"GET", "/api/topics", api_topics_list, NULL},
+	    {"GET", "/api/topics/consumer-groups", api_topics_list_groups, NULL},
+	    {"GET", "/api/topics/consumer-groups/{id}", api_topics_get_group, NULL},
+	    {"PUT", "/api/topics/consumer-groups/{id}", api_topics_update_group, NULL},
+	    {"POST", "/api/topics/consumer-groups/{id}/deactivate", api_topics_deactivate_group,
+	     NULL},
+	    {"POST", "/api/topics/consumer-groups/{id}/activate", api_topics_activate_group, NULL},
+	    {"GET", "/api/topics/{name}", api_topics_get, NULL},
+	    {"POST", "/api/topics/{name}/consumer-groups", api_topics_add_group, NULL},
+	    {"POST", "/api/topics/{name}/deactivate", api_topics_deactivate, NULL},
+	    {"POST", "/api/topics/{name}/activate", api_topics_activate, NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		routes[i].opaque = ctx;
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
+
+int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
+{
+	struct registry_active_topic *topics = NULL;
+	char err[512];
+	size_t n = 0, i;
+	PGconn *conn = NULL;
+	int created = 0, failed = 0, rc;
+
+	if (ctx->admin == NULL)
+		return 0;
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, errstr_size);
+	if (conn == NULL)
+		return -1;
+	rc = registry_store_active_topics(conn, &topics, &n, errstr, errstr_size);
+	pg_pool_put(ctx->pool, conn);
+	if (rc != REGISTRY_STORE_OK)
+		return -1;
+	for (i = 0; i < n; i++) {
+		rc = kafka_admin_create_topic(ctx->admin, topics[i].name, topics[i].partitions,
+		                              api_topics_kafka_timeout(ctx), err, sizeof(err));
+		if (rc == 0) {
+			created++;
+			log_info("api", "created Kafka topic %s with %d partitions", topics[i].name,
+			         topics[i].partitions);
+		} else if (rc < 0) {
+			snprintf(errstr, errstr_size, "cannot create Kafka topic %s: %s",
+			         topics[i].name, err);
+			failed = 1;
+			break;
+		}
+	}
+	free(topics);
+	return failed ? -1 : created;
+}

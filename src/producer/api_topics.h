@@ -1,0 +1,64 @@
+/*
+ * api_topics.h - the REST endpoints of the topic and consumer-group registry (/api/topics/...).
+ *
+ * Request bodies are validated by registry_request.c, SQL lives in registry_store.c, Kafka
+ * topics are created through kafka_admin.c; this file maps between HTTP and those three.
+ * Errors are {"error": "..."} with 400 (invalid body or id), 404 (unknown topic or group), 409
+ * (name taken) or 503 (database or Kafka unavailable).
+ *
+ *   POST /api/topics/register                     register a topic with its groups: 201
+ *   GET  /api/topics                              every topic with its groups
+ *   GET  /api/topics/consumer-groups              every group
+ *   GET  /api/topics/consumer-groups/{id}         one group
+ *   PUT  /api/topics/consumer-groups/{id}         change a group (absent fields unchanged)
+ *   POST /api/topics/consumer-groups/{id}/deactivate, .../activate
+ *   GET  /api/topics/{name}                       one topic with its groups
+ *   POST /api/topics/{name}/consumer-groups       add a group to a topic: 201
+ *   POST /api/topics/{name}/deactivate, .../activate
+ *
+ * Registering creates the Kafka topic first, with the requested partition count (a Kafka topic
+ * that exists already is fine and is left as it is); when Kafka cannot be reached the answer is
+ * 503 and nothing is registered. The 201 body is the topic plus
+ * "kafkaTopic": {"created": bool, "partitions": n} (n as Kafka reports it for a topic that
+ * existed; null when it could not be read), or "kafkaTopic": null when the context has no
+ * Kafka admin client.
+ */
+#ifndef FERRY_API_TOPICS_H
+#define FERRY_API_TOPICS_H
+
+#include <stddef.h>
+
+#include "common/http_server.h"
+#include "common/kafka_admin.h"
+#include "common/pg.h"
+
+struct api_topics_context {
+	struct pg_pool *pool;      /* request threads borrow connections from it */
+	struct kafka_admin *admin; /* creates Kafka topics; NULL = leave Kafka alone */
+	int default_partitions;    /* "partitions" of a register request that has none (1..1000) */
+	int pool_timeout_ms;       /* how long a request waits for a pooled connection */
+	int kafka_timeout_ms;      /* per Kafka admin call; 0 = 15000 */
+};
+
+/*
+ * The routes, each with `ctx` as its opaque. Returns a static table of *n entries: one context
+ * per process; ctx must outlive the HTTP server. Call before http_server_start, from one thread.
+ * The table's order matters (the first matching route wins): the literal consumer-groups
+ * routes come before the {name} ones, so GET /api/topics/consumer-groups is the list of groups,
+ * never a topic of that name; such a topic is read through GET /api/topics.
+ */
+const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_t *n);
+
+/*
+ * Makes sure every active registered topic exists on Kafka, creating missing ones with their
+ * registered partition count (for start-up; a no-op returning 0 when ctx->admin is NULL).
+ * Topics that exist already are left as they are. Stops at the first failure: with Kafka down
+ * every topic would wait out the timeout. Returns how many topics it created, or -1 with
+ * errstr naming the failure (database or Kafka). Any thread; blocks up to kafka_timeout_ms
+ * (+2 s) per topic, so at start-up call it after the HTTP server listens (or from a thread)
+ * and treat -1 as a warning: registering a topic creates its Kafka topic anyway.
+ */
+int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+#endif
