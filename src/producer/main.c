@@ -244,22 +244,23 @@ int main(int argc, char **argv)
 	 * works on instances that run no relay too. */
 	{
 		static const struct kafka_conf_default admin_defaults[] = {
-			{"client.id", "ferry-admin"},
+		    {"client.id", "ferry-admin"},
 		};
 		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
-							  table, ntable, errstr, sizeof(errstr));
+		                                          table, ntable, errstr, sizeof(errstr));
 
-		if (aconf == NULL || (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
+		if (aconf == NULL ||
+		    (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
 			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
 			goto done;
 		}
 	}
 	topics_api = (struct api_topics_context){
-		.pool = pool,
-		.admin = admin,
-		.default_partitions = (int)cfg.topic_partitions,
-		.pool_timeout_ms = 5000,
-		.kafka_timeout_ms = 15000,
+	    .pool = pool,
+	    .admin = admin,
+	    .default_partitions = (int)cfg.topic_partitions,
+	    .pool_timeout_ms = 5000,
+	    .kafka_timeout_ms = 15000,
 	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
@@ -304,7 +305,8 @@ int main(int argc, char **argv)
 		int created = api_topics_ensure_kafka_topics(&topics_api, errstr, sizeof(errstr));
 
 		if (created < 0)
-			log_warn("main", "could not ensure the registered Kafka topics: %s", errstr);
+			log_warn("main", "could not ensure the registered Kafka topics: %s",
+			         errstr);
 		else if (created > 0)
 			log_info("main", "created %d registered topic(s) on Kafka", created);
 	}

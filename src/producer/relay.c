@@ -593,8 +593,9 @@ static void *relay_main(void *arg)
 			rd_kafka_poll(relay->rk, relay_free_slot(relay) ? 5 : 100);
 			r = relay_finish_done(relay, &finished);
 			if (finished) {
-				/* Rows Kafka refused carry their own backoff (next_attempt_at), so they
-				 * never slow the rest down; only a failed mark (the database) does. */
+				/* Rows Kafka refused carry their own backoff (next_attempt_at), so
+				 * they never slow the rest down; only a failed mark (the database)
+				 * does. */
 				if (r >= 0) {
 					failures = 0;
 					more_rows = true; /* rows may have arrived meanwhile */
