@@ -11,7 +11,8 @@ CREATE TABLE ferry.topic_registration (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT topic_registration_name_valid
-        CHECK (topic_name ~ '^[A-Za-z0-9._-]{1,249}$' AND topic_name NOT IN ('.', '..')),
+        CHECK (topic_name ~ '^[A-Za-z0-9._-]+$' AND length(topic_name) <= 249
+               AND topic_name NOT IN ('.', '..')),
     CONSTRAINT topic_registration_partitions_valid CHECK (partitions BETWEEN 1 AND 10000)
 );
 
@@ -32,11 +33,19 @@ CREATE TABLE ferry.consumer_group_registration (
     updated_at                  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT consumer_group_registration_unique UNIQUE (topic_registration_id, consumer_group_name),
     CONSTRAINT consumer_group_registration_name_valid
-        CHECK (consumer_group_name ~ '^[A-Za-z0-9._-]{1,249}$'),
+        CHECK (consumer_group_name ~ '^[A-Za-z0-9._-]+$' AND length(consumer_group_name) <= 249),
     CONSTRAINT consumer_group_registration_timeout_valid
         CHECK (acknowledgment_timeout_seconds BETWEEN 1 AND 604800),
     CONSTRAINT consumer_group_registration_retries_valid CHECK (max_retries BETWEEN -1 AND 1000)
 );
+
+-- PostgreSQL evaluates every CHECK on every UPDATE, and a bounded repetition ({1,249}) is slow
+-- in its regex engine: measured here, version 1's topic check was most of the cost of marking
+-- rows SENT (200,000 evaluations: 12 s, against 0.17 s for this equivalent form).
+ALTER TABLE ferry.outbox_message
+    DROP CONSTRAINT outbox_message_topic_valid,
+    ADD CONSTRAINT outbox_message_topic_valid
+        CHECK (topic ~ '^[A-Za-z0-9._-]+$' AND length(topic) <= 249 AND topic NOT IN ('.', '..'));
 
 -- A message may be addressed to one group only (the send request's consumerGroup).
 ALTER TABLE ferry.outbox_message ADD COLUMN target_group text;
@@ -116,7 +125,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_topic_active boolean;
 BEGIN
-    IF p_topic IS NULL OR p_topic !~ '^[A-Za-z0-9._-]{1,249}$' OR p_topic IN ('.', '..') THEN
+    IF p_topic IS NULL OR p_topic !~ '^[A-Za-z0-9._-]+$' OR length(p_topic) > 249
+       OR p_topic IN ('.', '..') THEN
         RAISE EXCEPTION 'ferry.enqueue: invalid topic name %', coalesce(quote_literal(p_topic), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Topic names are 1-249 characters of A-Z a-z 0-9 . _ -';

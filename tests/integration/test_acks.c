@@ -51,6 +51,25 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Asserts that the single value a query returns is `want` (and frees it). */
+static void assert_sql(const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void assert_sql(const char *want, const char *fmt, ...)
+{
+	char sql[1024];
+	char *got;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	got = it_sql_text(fx.conn, "%s", sql);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s\n  gave '%s', expected '%s'", sql, got, want);
+	free(got);
+}
+
 /* Registers `topic` with groups "<topic>-a" (ack required) and "<topic>-b" (ack required
  * unless b_no_ack). */
 static void register_topic(const char *topic, bool b_no_ack)
@@ -154,6 +173,25 @@ static void test_message_tracked_for_each_group(void **state)
 	assert_string_equal(group_status(id, gb, buf, sizeof(buf)), "SENT");
 }
 
+/* The seeded topic of the original: order-events goes to default-consumer-group and
+ * inventory-service. */
+static void test_seeded_order_events_tracked_for_both_groups(void **state)
+{
+	char buf[32];
+	int64_t id;
+
+	(void)state;
+	id = send_message("order-events", NULL);
+	wait_status(id, "SENT");
+	assert_string_equal(group_status(id, "default-consumer-group", buf, sizeof(buf)), "SENT");
+	assert_string_equal(group_status(id, "inventory-service", buf, sizeof(buf)), "SENT");
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM ferry.message_delivery WHERE message_id = %" PRId64,
+	               id),
+	    2);
+}
+
 static void test_ack_from_one_group_leaves_the_other(void **state)
 {
 	char topic[IT_TOPIC_MAX], ga[160], gb[160], buf[32];
@@ -174,9 +212,7 @@ static void test_ack_from_one_group_leaves_the_other(void **state)
 	json_decref(res);
 	assert_string_equal(group_status(id, ga, buf, sizeof(buf)), "ACKNOWLEDGED");
 	assert_string_equal(group_status(id, gb, buf, sizeof(buf)), "SENT");
-	assert_string_equal(
-	    it_sql_text(fx.conn, "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64, id),
-	    "SENT");
+	assert_sql("SENT", "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64, id);
 
 	/* A repeated acknowledgment changes nothing and is said to be a duplicate. */
 	res = ack(id, ga, true, NULL);
@@ -192,9 +228,8 @@ static void test_ack_from_one_group_leaves_the_other(void **state)
 	res = ack(id, gb, true, NULL);
 	assert_string_equal(it_json_string(res, "result"), "recorded");
 	json_decref(res);
-	assert_string_equal(
-	    it_sql_text(fx.conn, "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64, id),
-	    "ACKNOWLEDGED");
+	assert_sql("ACKNOWLEDGED", "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64,
+	           id);
 }
 
 static void test_negative_ack_keeps_the_error(void **state)
@@ -214,19 +249,16 @@ static void test_negative_ack_keeps_the_error(void **state)
 	assert_string_equal(it_json_string(res, "result"), "recorded");
 	json_decref(res);
 	assert_string_equal(group_status(id, ga, buf, sizeof(buf)), "SENT");
-	assert_string_equal(
-	    it_sql_text(fx.conn,
-	                "SELECT error_message || '|' || (negative_ack_at IS NOT NULL)"
-	                " FROM ferry.message_delivery WHERE message_id = %" PRId64
-	                " AND consumer_group = '%s'",
-	                id, ga),
-	    "database timeout in processor|true");
-	assert_string_equal(it_sql_text(fx.conn,
-	                                "SELECT success || '|' || error_message || '|' ||"
-	                                " consumer_instance_id FROM ferry.consumer_acknowledgment"
-	                                " WHERE message_id = %" PRId64,
-	                                id),
-	                    "false|database timeout in processor|inst-1");
+	assert_sql("database timeout in processor|true",
+	           "SELECT error_message || '|' || (negative_ack_at IS NOT NULL)"
+	           " FROM ferry.message_delivery WHERE message_id = %" PRId64
+	           " AND consumer_group = '%s'",
+	           id, ga);
+	assert_sql("false|database timeout in processor|inst-1",
+	           "SELECT success || '|' || error_message || '|' ||"
+	           " consumer_instance_id FROM ferry.consumer_acknowledgment"
+	           " WHERE message_id = %" PRId64,
+	           id);
 }
 
 static void test_ack_errors_are_per_item(void **state)
@@ -338,9 +370,8 @@ static void test_group_without_ack_is_done_when_sent(void **state)
 	assert_string_equal(group_status(id, ga, buf, sizeof(buf)), "SENT");
 	res = ack(id, ga, true, NULL);
 	json_decref(res);
-	assert_string_equal(
-	    it_sql_text(fx.conn, "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64, id),
-	    "ACKNOWLEDGED");
+	assert_sql("ACKNOWLEDGED", "SELECT status FROM ferry.outbox_message WHERE id = %" PRId64,
+	           id);
 }
 
 static void test_ack_that_overtakes_the_relay(void **state)
@@ -431,6 +462,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_message_tracked_for_each_group),
+	    cmocka_unit_test(test_seeded_order_events_tracked_for_both_groups),
 	    cmocka_unit_test(test_ack_from_one_group_leaves_the_other),
 	    cmocka_unit_test(test_negative_ack_keeps_the_error),
 	    cmocka_unit_test(test_ack_errors_are_per_item),

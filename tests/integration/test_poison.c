@@ -12,6 +12,7 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_refused_message_does_not_hold_up_the_rest(void **state)
@@ -43,11 +44,15 @@ static void test_refused_message_does_not_hold_up_the_rest(void **state)
 	/* 1,000 rows are a couple of batches: the poison must not have cost backoff time. */
 	assert_true(it_now_ms() - started < 15000);
 	assert_int_equal(it_kafka_count(topic), 1000);
-	assert_string_equal(
-	    it_sql_text(conn, "SELECT status || '|' || (publish_attempts >= 1) || '|' ||"
-	                      " (error_message IS NOT NULL) || '|' || (next_attempt_at > now())"
-	                      " FROM ferry.outbox_message WHERE message_key = 'bad'"),
-	    "PENDING|true|true|true");
+	{
+		char *got = it_sql_text(
+		    conn, "SELECT status || '|' || (publish_attempts >= 1) || '|' ||"
+		          " (error_message IS NOT NULL) || '|' || (next_attempt_at > now())"
+		          " FROM ferry.outbox_message WHERE message_key = 'bad'");
+
+		assert_string_equal(got, "PENDING|true|true|true");
+		free(got);
+	}
 	PQfinish(conn);
 	assert_int_equal(it_producer_stop(&p), 0);
 	it_db_drop(&db);
