@@ -393,7 +393,8 @@ void it_topic(char *buf, size_t size, const char *prefix)
 /* Variables ferry-producer reads: not inherited, so the developer's shell cannot change a test. */
 static bool it_producer_reads(const char *entry)
 {
-	static const char *const prefixes[] = {"ConnectionStrings__", "FERRY_", "KAFKA_", NULL};
+	static const char *const prefixes[] = {"ConnectionStrings__", "FERRY_", "KAFKA_",
+	                                       "ProducerService__", NULL};
 	static const char *const names[] = {"PORT", "SERVICE_ID", "INSTANCE_ID", "ASPNETCORE_URLS",
 	                                    NULL};
 	size_t len = strcspn(entry, "=");
@@ -469,11 +470,13 @@ static void it_forget(pid_t pid)
 			it_started[i].pid = 0;
 }
 
-void it_producer_start(struct it_producer *p, const struct it_db *db, const char *const *extra_env)
+/* Starts `bin` (ferry-producer or ferry-consumer, named `what`) as it_producer_start says. */
+static void it_service_start(struct it_producer *p, const struct it_db *db,
+                             const char *const *extra_env, const char *bin, const char *what)
 {
 	struct it_envlist env = {NULL, 0};
 	char entry[2300];
-	char *const argv[] = {(char *)FERRY_PRODUCER_BIN, NULL};
+	char *const argv[] = {(char *)bin, NULL};
 	struct it_response health = {0};
 	int64_t deadline = it_now_ms() + IT_START_TIMEOUT_MS;
 	pid_t parent = getpid();
@@ -482,9 +485,9 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 
 	memset(p, 0, sizeof(*p));
 	if (it_started_count == IT_MAX_PRODUCERS)
-		IT_FAIL("it_producer_start: more than %d producers in one program",
+		IT_FAIL("it_%s_start: more than %d services in one program", what,
 		        IT_MAX_PRODUCERS);
-	snprintf(p->log_path, sizeof(p->log_path), "%s/producer-%zu.log", it_dir(),
+	snprintf(p->log_path, sizeof(p->log_path), "%s/%s-%zu.log", it_dir(), what,
 	         it_started_count + 1);
 
 	for (e = environ; *e; e++)
@@ -507,7 +510,7 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 	fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		it_env_free(&env);
-		IT_FAIL("it_producer_start: cannot create %s: %s", p->log_path, strerror(errno));
+		IT_FAIL("it_%s_start: cannot create %s: %s", what, p->log_path, strerror(errno));
 	}
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fflush(NULL);
@@ -521,9 +524,8 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 		dup2(fd, STDERR_FILENO);
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
-		execve(FERRY_PRODUCER_BIN, argv, env.v);
-		(void)!write(STDERR_FILENO, "exec " FERRY_PRODUCER_BIN " failed\n",
-		             sizeof("exec " FERRY_PRODUCER_BIN " failed\n") - 1);
+		execve(bin, argv, env.v);
+		(void)!write(STDERR_FILENO, "exec failed\n", sizeof("exec failed\n") - 1);
 		_exit(127);
 	}
 	close(fd);
@@ -532,7 +534,7 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 	it_env_free(&env);
 	if (p->pid < 0) {
 		p->pid = 0;
-		IT_FAIL("it_producer_start: fork: %s", strerror(errno));
+		IT_FAIL("it_%s_start: fork: %s", what, strerror(errno));
 	}
 	it_started[it_started_count].pid = p->pid;
 	snprintf(it_started[it_started_count].log_path, sizeof(it_started[0].log_path), "%s",
@@ -545,7 +547,7 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 			it_forget(p->pid);
 			p->pid = 0;
 			it_print_tail(p->log_path, IT_LOG_TAIL_LINES);
-			IT_FAIL("ferry-producer exited during start-up with status %d (log above)",
+			IT_FAIL("ferry-%s exited during start-up with status %d (log above)", what,
 			        status);
 		}
 		if (p->port == 0)
@@ -559,8 +561,18 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
 	it_response_free(&health);
 	it_print_tail(p->log_path, IT_LOG_TAIL_LINES);
 	it_producer_kill(p);
-	IT_FAIL("ferry-producer did not become healthy within %d s (port %d; log above)",
+	IT_FAIL("ferry-%s did not become healthy within %d s (port %d; log above)", what,
 	        IT_START_TIMEOUT_MS / 1000, p->port);
+}
+
+void it_producer_start(struct it_producer *p, const struct it_db *db, const char *const *extra_env)
+{
+	it_service_start(p, db, extra_env, FERRY_PRODUCER_BIN, "producer");
+}
+
+void it_consumer_start(struct it_producer *c, const struct it_db *db, const char *const *extra_env)
+{
+	it_service_start(c, db, extra_env, FERRY_CONSUMER_BIN, "consumer");
 }
 
 int it_producer_stop(struct it_producer *p)

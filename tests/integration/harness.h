@@ -111,6 +111,15 @@ struct it_producer {
 void it_producer_start(struct it_producer *p, const struct it_db *db, const char *const *extra_env);
 
 /*
+ * Starts FERRY_CONSUMER_BIN exactly like it_producer_start (same environment rules, log, wait
+ * for "listening on" and GET /health): `extra_env` names the groups (KAFKA_CONSUMER_GROUP,
+ * KAFKA_TOPICS or FERRY_CONSUMER_CONFIG), ProducerService__BaseUrl and the processor. Stop, kill
+ * and HTTP work on it with the it_producer_* / it_http functions (struct it_producer describes
+ * any ferry service process).
+ */
+void it_consumer_start(struct it_producer *c, const struct it_db *db, const char *const *extra_env);
+
+/*
  * Sends SIGTERM and waits at most 30 s for the process to exit (then SIGKILL). Returns its exit
  * status, or 128 + the signal that ended it; prints the log's tail when that is not 0.
  * No-op returning 0 when p->pid is 0.

@@ -1,0 +1,128 @@
+/*
+ * example_processor.c - a ferry-consumer processor plugin (include/ferry/processor.h).
+ *
+ * Writes every message into a table of its own, example_processed (CREATE TABLE IF NOT
+ * EXISTS on each use, inside the transaction), in the consumer's transaction: the row exists
+ * exactly when the inbox row does. A payload containing the text "fail" fails on purpose, so tests
+ * and demos can drive failures. FERRY_PROCESSOR_CONFIG may name the table (default
+ * "example_processed").
+ *
+ * Build: cc -shared -fPIC example_processor.c -o libferry_example_processor.so $(pkg-config
+ * --cflags libpq) -I<ferry>/include (CMake does it). Use:
+ *   FERRY_PROCESSOR=plugin FERRY_PROCESSOR_PLUGIN=/path/libferry_example_processor.so
+ */
+#include <ferry/processor.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct example_state {
+	char table[128]; /* quoted identifier */
+	char insert_sql[256];
+};
+
+int ferry_processor_init(const char *config, void **state, char *errstr, size_t errstr_size)
+{
+	struct example_state *st;
+	const char *table = config && config[0] ? config : "example_processed";
+
+	if (strspn(table, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(table) ||
+	    strlen(table) > 60) {
+		snprintf(errstr, errstr_size, "table name '%s' must be [a-z0-9_], at most 60",
+		         table);
+		return -1;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	snprintf(st->table, sizeof(st->table), "%s", table);
+	snprintf(st->insert_sql, sizeof(st->insert_sql),
+	         "INSERT INTO %s (message_id, consumer_group, topic, payload) VALUES ($1, $2, $3, "
+	         "$4)",
+	         st->table);
+	/* The table is created on first use (process), when a connection is at hand. */
+	*state = st;
+	return 0;
+}
+
+/* CREATE TABLE IF NOT EXISTS, inside the caller's transaction (harmless when it exists). */
+static int example_ensure_table(struct example_state *st, PGconn *txn, char *errstr,
+                                size_t errstr_size)
+{
+	char sql[512];
+	PGresult *res;
+	int rc = 0;
+
+	snprintf(sql, sizeof(sql),
+	         "CREATE TABLE IF NOT EXISTS %s (message_id bigint NOT NULL, consumer_group text "
+	         "NOT NULL, topic text NOT NULL, payload text, processed_at timestamptz NOT NULL "
+	         "DEFAULT now(), PRIMARY KEY (message_id, consumer_group))",
+	         st->table);
+	/* Concurrent first uses by several group threads may race on the catalog; a savepoint
+	 * keeps the caller's transaction usable if so. */
+	res = PQexec(txn, "SAVEPOINT example_create");
+	PQclear(res);
+	res = PQexec(txn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		PQclear(res);
+		res = PQexec(txn, "ROLLBACK TO SAVEPOINT example_create");
+		PQclear(res);
+		snprintf(errstr, errstr_size, "creating %s failed", st->table);
+		rc = -1;
+	} else {
+		PQclear(res);
+		res = PQexec(txn, "RELEASE SAVEPOINT example_create");
+		PQclear(res);
+	}
+	return rc;
+}
+
+int ferry_processor_process(void *state, const struct ferry_consumed_message *msg, PGconn *txn,
+                            char *errstr, size_t errstr_size)
+{
+	struct example_state *st = state;
+	char id[24], *payload = NULL;
+	const char *params[4];
+	PGresult *res;
+	int rc = -1;
+
+	if (msg->payload) {
+		payload = strndup(msg->payload, msg->payload_len);
+		if (payload == NULL) {
+			snprintf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+	}
+	if (payload && strstr(payload, "fail")) {
+		snprintf(errstr, errstr_size, "example processor: payload asks to fail");
+		goto done;
+	}
+	if (example_ensure_table(st, txn, errstr, errstr_size) != 0)
+		goto done;
+	snprintf(id, sizeof(id), "%" PRId64, msg->message_id);
+	params[0] = id;
+	params[1] = msg->consumer_group;
+	params[2] = msg->topic;
+	params[3] = payload;
+	res = PQexecParams(txn, st->insert_sql, 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errstr, errstr_size, "example processor: %s", PQresultErrorMessage(res));
+		errstr[strcspn(errstr, "\n")] = '\0';
+		PQclear(res);
+		goto done;
+	}
+	PQclear(res);
+	rc = 0;
+done:
+	free(payload);
+	return rc;
+}
+
+void ferry_processor_destroy(void *state)
+{
+	free(state);
+}

@@ -1,0 +1,78 @@
+/*
+ * ferry/processor.h - the contract between ferry-consumer and the code that handles messages.
+ *
+ * ferry-consumer reads a record from Kafka, opens a PostgreSQL transaction, records the message
+ * in its inbox (ferry_consumer.processed_message) and then calls the processor with that open
+ * transaction. Whatever the processor writes through `txn` commits or rolls back together with
+ * the inbox row and the acknowledgment: a message is processed exactly once per consumer group
+ * (as far as the database is concerned), even across crashes and redeliveries.
+ *
+ * A plugin is a shared library (FERRY_PROCESSOR=plugin, FERRY_PROCESSOR_PLUGIN=/path/lib.so)
+ * exporting the three functions declared below with C linkage. See
+ * examples/processor_plugin/example_processor.c.
+ *
+ * Threads: ferry-consumer runs one consume thread per consumer group. ferry_processor_init is
+ * called once per group at start-up (on the main thread); process() and destroy() for that state
+ * are then called only from that group's consume thread, so never concurrently on one state.
+ */
+#ifndef FERRY_PROCESSOR_H
+#define FERRY_PROCESSOR_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_PROCESSOR_API_VERSION 1
+
+/* One Kafka record header. */
+struct ferry_header {
+	const char *name;  /* NUL-terminated */
+	const void *value; /* NULL for a null header value; not NUL-terminated */
+	size_t value_len;
+};
+
+/* The message handed to a processor. Every pointer is borrowed: valid only during the call. */
+struct ferry_consumed_message {
+	int64_t message_id;                 /* the producer's id (header ferry-message-id) */
+	const char *topic;                  /* Kafka topic */
+	const char *consumer_group;         /* the group this consume thread serves */
+	int32_t partition;                  /* Kafka partition */
+	int64_t offset;                     /* Kafka offset */
+	const void *key;                    /* record key, NULL when the record has none */
+	size_t key_len;                     /* bytes of key */
+	const void *payload;                /* record value, NULL when null */
+	size_t payload_len;                 /* bytes of payload */
+	const char *idempotency_key;        /* header ferry-idempotency-key, or NULL */
+	const struct ferry_header *headers; /* every header of the record, in record order */
+	size_t header_count;                /* entries of headers */
+};
+
+/*
+ * Handles one message inside the open transaction `txn` (do not COMMIT or ROLLBACK it; do not
+ * keep it after returning). Returns 0 on success. On failure returns -1 and writes one line
+ * into errstr (errstr_size bytes): the transaction is rolled back, the failure recorded in
+ * ferry_consumer.failed_message, and a negative acknowledgment with that text is sent to the
+ * producer (which may redeliver the message later).
+ */
+typedef int (*ferry_processor_process_fn)(void *state, const struct ferry_consumed_message *msg,
+                                          PGconn *txn, char *errstr, size_t errstr_size);
+
+/*
+ * Plugin entry points. init receives FERRY_PROCESSOR_CONFIG (NULL when unset) and stores its
+ * state in *state (may be NULL); returns 0, or -1 with errstr, which stops ferry-consumer at
+ * start-up. destroy frees the state (called once, at shutdown, by the thread that created it).
+ */
+int ferry_processor_init(const char *config, void **state, char *errstr, size_t errstr_size);
+int ferry_processor_process(void *state, const struct ferry_consumed_message *msg, PGconn *txn,
+                            char *errstr, size_t errstr_size);
+void ferry_processor_destroy(void *state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

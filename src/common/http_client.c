@@ -1,0 +1,49 @@
+/*
+ * http_client.c - see http_client.h.
+ */
+#include "common/http_client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static size_t http_client_collect(char *data, size_t size, size_t nmemb, void *opaque)
+{
+	struct strbuf *sb = opaque;
+
+	if (sb)
+		strbuf_append(sb, data, size * nmemb);
+	return size * nmemb;
+}
+
+int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
+                          long *status, struct strbuf *reply, char *errstr, size_t errstr_size)
+{
+	struct curl_slist *headers = NULL;
+	CURLcode cc;
+	int rc = -1;
+
+	*status = 0;
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	/* No "Expect: 100-continue" round trip for larger batches. */
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_client_collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
+	cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK) {
+		snprintf(errstr, errstr_size, "POST %s: %s", url, curl_easy_strerror(cc));
+		goto done;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	rc = 0;
+done:
+	curl_slist_free_all(headers);
+	return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * http_client.h - one JSON POST with libcurl, for the clients of other ferry services (the
+ * consumer's ack sender and agent registration). The caller owns the CURL handle, so one
+ * thread reuses its connections; a handle is never shared between threads.
+ * curl_global_init must have been called (main does it before starting threads).
+ */
+#ifndef FERRY_HTTP_CLIENT_H
+#define FERRY_HTTP_CLIENT_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "common/strbuf.h"
+
+/*
+ * POSTs `json` (NUL-terminated) to `url` with Content-Type: application/json and waits at most
+ * timeout_ms. On an answer returns 0 with *status (any HTTP status) and the body appended to
+ * *reply (may be NULL: body dropped). On a transport error (refused, timeout, DNS) returns -1
+ * with libcurl's reason in errstr and *status 0.
+ */
+int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
+                          long *status, struct strbuf *reply, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * ack_sender.c - see ack_sender.h.
+ */
+#include "consumer/ack_sender.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/http_client.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/strbuf.h"
+
+#define ACK_SENDER_BACKOFF_BASE_MS 100
+#define ACK_SENDER_BACKOFF_CAP_MS  5000
+
+struct ack_sender {
+	char *conninfo;
+	char *url; /* <producer_url>/api/messages/acknowledge */
+	char *service_id;
+	char *instance_id;
+	size_t batch_size;
+	long flush_ms;
+	long http_timeout_ms;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool woken;       /* under mu: flush now */
+	bool stopping;    /* under mu: drain, then exit */
+	int64_t deadline; /* under mu: monotonic ms after which a stopping sender exits */
+	long left;        /* rows left at exit; -1 unknown */
+
+	PGconn *conn;
+	CURL *curl;
+};
+
+static int64_t ack_sender_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *service_id,
+                        const char *instance_id)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	if (arr == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		json_t *o = json_pack(
+		    "{s:I, s:s, s:b, s:s, s:s}", "messageId", (json_int_t)acks[i].message_id,
+		    "consumerGroup", acks[i].consumer_group, "success", acks[i].success,
+		    "consumerServiceId", service_id, "consumerInstanceId", instance_id);
+
+		if (o == NULL) {
+			json_decref(arr);
+			return NULL;
+		}
+		if (acks[i].error_message)
+			json_object_set_new(o, "errorMessage", json_string(acks[i].error_message));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+size_t ack_sender_count_rejected(const json_t *reply)
+{
+	json_t *results = json_object_get(reply, "results"), *r;
+	size_t i, rejected = 0;
+
+	json_array_foreach (results, i, r) {
+		const char *result = json_string_value(json_object_get(r, "result"));
+
+		if (result && (strcmp(result, "recorded") == 0 || strcmp(result, "duplicate") == 0))
+			continue;
+		rejected++;
+		log_warn("ack_sender",
+		         "producer rejected the acknowledgment of message %" JSON_INTEGER_FORMAT
+		         " for group %s: %s (%s); not sending it again",
+		         json_integer_value(json_object_get(r, "messageId")),
+		         json_string_value(json_object_get(r, "consumerGroup"))
+		             ? json_string_value(json_object_get(r, "consumerGroup"))
+		             : "?",
+		         result ? result : "(no result)",
+		         json_string_value(json_object_get(r, "error"))
+		             ? json_string_value(json_object_get(r, "error"))
+		             : "");
+	}
+	return rejected;
+}
+
+/* One batch. Returns rows delivered (>0), 0 when nothing is pending, -1 on failure (logged). */
+static long ack_sender_flush_once(struct ack_sender *s, long *left)
+{
+	char errstr[512], note[512];
+	struct inbox_ack *acks = NULL;
+	size_t n = 0;
+	json_t *body = NULL, *reply = NULL;
+	char *text = NULL;
+	struct strbuf rbuf = STRBUF_INIT;
+	long status = 0, rc = -1;
+
+	if (pg_ensure(&s->conn, s->conninfo, "ferry-ack-sender", errstr, sizeof(errstr)) != 0) {
+		log_warn("ack_sender", "database unavailable: %s", errstr);
+		goto done;
+	}
+	if (inbox_store_fetch_acks(s->conn, s->batch_size, &acks, &n, errstr, sizeof(errstr)) !=
+	    0) {
+		log_warn("ack_sender", "cannot read pending acknowledgments: %s", errstr);
+		goto done;
+	}
+	if (n == 0) {
+		*left = 0;
+		rc = 0;
+		goto done;
+	}
+	body = ack_sender_body(acks, n, s->service_id, s->instance_id);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text == NULL) {
+		log_error("ack_sender", "out of memory building an acknowledgment batch");
+		goto done;
+	}
+	if (http_client_post_json(s->curl, s->url, text, s->http_timeout_ms, &status, &rbuf, errstr,
+	                          sizeof(errstr)) != 0) {
+		snprintf(note, sizeof(note), "%s", errstr);
+	} else if (status != 200) {
+		snprintf(note, sizeof(note), "POST %s answered HTTP %ld: %.200s", s->url, status,
+		         strbuf_str(&rbuf));
+	} else {
+		reply = json_loads(strbuf_str(&rbuf), 0, NULL);
+		ack_sender_count_rejected(reply);
+		if (inbox_store_delete_acks(s->conn, acks, n, errstr, sizeof(errstr)) != 0) {
+			/* Delivered but not deleted: they go again and come back "duplicate". */
+			log_warn("ack_sender", "cannot delete delivered acknowledgments: %s",
+			         errstr);
+			goto done;
+		}
+		log_debug("ack_sender", "delivered %zu acknowledgment(s)", n);
+		rc = (long)n;
+		goto done;
+	}
+	log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n, note);
+	if (inbox_store_note_ack_failure(s->conn, acks, n, note, errstr, sizeof(errstr)) != 0)
+		log_warn("ack_sender", "cannot record the failed attempt: %s", errstr);
+done:
+	json_decref(reply);
+	strbuf_free(&rbuf);
+	free(text);
+	json_decref(body);
+	inbox_acks_free(acks, n);
+	return rc;
+}
+
+static void *ack_sender_main(void *arg)
+{
+	struct ack_sender *s = arg;
+	unsigned failures = 0;
+	long wait_ms = 0, left = -1;
+
+	for (;;) {
+		long r;
+		bool stopping;
+
+		pthread_mutex_lock(&s->mu);
+		if (wait_ms > 0 && !s->woken && !s->stopping) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += wait_ms / 1000;
+			ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+		}
+		/* A wake-up does not cut a failure backoff short (but a stop does). */
+		if (failures == 0)
+			s->woken = false;
+		stopping = s->stopping;
+		if (stopping && ack_sender_now_ms() >= s->deadline) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		pthread_mutex_unlock(&s->mu);
+
+		r = ack_sender_flush_once(s, &left);
+		if (r < 0) {
+			wait_ms = pg_backoff_ms(failures++, ACK_SENDER_BACKOFF_BASE_MS,
+			                        ACK_SENDER_BACKOFF_CAP_MS);
+			if (stopping) {
+				/* Keep trying until the deadline, but not in a tight loop. */
+				int64_t until = ack_sender_now_ms() + wait_ms;
+
+				while (ack_sender_now_ms() < until) {
+					pthread_mutex_lock(&s->mu);
+					if (ack_sender_now_ms() >= s->deadline) {
+						pthread_mutex_unlock(&s->mu);
+						goto out;
+					}
+					pthread_mutex_unlock(&s->mu);
+					{
+						struct timespec d = {0, 20 * 1000000L};
+
+						nanosleep(&d, NULL);
+					}
+				}
+				wait_ms = 0;
+			}
+			continue;
+		}
+		failures = 0;
+		if (r > 0) {
+			left = -1;
+			wait_ms = (size_t)r == s->batch_size ? 0 : s->flush_ms;
+			if ((size_t)r == s->batch_size || stopping)
+				wait_ms = 0;
+			continue;
+		}
+		if (stopping)
+			break; /* drained */
+		wait_ms = s->flush_ms;
+	}
+out:
+	pthread_mutex_lock(&s->mu);
+	s->left = left;
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
+{
+	struct ack_sender *s = calloc(1, sizeof(*s));
+	size_t url_len;
+	pthread_condattr_t ca;
+
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	url_len = strlen(opts->producer_url);
+	while (url_len > 0 && opts->producer_url[url_len - 1] == '/')
+		url_len--;
+	s->conninfo = strdup(opts->conninfo);
+	s->service_id = strdup(opts->service_id);
+	s->instance_id = strdup(opts->instance_id);
+	s->url = malloc(url_len + sizeof("/api/messages/acknowledge"));
+	s->curl = curl_easy_init();
+	if (s->conninfo == NULL || s->service_id == NULL || s->instance_id == NULL ||
+	    s->url == NULL || s->curl == NULL) {
+		ack_sender_destroy(s);
+		return NULL;
+	}
+	memcpy(s->url, opts->producer_url, url_len);
+	strcpy(s->url + url_len, "/api/messages/acknowledge");
+	s->batch_size = opts->batch_size;
+	s->flush_ms = opts->flush_ms;
+	s->http_timeout_ms = opts->http_timeout_ms > 0 ? opts->http_timeout_ms : 10000;
+	s->left = -1;
+	return s;
+}
+
+int ack_sender_start(struct ack_sender *s, char *errstr, size_t errstr_size)
+{
+	int err = pthread_create(&s->thread, NULL, ack_sender_main, s);
+
+	if (err != 0) {
+		snprintf(errstr, errstr_size, "cannot start the ack sender: %s", strerror(err));
+		return -1;
+	}
+	s->started = true;
+	return 0;
+}
+
+void ack_sender_wake(struct ack_sender *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->woken) {
+		s->woken = true;
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+long ack_sender_stop(struct ack_sender *s, long timeout_ms)
+{
+	long left;
+
+	if (!s->started)
+		return -1;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	s->deadline = ack_sender_now_ms() + timeout_ms;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+	pthread_mutex_lock(&s->mu);
+	left = s->left;
+	pthread_mutex_unlock(&s->mu);
+	return left;
+}
+
+void ack_sender_destroy(struct ack_sender *s)
+{
+	if (s == NULL)
+		return;
+	if (s->started)
+		(void)ack_sender_stop(s, 0);
+	if (s->conn)
+		PQfinish(s->conn);
+	if (s->curl)
+		curl_easy_cleanup(s->curl);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cond);
+	free(s->conninfo);
+	free(s->url);
+	free(s->service_id);
+	free(s->instance_id);
+	free(s);
+}

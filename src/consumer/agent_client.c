@@ -1,0 +1,214 @@
+/*
+ * agent_client.c - see agent_client.h.
+ */
+#include "consumer/agent_client.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/http_client.h"
+#include "common/log.h"
+
+#define AGENT_CLIENT_TIMEOUT_MS 5000
+
+struct agent_client {
+	char *base;
+	char *service_id;
+	char *instance_id;
+	char *host;
+	char *version;
+	int port;
+	long interval_s;
+	const struct consumer_groups *groups;
+	struct consume_loop *const *loops;
+	bool registered[CONSUMER_MAX_GROUPS];
+	bool warned; /* a failure was logged at warn; the next ones go to debug */
+
+	CURL *curl;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop; /* under mu */
+};
+
+/* POSTs body to base+path. Returns the HTTP status, or 0 on a transport error. */
+static long agent_client_post(struct agent_client *a, const char *path, json_t *body,
+                              long timeout_ms)
+{
+	char url[1024], errstr[512];
+	char *text = json_dumps(body, JSON_COMPACT);
+	long status = 0;
+
+	json_decref(body);
+	if (text == NULL)
+		return 0;
+	snprintf(url, sizeof(url), "%s%s", a->base, path);
+	if (http_client_post_json(a->curl, url, text, timeout_ms, &status, NULL, errstr,
+	                          sizeof(errstr)) != 0)
+		status = 0;
+	if (status < 200 || status > 299) {
+		if (!a->warned)
+			log_warn("agent", "%s: %s (will retry every %ld s)", url,
+			         status ? "HTTP error" : errstr, a->interval_s);
+		else
+			log_debug("agent", "%s: HTTP %ld %s", url, status, status ? "" : errstr);
+		if (status != 404)
+			a->warned = true;
+	} else {
+		a->warned = false;
+	}
+	free(text);
+	return status;
+}
+
+static void agent_client_register(struct agent_client *a, size_t g)
+{
+	const struct consumer_group_config *cg = &a->groups->v[g];
+	json_t *topics = json_array();
+	size_t i;
+	long status;
+
+	for (i = 0; i < cg->topic_count; i++)
+		json_array_append_new(topics, json_string(cg->topics[i]));
+	status = agent_client_post(a, "/api/agents/consumers/register",
+	                           json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:s}", "serviceId",
+	                                     a->service_id, "instanceId", a->instance_id,
+	                                     "consumerGroup", cg->name, "topics", topics, "host",
+	                                     a->host, "port", a->port, "version", a->version),
+	                           AGENT_CLIENT_TIMEOUT_MS);
+	a->registered[g] = status >= 200 && status <= 299;
+	if (a->registered[g])
+		log_info("agent", "registered group %s with the producer service", cg->name);
+}
+
+static void agent_client_heartbeat(struct agent_client *a, size_t g)
+{
+	struct consume_loop_status st;
+	long status;
+	char details[256];
+
+	consume_loop_status(a->loops[g], &st);
+	snprintf(details, sizeof(details), "assigned=%d processed=%lld failed=%lld duplicates=%lld",
+	         st.assigned_partitions, (long long)st.processed, (long long)st.failed,
+	         (long long)st.duplicates);
+	status = agent_client_post(a, "/api/agents/consumers/heartbeat",
+	                           json_pack("{s:s, s:s, s:s, s:b, s:s}", "serviceId",
+	                                     a->service_id, "instanceId", a->instance_id,
+	                                     "consumerGroup", a->groups->v[g].name, "healthy",
+	                                     st.running, "details", details),
+	                           AGENT_CLIENT_TIMEOUT_MS);
+	if (status == 404)
+		agent_client_register(a, g);
+}
+
+static void *agent_client_main(void *arg)
+{
+	struct agent_client *a = arg;
+	size_t g;
+
+	for (;;) {
+		struct timespec ts;
+		bool stop;
+
+		for (g = 0; g < a->groups->n; g++) {
+			if (!a->registered[g])
+				agent_client_register(a, g);
+			else
+				agent_client_heartbeat(a, g);
+		}
+		pthread_mutex_lock(&a->mu);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += a->interval_s;
+		while (!a->stop && pthread_cond_timedwait(&a->cond, &a->mu, &ts) == 0)
+			;
+		stop = a->stop;
+		pthread_mutex_unlock(&a->mu);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+struct agent_client *agent_client_new(const struct agent_client_options *opts)
+{
+	struct agent_client *a = calloc(1, sizeof(*a));
+	pthread_condattr_t ca;
+	size_t len;
+
+	if (a == NULL)
+		return NULL;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	len = strlen(opts->producer_url);
+	while (len > 0 && opts->producer_url[len - 1] == '/')
+		len--;
+	a->base = strndup(opts->producer_url, len);
+	a->service_id = strdup(opts->service_id);
+	a->instance_id = strdup(opts->instance_id);
+	a->host = strdup(opts->host);
+	a->version = strdup(opts->version);
+	a->curl = curl_easy_init();
+	a->port = opts->port;
+	a->interval_s = opts->interval_s;
+	a->groups = opts->groups;
+	a->loops = opts->loops;
+	if (!a->base || !a->service_id || !a->instance_id || !a->host || !a->version || !a->curl) {
+		agent_client_stop_and_destroy(a, 0);
+		return NULL;
+	}
+	return a;
+}
+
+int agent_client_start(struct agent_client *a, char *errstr, size_t errstr_size)
+{
+	int err = pthread_create(&a->thread, NULL, agent_client_main, a);
+
+	if (err != 0) {
+		snprintf(errstr, errstr_size, "cannot start the agent thread: %s", strerror(err));
+		return -1;
+	}
+	a->started = true;
+	return 0;
+}
+
+void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms)
+{
+	if (a == NULL)
+		return;
+	if (a->started) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thread, NULL);
+		if (timeout_ms > 0) {
+			long status =
+			    agent_client_post(a, "/api/agents/consumers/deregister",
+			                      json_pack("{s:s, s:s}", "serviceId", a->service_id,
+			                                "instanceId", a->instance_id),
+			                      timeout_ms);
+
+			if (status >= 200 && status <= 299)
+				log_info("agent", "deregistered from the producer service");
+		}
+	}
+	if (a->curl)
+		curl_easy_cleanup(a->curl);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cond);
+	free(a->base);
+	free(a->service_id);
+	free(a->instance_id);
+	free(a->host);
+	free(a->version);
+	free(a);
+}

@@ -1,0 +1,155 @@
+/*
+ * api_consumer.c - see api_consumer.h.
+ */
+#include "consumer/api_consumer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/inbox_store.h"
+
+#define API_CONSUMER_DEFAULT_PAGE 100
+#define API_CONSUMER_MAX_PAGE     1000
+
+static void api_consumer_liveness(struct http_exchange *ex, void *opaque)
+{
+	(void)opaque;
+	http_exchange_respond(ex, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void api_consumer_health(struct http_exchange *ex, void *opaque)
+{
+	struct api_consumer_context *ctx = opaque;
+	json_t *groups = json_array(), *db;
+	char errstr[512];
+	PGconn *conn;
+	int64_t backlog = 0;
+	double oldest = 0;
+	bool healthy = true, db_ok = false;
+	size_t i;
+
+	for (i = 0; i < ctx->loop_count; i++) {
+		struct consume_loop_status st;
+
+		consume_loop_status(ctx->loops[i], &st);
+		if (!st.running)
+			healthy = false;
+		json_array_append_new(
+		    groups, json_pack("{s:s, s:b, s:i, s:o, s:I, s:I, s:I, s:I}", "consumerGroup",
+		                      consume_loop_group(ctx->loops[i]), "running", st.running,
+		                      "assignedPartitions", st.assigned_partitions, "lastPollMsAgo",
+		                      st.last_poll_ms_ago >= 0 ? json_integer(st.last_poll_ms_ago)
+		                                               : json_null(),
+		                      "processed", (json_int_t)st.processed, "duplicates",
+		                      (json_int_t)st.duplicates, "failed", (json_int_t)st.failed,
+		                      "skipped", (json_int_t)st.skipped));
+	}
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn && inbox_store_ack_backlog(conn, &backlog, &oldest, errstr, sizeof(errstr)) == 0)
+		db_ok = true;
+	pg_pool_put(ctx->pool, conn);
+	if (db_ok)
+		db = json_pack("{s:b}", "ok", 1);
+	else
+		db = json_pack("{s:b, s:s}", "ok", 0, "error", errstr);
+	if (!db_ok)
+		healthy = false;
+	http_exchange_respond(
+	    ex, healthy ? 200 : 503,
+	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:o, s:o}}", "status",
+	              healthy ? "healthy" : "unhealthy", "serviceId", ctx->service_id, "instanceId",
+	              ctx->instance_id, "groups", groups, "database", db, "acks", "backlog",
+	              db_ok ? json_integer(backlog) : json_null(), "oldestAgeSeconds",
+	              db_ok ? json_real(oldest) : json_null()));
+}
+
+/* Reads ?limit= and ?afterId=. Returns 0, or -1 after answering 400. */
+static int api_consumer_page_args(struct http_exchange *ex, int *limit, long long *after)
+{
+	const char *l = http_exchange_query(ex, "limit"), *a = http_exchange_query(ex, "afterId");
+	char *end;
+	long v;
+
+	*limit = API_CONSUMER_DEFAULT_PAGE;
+	*after = 0;
+	if (l) {
+		errno = 0;
+		v = strtol(l, &end, 10);
+		if (errno || *end || end == l || v < 1 || v > API_CONSUMER_MAX_PAGE) {
+			http_exchange_error(ex, 400, "limit must be an integer 1..%d",
+			                    API_CONSUMER_MAX_PAGE);
+			return -1;
+		}
+		*limit = (int)v;
+	}
+	if (a) {
+		errno = 0;
+		*after = strtoll(a, &end, 10);
+		if (errno || *end || end == a || *after < 0) {
+			http_exchange_error(ex, 400, "afterId must be a non-negative integer");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void api_consumer_list(struct http_exchange *ex, struct api_consumer_context *ctx,
+                              bool failed)
+{
+	const char *group = http_exchange_param(ex, "group");
+	char errstr[512], *text = NULL;
+	json_t *body;
+	PGconn *conn;
+	long long after;
+	int limit, rc;
+
+	if (api_consumer_page_args(ex, &limit, &after) != 0)
+		return;
+	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	if (conn == NULL) {
+		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+		return;
+	}
+	rc = failed
+	         ? inbox_store_list_failed(conn, group, after, limit, &text, errstr, sizeof(errstr))
+	         : inbox_store_list_processed(conn, group, after, limit, &text, errstr,
+	                                      sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	if (rc != 0) {
+		http_exchange_error(ex, 503, "query failed: %s", errstr);
+		return;
+	}
+	body = json_loads(text, JSON_DECODE_ANY, NULL);
+	free(text);
+	if (body == NULL) {
+		http_exchange_error(ex, 500, "the database returned invalid JSON");
+		return;
+	}
+	http_exchange_respond(ex, 200, body);
+}
+
+static void api_consumer_processed(struct http_exchange *ex, void *opaque)
+{
+	api_consumer_list(ex, opaque, false);
+}
+
+static void api_consumer_failed(struct http_exchange *ex, void *opaque)
+{
+	api_consumer_list(ex, opaque, true);
+}
+
+const struct http_route *api_consumer_routes(struct api_consumer_context *ctx, size_t *n)
+{
+	static struct http_route routes[4];
+
+	routes[0] = (struct http_route){"GET", "/health", api_consumer_liveness, ctx};
+	routes[1] = (struct http_route){"GET", "/api/consumer/health", api_consumer_health, ctx};
+	routes[2] = (struct http_route){"GET", "/api/consumer/processed/{group}",
+	                                api_consumer_processed, ctx};
+	routes[3] =
+	    (struct http_route){"GET", "/api/consumer/failed/{group}", api_consumer_failed, ctx};
+	*n = 4;
+	return routes;
+}

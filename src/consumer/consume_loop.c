@@ -1,0 +1,428 @@
+/*
+ * consume_loop.c - see consume_loop.h.
+ */
+#include "consumer/consume_loop.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "consumer/consume_record.h"
+#include "consumer/inbox_store.h"
+
+#define CONSUME_LOOP_MAX_HEADERS  64
+#define CONSUME_LOOP_BACKOFF_BASE 100
+#define CONSUME_LOOP_BACKOFF_CAP  5000
+
+struct consume_loop {
+	char *group;
+	char **topics;
+	size_t topic_count;
+	char *conninfo;
+	char *service_id;
+	char *instance_id;
+	long poll_timeout_ms;
+	struct ack_sender *ack_sender;
+
+	rd_kafka_t *rk;
+	PGconn *conn;
+	struct processor proc;
+	pthread_t thread;
+	bool started;
+	bool joined;
+
+	atomic_bool stop;
+	atomic_bool running;
+	atomic_bool db_ok;
+	atomic_int assigned;
+	atomic_llong last_poll_ms; /* monotonic ms, 0 = never */
+	atomic_llong processed, duplicates, failed, skipped;
+};
+
+static int64_t consume_loop_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void consume_loop_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct consume_loop *loop = opaque;
+	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (cooperative) {
+			error = rd_kafka_incremental_assign(rk, parts);
+			atomic_fetch_add(&loop->assigned, parts->cnt);
+		} else {
+			aerr = rd_kafka_assign(rk, parts);
+			atomic_store(&loop->assigned, parts->cnt);
+		}
+		log_info("consume", "group %s: %d partition(s) assigned", loop->group, parts->cnt);
+	} else {
+		if (cooperative) {
+			error = rd_kafka_incremental_unassign(rk, parts);
+			atomic_fetch_sub(&loop->assigned, parts->cnt);
+		} else {
+			aerr = rd_kafka_assign(rk, NULL);
+			atomic_store(&loop->assigned, 0);
+		}
+		log_info("consume", "group %s: %d partition(s) revoked (%s)", loop->group,
+		         parts->cnt, rd_kafka_err2str(err));
+	}
+	if (error) {
+		log_error("consume", "group %s: incremental (un)assign failed: %s", loop->group,
+		          rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (aerr) {
+		log_error("consume", "group %s: assign failed: %s", loop->group,
+		          rd_kafka_err2str(aerr));
+	}
+}
+
+/* Stores offset+1 of the record, for librdkafka's auto commit. */
+static void consume_loop_store_offset(struct consume_loop *loop, const rd_kafka_message_t *rkm)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+
+	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(rkm->rkt), rkm->partition)
+	    ->offset = rkm->offset + 1;
+	err = rd_kafka_offsets_store(loop->rk, l);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err)
+		err = l->elems[0].err;
+	if (err)
+		/* The partition was revoked meanwhile: its next owner gets the record again and
+		 * finds it in the inbox. */
+		log_info("consume",
+		         "group %s: offset %" PRId64 " of %s [%" PRId32 "] not stored: %s",
+		         loop->group, rkm->offset + 1, rd_kafka_topic_name(rkm->rkt),
+		         rkm->partition, rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void consume_loop_rollback(struct consume_loop *loop)
+{
+	char errstr[256];
+
+	if (loop->conn && PQstatus(loop->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(loop->conn) != PQTRANS_IDLE)
+		(void)!pg_command(loop->conn, "ROLLBACK", errstr, sizeof(errstr));
+}
+
+/*
+ * One attempt at a record for this group. Returns 0 when its outcome is committed (processed,
+ * duplicate or failure recorded), -1 when the database failed (nothing committed; retry).
+ */
+static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_consumed_message *m,
+                                const struct inbox_origin *origin)
+{
+	const struct log_ctx ctx = {m->message_id, m->topic, m->partition, m->offset};
+	char errstr[512], perr[1024];
+	bool duplicate = false;
+
+	if (pg_ensure(&loop->conn, loop->conninfo, "ferry-consumer", errstr, sizeof(errstr)) != 0)
+		goto db_fail;
+	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0 ||
+	    inbox_store_record_processed(loop->conn, m, origin, &duplicate, errstr,
+	                                 sizeof(errstr)) != 0)
+		goto db_fail;
+	if (duplicate) {
+		if (pg_command(loop->conn, "ROLLBACK", errstr, sizeof(errstr)) != 0 ||
+		    inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
+		                        errstr, sizeof(errstr)) != 0)
+			goto db_fail;
+		atomic_fetch_add(&loop->duplicates, 1);
+		log_info_ctx("consume", &ctx, "group %s: duplicate, acknowledged again",
+		             m->consumer_group);
+		goto committed;
+	}
+	if (processor_process(&loop->proc, m, loop->conn, perr, sizeof(perr)) == 0) {
+		if (inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
+		                        errstr, sizeof(errstr)) != 0 ||
+		    pg_command(loop->conn, "COMMIT", errstr, sizeof(errstr)) != 0)
+			goto db_fail;
+		atomic_fetch_add(&loop->processed, 1);
+		goto committed;
+	}
+	if (PQstatus(loop->conn) != CONNECTION_OK) {
+		snprintf(errstr, sizeof(errstr), "connection lost during processing (%.400s)",
+		         perr);
+		goto db_fail;
+	}
+	consume_loop_rollback(loop);
+	log_warn_ctx("consume", &ctx, "group %s: processing failed: %s", m->consumer_group, perr);
+	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0 ||
+	    inbox_store_record_failure(loop->conn, m, origin, perr, errstr, sizeof(errstr)) != 0 ||
+	    inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, false, perr, errstr,
+	                        sizeof(errstr)) != 0 ||
+	    pg_command(loop->conn, "COMMIT", errstr, sizeof(errstr)) != 0)
+		goto db_fail;
+	atomic_fetch_add(&loop->failed, 1);
+committed:
+	atomic_store(&loop->db_ok, true);
+	if (loop->ack_sender)
+		ack_sender_wake(loop->ack_sender);
+	return 0;
+db_fail:
+	consume_loop_rollback(loop);
+	atomic_store(&loop->db_ok, PQstatus(loop->conn) == CONNECTION_OK && loop->conn != NULL);
+	log_warn_ctx("consume", &ctx, "group %s: database error, will retry: %s", m->consumer_group,
+	             errstr);
+	return -1;
+}
+
+/* Sleeps ms, waking early when asked to stop. */
+static void consume_loop_sleep(struct consume_loop *loop, long ms)
+{
+	int64_t until = consume_loop_now_ms() + ms;
+
+	while (!atomic_load(&loop->stop) && consume_loop_now_ms() < until) {
+		struct timespec d = {0, 20 * 1000000L};
+
+		nanosleep(&d, NULL);
+	}
+}
+
+/* Handles one record. Returns 0 when its offset may be stored, -1 when stopping first. */
+static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message_t *rkm)
+{
+	struct ferry_header headers[CONSUME_LOOP_MAX_HEADERS];
+	struct consume_headers ch;
+	struct ferry_consumed_message m;
+	struct inbox_origin origin;
+	rd_kafka_headers_t *hdrs = NULL;
+	enum consume_decision d;
+	size_t n = 0;
+	unsigned attempt = 0;
+	struct log_ctx ctx = {-1, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset};
+
+	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const char *name;
+		const void *value;
+		size_t size;
+
+		while (n < CONSUME_LOOP_MAX_HEADERS &&
+		       rd_kafka_header_get_all(hdrs, n, &name, &value, &size) ==
+		           RD_KAFKA_RESP_ERR_NO_ERROR) {
+			headers[n].name = name;
+			headers[n].value = value;
+			headers[n].value_len = size;
+			n++;
+		}
+	}
+	d = consume_record_classify(headers, n, loop->group, &ch);
+	if (d != CONSUME_PROCESS) {
+		atomic_fetch_add(&loop->skipped, 1);
+		if (d == CONSUME_OTHER_GROUP)
+			log_debug_ctx("consume", &ctx, "group %s: record for group %s, skipped",
+			              loop->group, ch.target_group);
+		else
+			log_warn_ctx("consume", &ctx,
+			             "group %s: record is not ferry's (%s), skipped", loop->group,
+			             consume_decision_name(d));
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.message_id = ch.message_id;
+	m.topic = ctx.topic;
+	m.consumer_group = loop->group;
+	m.partition = rkm->partition;
+	m.offset = rkm->offset;
+	m.key = rkm->key;
+	m.key_len = rkm->key_len;
+	m.payload = rkm->payload;
+	m.payload_len = rkm->len;
+	m.idempotency_key = ch.has_idempotency_key ? ch.idempotency_key : NULL;
+	m.headers = headers;
+	m.header_count = n;
+	origin.producer_service_id = ch.producer_service_id[0] ? ch.producer_service_id : NULL;
+	origin.producer_instance_id = ch.producer_instance_id[0] ? ch.producer_instance_id : NULL;
+	origin.consumer_service_id = loop->service_id;
+	origin.consumer_instance_id = loop->instance_id;
+
+	while (consume_loop_attempt(loop, &m, &origin) != 0) {
+		if (atomic_load(&loop->stop))
+			return -1; /* not committed: the next owner of the partition gets it */
+		consume_loop_sleep(loop, pg_backoff_ms(attempt++, CONSUME_LOOP_BACKOFF_BASE,
+		                                       CONSUME_LOOP_BACKOFF_CAP));
+	}
+	return 0;
+}
+
+static void *consume_loop_main(void *arg)
+{
+	struct consume_loop *loop = arg;
+	rd_kafka_resp_err_t err;
+
+	atomic_store(&loop->running, true);
+	while (!atomic_load(&loop->stop)) {
+		rd_kafka_message_t *rkm =
+		    rd_kafka_consumer_poll(loop->rk, (int)loop->poll_timeout_ms);
+
+		atomic_store(&loop->last_poll_ms, consume_loop_now_ms());
+		if (rkm == NULL)
+			continue;
+		if (rkm->err) {
+			if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("consume", "group %s: %s", loop->group,
+				         rd_kafka_message_errstr(rkm));
+		} else if (consume_loop_handle(loop, rkm) == 0) {
+			consume_loop_store_offset(loop, rkm);
+		}
+		rd_kafka_message_destroy(rkm);
+	}
+	atomic_store(&loop->running, false);
+	/* Leaves the group cleanly; with enable.auto.commit the stored offsets are committed. */
+	err = rd_kafka_consumer_close(loop->rk);
+	if (err)
+		log_warn("consume", "group %s: closing the consumer: %s", loop->group,
+		         rd_kafka_err2str(err));
+	atomic_store(&loop->assigned, 0);
+	processor_destroy(&loop->proc);
+	log_info("consume", "group %s: stopped", loop->group);
+	return NULL;
+}
+
+struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
+                                      rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+	struct consume_loop *loop = calloc(1, sizeof(*loop));
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	char rkerr[512];
+	rd_kafka_resp_err_t err;
+	size_t i;
+
+	if (loop == NULL)
+		goto oom;
+	loop->group = strdup(opts->group);
+	loop->conninfo = strdup(opts->conninfo);
+	loop->service_id = strdup(opts->service_id);
+	loop->instance_id = strdup(opts->instance_id);
+	loop->topics = calloc(opts->topic_count, sizeof(char *));
+	if (!loop->group || !loop->conninfo || !loop->service_id || !loop->instance_id ||
+	    !loop->topics)
+		goto oom;
+	for (i = 0; i < opts->topic_count; i++) {
+		if ((loop->topics[i] = strdup(opts->topics[i])) == NULL)
+			goto oom;
+		loop->topic_count++;
+	}
+	loop->poll_timeout_ms = opts->poll_timeout_ms;
+	loop->ack_sender = opts->ack_sender;
+
+	if (processor_new(opts->processor, &loop->proc, errstr, errstr_size) != 0)
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(conf, consume_loop_rebalance);
+	rd_kafka_conf_set_opaque(conf, loop);
+	loop->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
+	if (loop->rk == NULL) {
+		snprintf(errstr, errstr_size, "group %s: Kafka consumer: %s", opts->group, rkerr);
+		goto fail;
+	}
+	conf = NULL; /* owned by rk */
+	rd_kafka_poll_set_consumer(loop->rk);
+	subs = rd_kafka_topic_partition_list_new((int)loop->topic_count);
+	for (i = 0; i < loop->topic_count; i++)
+		rd_kafka_topic_partition_list_add(subs, loop->topics[i], RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(loop->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (err) {
+		snprintf(errstr, errstr_size, "group %s: subscribe failed: %s", opts->group,
+		         rd_kafka_err2str(err));
+		goto fail;
+	}
+	return loop;
+oom:
+	snprintf(errstr, errstr_size, "out of memory");
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	consume_loop_destroy(loop);
+	return NULL;
+}
+
+int consume_loop_start(struct consume_loop *loop, char *errstr, size_t errstr_size)
+{
+	int err = pthread_create(&loop->thread, NULL, consume_loop_main, loop);
+
+	if (err != 0) {
+		snprintf(errstr, errstr_size, "group %s: cannot start thread: %s", loop->group,
+		         strerror(err));
+		return -1;
+	}
+	loop->started = true;
+	return 0;
+}
+
+void consume_loop_request_stop(struct consume_loop *loop)
+{
+	atomic_store(&loop->stop, true);
+}
+
+void consume_loop_join(struct consume_loop *loop)
+{
+	if (loop->started && !loop->joined) {
+		pthread_join(loop->thread, NULL);
+		loop->joined = true;
+	}
+}
+
+void consume_loop_status(struct consume_loop *loop, struct consume_loop_status *out)
+{
+	int64_t last = atomic_load(&loop->last_poll_ms);
+
+	out->running = atomic_load(&loop->running);
+	out->assigned_partitions = atomic_load(&loop->assigned);
+	out->last_poll_ms_ago = last ? consume_loop_now_ms() - last : -1;
+	out->processed = atomic_load(&loop->processed);
+	out->duplicates = atomic_load(&loop->duplicates);
+	out->failed = atomic_load(&loop->failed);
+	out->skipped = atomic_load(&loop->skipped);
+	out->db_ok = atomic_load(&loop->db_ok);
+}
+
+const char *consume_loop_group(const struct consume_loop *loop)
+{
+	return loop->group;
+}
+
+void consume_loop_destroy(struct consume_loop *loop)
+{
+	size_t i;
+
+	if (loop == NULL)
+		return;
+	if (loop->started) {
+		consume_loop_request_stop(loop);
+		consume_loop_join(loop);
+	} else {
+		processor_destroy(&loop->proc);
+		if (loop->rk)
+			rd_kafka_consumer_close(loop->rk);
+	}
+	if (loop->rk)
+		rd_kafka_destroy(loop->rk);
+	if (loop->conn)
+		PQfinish(loop->conn);
+	for (i = 0; i < loop->topic_count; i++)
+		free(loop->topics[i]);
+	free(loop->topics);
+	free(loop->group);
+	free(loop->conninfo);
+	free(loop->service_id);
+	free(loop->instance_id);
+	free(loop);
+}

@@ -1,0 +1,85 @@
+/*
+ * consume_loop.h - one consumer group: a librdkafka consumer, its own thread and PGconn.
+ *
+ * Per record: a record without ferry-message-id (not ours) or targeted at another group
+ * (ferry-target-group) is skipped and its offset stored. Otherwise, in one transaction: insert
+ * the inbox row (ON CONFLICT DO NOTHING; a conflict on the id or on the group's idempotency key
+ * means duplicate), run the processor, queue the acknowledgment, commit. A duplicate is
+ * acknowledged again and never processed again. A processor failure rolls back and records a
+ * failed_message row and a negative ack in a transaction of their own. Only after the commit is
+ * the offset stored (enable.auto.offset.store=false; librdkafka's auto commit then commits it).
+ * When the database is unreachable the same record is retried with backoff and never skipped.
+ *
+ * A crash between commit and offset commit redelivers records the inbox already holds: they come
+ * back as duplicates (acknowledged again, not processed again).
+ *
+ * If the database stays down longer than max.poll.interval.ms, librdkafka leaves the group and
+ * the partitions move to another member; the record is then processed there (or here after a
+ * rejoin) and the inbox keeps it exactly-once.
+ */
+#ifndef FERRY_CONSUME_LOOP_H
+#define FERRY_CONSUME_LOOP_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consumer/ack_sender.h"
+#include "consumer/processor.h"
+
+struct consume_loop_options {
+	const char *group;             /* consumer group (copied) */
+	const char *const *topics;     /* topic names (copied) */
+	size_t topic_count;            /* entries of topics, >= 1 */
+	const char *conninfo;          /* libpq conninfo (copied) */
+	const char *service_id;        /* consumer_service_id of inbox rows (copied) */
+	const char *instance_id;       /* consumer_instance_id (copied) */
+	long poll_timeout_ms;          /* rd_kafka_consumer_poll timeout */
+	struct ack_sender *ack_sender; /* woken after each commit; borrowed, may be NULL */
+	const struct processor_options *processor; /* built once for this loop */
+};
+
+/* What GET /api/consumer/health shows for a group. */
+struct consume_loop_status {
+	bool running;             /* the thread is polling */
+	int assigned_partitions;  /* partitions currently assigned to this member */
+	int64_t last_poll_ms_ago; /* -1 before the first poll */
+	int64_t processed;        /* messages processed since start */
+	int64_t duplicates;       /* duplicates acknowledged again */
+	int64_t failed;           /* processor failures */
+	int64_t skipped;          /* records not ours or for another group */
+	bool db_ok;               /* the last database operation succeeded */
+};
+
+struct consume_loop;
+
+/*
+ * Creates the consumer from `conf` (takes ownership, also on failure; group.id and the offset
+ * settings must already be set), subscribes to the topics and builds the processor. Returns the
+ * loop (not yet polling) or NULL with errstr.
+ */
+struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
+                                      rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Starts the thread. Returns 0 or -1 with errstr. */
+int consume_loop_start(struct consume_loop *loop, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Asks the thread to stop after the current record (non-blocking). Any thread. */
+void consume_loop_request_stop(struct consume_loop *loop);
+
+/* Waits for the thread: it finishes its record, closes the consumer (leaving the group and
+ * committing stored offsets) and destroys the processor. Call after request_stop. */
+void consume_loop_join(struct consume_loop *loop);
+
+/* Snapshot of the loop's state. Any thread. */
+void consume_loop_status(struct consume_loop *loop, struct consume_loop_status *out);
+
+/* The group's name (owned by the loop). */
+const char *consume_loop_group(const struct consume_loop *loop);
+
+/* Joins if needed, then frees everything. NULL is fine. */
+void consume_loop_destroy(struct consume_loop *loop);
+
+#endif

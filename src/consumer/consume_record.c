@@ -1,0 +1,98 @@
+/*
+ * consume_record.c - see consume_record.h.
+ */
+#include "consumer/consume_record.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* Copies a header value into dst (dst_size bytes, NUL-terminated, cut to fit). */
+static void consume_record_copy(char *dst, size_t dst_size, const struct ferry_header *h)
+{
+	size_t n = h->value ? h->value_len : 0;
+
+	if (n >= dst_size)
+		n = dst_size - 1;
+	if (n)
+		memcpy(dst, h->value, n);
+	dst[n] = '\0';
+}
+
+/* Parses a positive decimal int64 of exactly len bytes. */
+static bool consume_record_parse_id(const char *s, size_t len, int64_t *out)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (s == NULL || len == 0 || len > 19)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (INT64_MAX - (s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+enum consume_decision consume_record_classify(const struct ferry_header *headers, size_t n,
+                                              const char *group, struct consume_headers *out)
+{
+	bool seen_id = false, seen_svc = false, seen_inst = false, id_ok = false;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < n; i++) {
+		const struct ferry_header *h = &headers[i];
+
+		if (h->name == NULL)
+			continue;
+		if (!seen_id && strcmp(h->name, "ferry-message-id") == 0) {
+			seen_id = true;
+			id_ok = consume_record_parse_id(h->value, h->value_len, &out->message_id);
+		} else if (!out->has_idempotency_key &&
+		           strcmp(h->name, "ferry-idempotency-key") == 0 && h->value) {
+			out->has_idempotency_key = 1;
+			consume_record_copy(out->idempotency_key, sizeof(out->idempotency_key), h);
+		} else if (!seen_svc && strcmp(h->name, "ferry-producer-service-id") == 0) {
+			seen_svc = true;
+			consume_record_copy(out->producer_service_id,
+			                    sizeof(out->producer_service_id), h);
+		} else if (!seen_inst && strcmp(h->name, "ferry-producer-instance-id") == 0) {
+			seen_inst = true;
+			consume_record_copy(out->producer_instance_id,
+			                    sizeof(out->producer_instance_id), h);
+		} else if (!out->has_target_group && strcmp(h->name, "ferry-target-group") == 0 &&
+		           h->value && h->value_len > 0) {
+			out->has_target_group = 1;
+			consume_record_copy(out->target_group, sizeof(out->target_group), h);
+		}
+	}
+	if (!seen_id)
+		return CONSUME_NOT_FERRY;
+	if (!id_ok)
+		return CONSUME_BAD_ID;
+	out->has_message_id = 1;
+	if (out->has_target_group && strcmp(out->target_group, group) != 0)
+		return CONSUME_OTHER_GROUP;
+	return CONSUME_PROCESS;
+}
+
+const char *consume_decision_name(enum consume_decision d)
+{
+	switch (d) {
+	case CONSUME_PROCESS:
+		return "process";
+	case CONSUME_NOT_FERRY:
+		return "not-ferry";
+	case CONSUME_BAD_ID:
+		return "bad-id";
+	case CONSUME_OTHER_GROUP:
+		return "other-group";
+	}
+	return "unknown";
+}

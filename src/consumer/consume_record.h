@@ -1,0 +1,46 @@
+/*
+ * consume_record.h - what ferry's record headers say, and whether this group handles a record.
+ * Pure functions over an array of headers (no librdkafka objects), so they are unit-tested.
+ *
+ * Headers written by the producer's relay: ferry-message-id (decimal id), ferry-idempotency-key,
+ * ferry-producer-service-id, ferry-producer-instance-id, ferry-created-at, ferry-target-group.
+ */
+#ifndef FERRY_CONSUME_RECORD_H
+#define FERRY_CONSUME_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/processor.h"
+
+enum consume_decision {
+	CONSUME_PROCESS,     /* ours and for this group */
+	CONSUME_NOT_FERRY,   /* no ferry-message-id header: not written by ferry; skip */
+	CONSUME_BAD_ID,      /* ferry-message-id present but not a positive decimal; skip */
+	CONSUME_OTHER_GROUP, /* ferry-target-group names another group; skip */
+};
+
+/* The ferry headers of one record. Strings are NUL-terminated copies inside the struct (a longer
+ * value is cut to fit), or "" when absent (use the has_ flags). */
+struct consume_headers {
+	int64_t message_id;
+	int has_message_id;
+	char idempotency_key[256];
+	int has_idempotency_key;
+	char producer_service_id[128];
+	char producer_instance_id[128];
+	char target_group[256];
+	int has_target_group;
+};
+
+/*
+ * Reads the ferry headers of `headers` (n entries; the first occurrence of a name wins) into
+ * *out and decides what `group` does with the record. Never fails.
+ */
+enum consume_decision consume_record_classify(const struct ferry_header *headers, size_t n,
+                                              const char *group, struct consume_headers *out);
+
+/* "process", "not-ferry", "bad-id", "other-group". */
+const char *consume_decision_name(enum consume_decision d);
+
+#endif

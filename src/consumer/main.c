@@ -1,0 +1,347 @@
+/*
+ * ferry-consumer: wires the consumer service together and nothing else.
+ *
+ * Start-up: settings -> logger -> consumer groups -> PostgreSQL reachable -> migrations -> ack
+ * sender -> one consume loop per group -> HTTP server -> registration/heartbeats. Shutdown on
+ * SIGTERM/SIGINT, in reverse: stop polling (each loop finishes and commits its record, then
+ * closes its Kafka consumer, leaving the group and committing offsets), send the pending
+ * acknowledgments (bounded by FERRY_SHUTDOWN_TIMEOUT_MS), deregister, stop the HTTP server.
+ * Exit 0 on a clean stop.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/conninfo.h"
+#include "common/http_server.h"
+#include "common/kafka_conf.h"
+#include "common/log.h"
+#include "common/migrate.h"
+#include "common/pg.h"
+#include "consumer/ack_sender.h"
+#include "consumer/agent_client.h"
+#include "consumer/api_consumer.h"
+#include "consumer/consume_loop.h"
+#include "consumer/consumer_config.h"
+
+#define FERRY_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ferry-consumer [--urls http://host:port] [--help] [--config-table] "
+	             "[--version]\n\n"
+	             "The ferry consumer service: Kafka -> inbox + processor -> acknowledgments.\n"
+	             "Settings come from the environment (see --config-table); any other KAFKA_* "
+	             "variable is passed to librdkafka\n(KAFKA_SECURITY_PROTOCOL=ssl -> "
+	             "security.protocol=ssl).\n");
+}
+
+/* Waits for PostgreSQL at start-up so that start order does not matter (compose, systemd). */
+static PGconn *connect_at_startup(const char *conninfo, long wait_s)
+{
+	char errstr[512];
+	unsigned attempt = 0;
+	time_t deadline = time(NULL) + wait_s;
+	PGconn *conn;
+
+	for (;;) {
+		conn = pg_connect(conninfo, "ferry-consumer", errstr, sizeof(errstr));
+		if (conn)
+			return conn;
+		if (time(NULL) >= deadline) {
+			fprintf(stderr, "ferry-consumer: cannot connect to PostgreSQL: %s\n",
+			        errstr);
+			return NULL;
+		}
+		log_warn("main", "PostgreSQL not reachable yet (%s); retrying", errstr);
+		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct consumer_config cfg;
+	struct consumer_groups groups;
+	const struct config_setting *table;
+	size_t ntable, nroutes = 0, g, nloops = 0;
+	char errstr[1024], conninfo[4096], host[256], instance[256];
+	const char *urls_flag = NULL, *db_var;
+	struct consume_loop *loops[CONSUMER_MAX_GROUPS];
+	struct ack_sender *acks = NULL;
+	struct agent_client *agent = NULL;
+	struct pg_pool *pool = NULL;
+	struct http_server *http = NULL;
+	const struct http_route *routes;
+	struct api_consumer_context api;
+	PGconn *conn = NULL;
+	sigset_t sigs;
+	int port = 0, sig = 0, i, rc = 1;
+	bool curl_ready = false;
+	enum log_level level;
+	enum log_format format;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&groups, 0, sizeof(groups));
+	memset(loops, 0, sizeof(loops));
+	instance[0] = '\0';
+	table = consumer_config_table(&cfg, &ntable);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ferry-consumer %s\n", FERRY_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--config-table") == 0) {
+			config_print_markdown(table, ntable, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--urls") == 0 && i + 1 < argc) {
+			urls_flag = argv[++i];
+		} else if (strncmp(argv[i], "--urls=", 7) == 0) {
+			urls_flag = argv[i] + 7;
+		} else {
+			fprintf(stderr, "ferry-consumer: unknown argument '%s' (try --help)\n",
+			        argv[i]);
+			return 2;
+		}
+	}
+
+	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-consumer: %s\n", errstr);
+		goto done;
+	}
+	if (log_level_parse(cfg.log_level, &level) != 0 ||
+	    log_format_parse(cfg.log_format, &format) != 0) {
+		fprintf(stderr, "ferry-consumer: FERRY_LOG_LEVEL/FERRY_LOG_FORMAT invalid\n");
+		goto done;
+	}
+	log_init(level, format);
+	if (consumer_groups_load(&cfg, &groups, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-consumer: %s\n", errstr);
+		goto done;
+	}
+	db_var = cfg.db_connection ? "ConnectionStrings__ConsumerConnection"
+	                           : "ConnectionStrings__DefaultConnection";
+	if (conninfo_translate(cfg.db_connection ? cfg.db_connection : cfg.db_default, conninfo,
+	                       sizeof(conninfo), errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-consumer: %s: %s\n", db_var, errstr);
+		goto done;
+	}
+	if (urls_flag || cfg.urls) {
+		if (config_parse_listen_url(urls_flag ? urls_flag : cfg.urls, host, sizeof(host),
+		                            &port, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-consumer: %s: %s\n",
+			        urls_flag ? "--urls" : "ASPNETCORE_URLS", errstr);
+			goto done;
+		}
+	} else {
+		snprintf(host, sizeof(host), "%s", cfg.http_host);
+		port = (int)cfg.port;
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "ferry-consumer: libcurl initialisation failed\n");
+		goto done;
+	}
+	curl_ready = true;
+
+	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
+	if (conn == NULL)
+		goto done;
+	if (cfg.migrate) {
+		int applied = migrate_apply(conn, "consumer", migrations_consumer,
+		                            migrations_consumer_count, errstr, sizeof(errstr));
+		if (applied < 0) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+	}
+	PQfinish(conn);
+	conn = NULL;
+
+	/* The HTTP server starts first so that the instance id can name the bound port. */
+	pool = pg_pool_new(conninfo, "ferry-consumer-api", 4);
+	if (pool == NULL) {
+		fprintf(stderr, "ferry-consumer: out of memory\n");
+		goto done;
+	}
+	api = (struct api_consumer_context){
+	    .pool = pool,
+	    .loops = loops,
+	    .loop_count = 0, /* set once the loops exist */
+	    .service_id = cfg.service_id,
+	    .instance_id = instance,
+	    .pool_timeout_ms = 3000,
+	};
+	routes = api_consumer_routes(&api, &nroutes);
+	{
+		struct http_server_options ho = {
+		    .host = host,
+		    .port = port,
+		    .threads = 2,
+		    .max_body_bytes = 65536,
+		    .max_connections = 64,
+		    .idle_timeout_s = 30,
+		};
+
+		http = http_server_start(&ho, routes, nroutes, errstr, sizeof(errstr));
+		if (http == NULL) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+		port = http_server_port(http);
+	}
+	if (cfg.instance_id[0] == '\0') {
+		char hn[200] = "localhost";
+
+		gethostname(hn, sizeof(hn) - 1);
+		snprintf(instance, sizeof(instance), "%s-%d", hn, port);
+	} else {
+		snprintf(instance, sizeof(instance), "%s", cfg.instance_id);
+	}
+
+	{
+		struct ack_sender_options ao = {
+		    .conninfo = conninfo,
+		    .producer_url = cfg.producer_url,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .batch_size = (size_t)cfg.ack_batch_size,
+		    .flush_ms = cfg.ack_flush_ms,
+		    .http_timeout_ms = 10000,
+		};
+
+		acks = ack_sender_new(&ao);
+		if (acks == NULL || ack_sender_start(acks, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-consumer: cannot start the ack sender\n");
+			goto done;
+		}
+	}
+	for (g = 0; g < groups.n; g++) {
+		static const struct kafka_conf_default consumer_defaults[] = {
+		    {"client.id", "ferry-consumer"},
+		    {"auto.offset.reset", "earliest"},
+		    {"enable.auto.offset.store", "false"},
+		    {"enable.auto.commit", "true"},
+		    /* Topics created after we subscribed are found within this period. */
+		    {"topic.metadata.refresh.interval.ms", "10000"},
+		};
+		struct processor_options po = {
+		    .kind = cfg.processor,
+		    .webhook_url = cfg.webhook_url,
+		    .webhook_timeout_ms = cfg.webhook_timeout_ms,
+		    .plugin_path = cfg.plugin_path,
+		    .config = cfg.processor_config,
+		};
+		struct consume_loop_options lo = {
+		    .group = groups.v[g].name,
+		    .topics = (const char *const *)groups.v[g].topics,
+		    .topic_count = groups.v[g].topic_count,
+		    .conninfo = conninfo,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .poll_timeout_ms = cfg.poll_timeout_ms,
+		    .ack_sender = acks,
+		    .processor = &po,
+		};
+		char rkerr[512];
+		rd_kafka_conf_t *kconf =
+		    kafka_conf_build(cfg.kafka_bootstrap, consumer_defaults,
+		                     sizeof(consumer_defaults) / sizeof(consumer_defaults[0]),
+		                     table, ntable, errstr, sizeof(errstr));
+
+		if (kconf == NULL) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+		/* The group is ferry's setting, not a pass-through: it always wins. */
+		if (rd_kafka_conf_set(kconf, "group.id", groups.v[g].name, rkerr, sizeof(rkerr)) !=
+		    RD_KAFKA_CONF_OK) {
+			fprintf(stderr, "ferry-consumer: group %s: %s\n", groups.v[g].name, rkerr);
+			rd_kafka_conf_destroy(kconf);
+			goto done;
+		}
+		loops[g] = consume_loop_new(&lo, kconf, errstr, sizeof(errstr));
+		if (loops[g] == NULL) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+		nloops++;
+	}
+	for (g = 0; g < nloops; g++) {
+		if (consume_loop_start(loops[g], errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+	}
+	api.loop_count = nloops;
+	{
+		struct agent_client_options ago = {
+		    .producer_url = cfg.producer_url,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .host = host[0] ? host : "0.0.0.0",
+		    .port = port,
+		    .version = FERRY_VERSION,
+		    .interval_s = cfg.heartbeat_interval_s,
+		    .groups = &groups,
+		    .loops = loops,
+		};
+
+		agent = agent_client_new(&ago);
+		if (agent == NULL || agent_client_start(agent, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-consumer: cannot start registration/heartbeats\n");
+			goto done;
+		}
+	}
+	/* One line a supervisor or a test can wait for; the port matters when PORT=0. */
+	log_info("main",
+	         "ferry-consumer %s listening on http://%s:%d (service %s, instance %s, %zu "
+	         "group(s), processor %s)",
+	         FERRY_VERSION, host[0] ? host : "0.0.0.0", port, cfg.service_id, instance,
+	         groups.n, cfg.processor);
+
+	if (sigwait(&sigs, &sig) != 0)
+		sig = SIGTERM;
+	log_info("main", "signal %d: shutting down", sig);
+	rc = 0;
+done:
+	for (g = 0; g < nloops; g++)
+		consume_loop_request_stop(loops[g]);
+	for (g = 0; g < nloops; g++)
+		consume_loop_join(loops[g]);
+	if (acks) {
+		long left = ack_sender_stop(acks, rc == 0 ? cfg.shutdown_timeout_ms : 0);
+
+		if (left > 0)
+			log_warn("main", "%ld acknowledgment(s) still pending; sent after restart",
+			         left);
+	}
+	agent_client_stop_and_destroy(agent, rc == 0 ? 2000 : 0);
+	http_server_stop(http);
+	api.loop_count = 0;
+	for (g = 0; g < nloops; g++)
+		consume_loop_destroy(loops[g]);
+	ack_sender_destroy(acks);
+	pg_pool_destroy(pool);
+	if (conn)
+		PQfinish(conn);
+	consumer_groups_free(&groups);
+	config_free(table, ntable);
+	if (curl_ready)
+		curl_global_cleanup();
+	if (rc == 0)
+		log_info("main", "stopped cleanly");
+	return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * processor.h - the message handler a consume thread calls (include/ferry/processor.h is the
+ * public contract): log, webhook or a plugin loaded with dlopen. One struct processor per consume
+ * thread; it is only used by the thread that created it.
+ */
+#ifndef FERRY_CONSUMER_PROCESSOR_H
+#define FERRY_CONSUMER_PROCESSOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "ferry/processor.h"
+
+struct processor_options {
+	const char *kind;        /* "log", "webhook" or "plugin" */
+	const char *webhook_url; /* webhook: required */
+	long webhook_timeout_ms; /* webhook: per POST */
+	const char *plugin_path; /* plugin: required */
+	const char *config;      /* plugin: FERRY_PROCESSOR_CONFIG, may be NULL */
+};
+
+struct processor {
+	ferry_processor_process_fn process; /* never NULL */
+	void (*destroy)(void *state);       /* may be NULL */
+	void *state;                        /* passed to process/destroy */
+	void *dl_handle;                    /* plugin: dlopen handle, closed by processor_destroy */
+};
+
+/*
+ * Builds the processor `opts->kind` into *p. Returns 0, or -1 with one line in errstr (missing
+ * FERRY_WEBHOOK_URL / FERRY_PROCESSOR_PLUGIN, dlopen/dlsym errors, the plugin's init error).
+ */
+int processor_new(const struct processor_options *opts, struct processor *p, char *errstr,
+                  size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Calls the processor: 0, or -1 with errstr (never left empty). */
+int processor_process(struct processor *p, const struct ferry_consumed_message *msg, PGconn *txn,
+                      char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Destroys the state and closes the plugin. Safe on a zeroed struct. */
+void processor_destroy(struct processor *p);
+
+/* The shipped processors (processor_log.c, processor_webhook.c, processor_plugin.c). */
+int processor_log_new(struct processor *p, char *errstr, size_t errstr_size);
+int processor_webhook_new(const char *url, long timeout_ms, struct processor *p, char *errstr,
+                          size_t errstr_size);
+int processor_plugin_new(const char *path, const char *config, struct processor *p, char *errstr,
+                         size_t errstr_size);
+
+/* dlclose for processor_destroy (processor_plugin.c). */
+void processor_plugin_close(void *handle);
+
+/* The webhook's JSON body for `msg` (new reference): {messageId, topic, key, payload, headers,
+ * consumerGroup}; key/payload/header values that are not UTF-8 text are null. Pure. */
+json_t *processor_webhook_body(const struct ferry_consumed_message *msg);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * test_consumer.c - ferry-consumer against a real ferry-producer, PostgreSQL and Kafka, on one
+ * test database (producer schema ferry, consumer schema ferry_consumer): a message is processed
+ * once and its group becomes ACKNOWLEDGED at the producer; a record targeted at another group is
+ * skipped; the example plugin writes its own table in the same transaction, and a payload with
+ * "fail" becomes a failed_message row and a negative acknowledgment; a consumer killed with
+ * SIGKILL in the middle of a stream, then restarted, processes every message exactly once and
+ * delivers every acknowledgment; acknowledgments survive a producer outage.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS 60000
+
+static struct {
+	struct it_db db;
+	struct it_producer producer;
+	PGconn *conn;
+} fx;
+
+static int setup(void **state)
+{
+	(void)state;
+	it_db_create(&fx.db, "consumer");
+	it_producer_start(&fx.producer, &fx.db, NULL);
+	fx.conn = it_pg_connect(fx.db.conninfo);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int status;
+
+	(void)state;
+	PQfinish(fx.conn);
+	status = it_producer_stop(&fx.producer);
+	it_db_drop(&fx.db);
+	assert_int_equal(status, 0);
+	return 0;
+}
+
+/* Registers `topic` (2 partitions, Kafka topic created) with the given groups (NULL-ended). */
+static void register_topic(const char *topic, const char *const *groups)
+{
+	struct it_response r = {0};
+	char body[1024];
+	size_t len;
+
+	len =
+	    (size_t)snprintf(body, sizeof(body),
+	                     "{\"topicName\":\"%s\",\"partitions\":2,\"consumerGroups\":[", topic);
+	for (; *groups; groups++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len,
+		                        "%s{\"consumerGroupName\":\"%s\"}",
+		                        len && body[len - 1] == '[' ? "" : ",", *groups);
+	snprintf(body + len, sizeof(body) - len, "]}");
+	it_post(&fx.producer, "/api/topics/register", body, &r);
+	if (r.status != 201 && r.status != 200)
+		fail_msg("registering %s answered %ld: %s", topic, r.status, r.text);
+	it_response_free(&r);
+}
+
+/* Sends one message (payload `text`, optionally for one group); returns its id. */
+static int64_t send_message(const char *topic, const char *text, const char *group)
+{
+	struct it_response r = {0};
+	char body[512];
+	int64_t id;
+
+	snprintf(body, sizeof(body), "{\"topic\":\"%s\",\"message\":\"%s\",\"key\":\"k\"%s%s%s}",
+	         topic, text, group ? ",\"consumerGroup\":\"" : "", group ? group : "",
+	         group ? "\"" : "");
+	if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
+		fail_msg("send to %s answered %ld: %s", topic, r.status, r.text);
+	id = json_integer_value(it_json_get(r.json, "messageId"));
+	it_response_free(&r);
+	assert_true(id > 0);
+	return id;
+}
+
+/* Starts a consumer for `group` on `topic` with the given processor settings (NULL-ended). */
+static void start_consumer(struct it_producer *c, const char *group, const char *topic,
+                           const char *const *more)
+{
+	char g[256], t[256], url[128];
+	const char *env[16];
+	size_t n = 0;
+
+	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
+	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
+	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
+	         fx.producer.port);
+	env[n++] = g;
+	env[n++] = t;
+	env[n++] = url;
+	env[n++] = "FERRY_HEARTBEAT_INTERVAL_S=2";
+	for (; more && *more && n < 15; more++)
+		env[n++] = *more;
+	env[n] = NULL;
+	it_consumer_start(c, &fx.db, env);
+}
+
+/* The status (and error message) of `group` in GET /api/messages/{id}. */
+static void group_status(int64_t id, const char *group, char *status, size_t status_size,
+                         char *error, size_t error_size)
+{
+	struct it_response r = {0};
+	char path[64];
+	json_t *groups, *g;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/api/messages/%" PRId64, id);
+	assert_int_equal(it_get(&fx.producer, path, &r), 200);
+	snprintf(status, status_size, "(absent)");
+	if (error)
+		error[0] = '\0';
+	groups = it_json_get(r.json, "groups");
+	json_array_foreach (groups, i, g) {
+		if (strcmp(it_json_string(g, "consumerGroup"), group) == 0) {
+			snprintf(status, status_size, "%s", it_json_string(g, "status"));
+			if (error && json_string_value(json_object_get(g, "errorMessage")))
+				snprintf(error, error_size, "%s",
+				         json_string_value(json_object_get(g, "errorMessage")));
+		}
+	}
+	it_response_free(&r);
+}
+
+static void wait_group_status(int64_t id, const char *group, const char *want)
+{
+	char status[64] = "";
+	int64_t deadline = it_now_ms() + WAIT_MS;
+
+	while (it_now_ms() < deadline) {
+		group_status(id, group, status, sizeof(status), NULL, 0);
+		if (strcmp(status, want) == 0)
+			return;
+		it_sleep_ms(100);
+	}
+	fail_msg("message %" PRId64 " for group %s stayed %s, expected %s", id, group, status,
+	         want);
+}
+
+static void test_message_processed_once_and_acknowledged(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	const char *groups[2] = {group, NULL};
+	struct it_producer consumer;
+	struct it_response r = {0};
+	char path[256];
+	int64_t id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "once");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, groups);
+	id = send_message(topic, "hello", NULL);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE message_id = %" PRId64 " AND consumer_group = '%s'",
+	                            id, group));
+	wait_group_status(id, group, "ACKNOWLEDGED");
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	/* The consumer's own API shows it. */
+	snprintf(path, sizeof(path), "/api/consumer/processed/%s", group);
+	assert_int_equal(it_get(&consumer, path, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	assert_int_equal(json_integer_value(it_json_get(r.json, "0.messageId")), id);
+	assert_string_equal(it_json_string(r.json, "0.content"), "hello");
+	assert_int_equal(it_get(&consumer, "/api/consumer/health", &r), 200);
+	assert_true(json_is_true(it_json_get(r.json, "database.ok")));
+	assert_int_equal(it_get(&consumer, "/api/consumer/processed/x?limit=0", &r), 400);
+	it_response_free(&r);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+
+	/* Restarted, the group resumes after its committed offset: nothing processed twice. */
+	start_consumer(&consumer, group, topic, NULL);
+	id = send_message(topic, "second", NULL);
+	wait_group_status(id, group, "ACKNOWLEDGED");
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group),
+	                 2);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
+static void test_record_for_another_group_is_skipped(void **state)
+{
+	char topic[IT_TOPIC_MAX], ga[160], gb[160];
+	const char *groups[3] = {ga, gb, NULL};
+	struct it_producer consumer;
+	int64_t for_b, for_all;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "target");
+	snprintf(ga, sizeof(ga), "%s-a", topic);
+	snprintf(gb, sizeof(gb), "%s-b", topic);
+	register_topic(topic, groups);
+	for_b = send_message(topic, "only for b", gb);
+	for_all = send_message(topic, "for everyone", NULL);
+	start_consumer(&consumer, ga, topic, NULL);
+	wait_group_status(for_all, ga, "ACKNOWLEDGED");
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE message_id = %" PRId64,
+	                            for_b),
+	                 0);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
+static void test_plugin_processes_and_fails(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160], status[64], error[512];
+	const char *groups[2] = {group, NULL};
+	const char *plugin_env[] = {"FERRY_PROCESSOR=plugin",
+	                            "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN, NULL};
+	struct it_producer consumer;
+	struct it_response r = {0};
+	char path[256];
+	int64_t ok_id, bad_id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "plugin");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, groups);
+	ok_id = send_message(topic, "good", NULL);
+	bad_id = send_message(topic, "please fail", NULL);
+	start_consumer(&consumer, group, topic, plugin_env);
+	wait_group_status(ok_id, group, "ACKNOWLEDGED");
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM example_processed WHERE message_id = %" PRId64, ok_id),
+	    1);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.failed_message"
+	                            " WHERE message_id = %" PRId64,
+	                            bad_id));
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE message_id = %" PRId64,
+	                            bad_id),
+	                 0);
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM example_processed WHERE message_id = %" PRId64,
+	               bad_id),
+	    0);
+	/* The negative acknowledgment reaches the producer with the processor's message. */
+	{
+		int64_t deadline = it_now_ms() + WAIT_MS;
+
+		for (;;) {
+			group_status(bad_id, group, status, sizeof(status), error, sizeof(error));
+			if (strstr(error, "payload asks to fail") || it_now_ms() > deadline)
+				break;
+			it_sleep_ms(100);
+		}
+		if (!strstr(error, "payload asks to fail"))
+			fail_msg("negative ack not seen: status %s, error '%s'", status, error);
+	}
+	snprintf(path, sizeof(path), "/api/consumer/failed/%s", group);
+	assert_int_equal(it_get(&consumer, path, &r), 200);
+	assert_int_equal(json_integer_value(it_json_get(r.json, "0.messageId")), bad_id);
+	it_response_free(&r);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
+static void test_missing_plugin_is_a_clear_error(void **state)
+{
+	(void)state;
+	/* Start-up must fail: checked by running the binary directly. */
+	assert_int_equal(system("KAFKA_CONSUMER_GROUP=g KAFKA_TOPICS=t FERRY_PROCESSOR=plugin "
+	                        "FERRY_PROCESSOR_PLUGIN=/nonexistent.so FERRY_MIGRATE=false "
+	                        "FERRY_DB_STARTUP_WAIT_S=0 " FERRY_CONSUMER_BIN
+	                        " 2>&1 | grep -q 'FERRY_PROCESSOR_PLUGIN: cannot load'"),
+	                 0);
+}
+
+/* SIGKILL in the middle of a stream, then a restart: exactly once, every ack delivered. */
+static void test_crash_and_restart_exactly_once(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	const char *groups[2] = {group, NULL};
+	struct it_producer consumer;
+	int n = 2000, i;
+	struct it_response r = {0};
+	char body[256];
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "crash");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, groups);
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"topic\":\"%s\",\"message\":\"m%d\",\"key\":\"k%d\"}", topic, i,
+		         i % 17);
+		if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
+			fail_msg("send answered %ld: %s", r.status, r.text);
+	}
+	it_response_free(&r);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT (count(*) >= %d)::int FROM"
+	                            " ferry_consumer.processed_message WHERE consumer_group = '%s'",
+	                            n / 4, group));
+	it_producer_kill(&consumer);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS * 2,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group));
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE consumer_group = '%s' AND status = 'ACKNOWLEDGED'",
+	                            group));
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
+/* The producer down for a while: acks wait in pending_ack and all arrive once it is back. */
+static void test_acks_survive_producer_outage(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	const char *groups[2] = {group, NULL};
+	struct it_producer consumer;
+	int64_t ids[20];
+	int i, port = fx.producer.port;
+	char portenv[32];
+	const char *env[2] = {portenv, NULL};
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "outage");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, groups);
+	for (i = 0; i < 20; i++)
+		ids[i] = send_message(topic, "x", NULL);
+	/* Wait until the relay published them, then take the producer away. */
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message WHERE topic = '%s'"
+	                            " AND status = 'PENDING'",
+	                            topic));
+	assert_int_equal(it_producer_stop(&fx.producer), 0);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_true(it_wait_sql_int(fx.conn, 20, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group));
+	it_sleep_ms(1000);
+	assert_true(it_sql_int(fx.conn, "SELECT count(*) FROM ferry_consumer.pending_ack") >= 20);
+	/* Back on the same port (the consumer's ProducerService__BaseUrl). */
+	snprintf(portenv, sizeof(portenv), "PORT=%d", port);
+	it_producer_start(&fx.producer, &fx.db, env);
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	for (i = 0; i < 20; i++)
+		wait_group_status(ids[i], group, "ACKNOWLEDGED");
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_message_processed_once_and_acknowledged),
+	    cmocka_unit_test(test_record_for_another_group_is_skipped),
+	    cmocka_unit_test(test_plugin_processes_and_fails),
+	    cmocka_unit_test(test_missing_plugin_is_a_clear_error),
+	    cmocka_unit_test(test_crash_and_restart_exactly_once),
+	    cmocka_unit_test(test_acks_survive_producer_outage),
+	};
+
+	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
+}
