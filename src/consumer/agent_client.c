@@ -53,13 +53,18 @@ static long agent_client_post(struct agent_client *a, const char *path, json_t *
 	                          sizeof(errstr)) != 0)
 		status = 0;
 	if (status < 200 || status > 299) {
-		if (!a->warned)
-			log_warn("agent", "%s: %s (will retry every %ld s)", url,
-			         status ? "HTTP error" : errstr, a->interval_s);
+		char why[600];
+
+		if (status)
+			snprintf(why, sizeof(why), "HTTP %ld", status);
 		else
-			log_debug("agent", "%s: HTTP %ld %s", url, status, status ? "" : errstr);
-		if (status != 404)
-			a->warned = true;
+			snprintf(why, sizeof(why), "%s", errstr);
+		if (!a->warned)
+			log_warn("agent", "%s: %s (will retry every %ld s)", url, why,
+			         a->interval_s);
+		else
+			log_debug("agent", "%s: %s", url, why);
+		a->warned = true;
 	} else {
 		a->warned = false;
 	}
