@@ -23,6 +23,7 @@
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "producer/api_acks.h"
+#include "producer/api_agents.h"
 #include "producer/api_messages.h"
 #include "producer/api_topics.h"
 #include "producer/batcher.h"
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
 	enum outbox_registry_mode registry;
 	struct api_context api;
 	struct api_topics_context topics_api;
+	struct api_agents_context agents_api;
 	struct kafka_admin *admin = NULL;
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
@@ -262,12 +264,20 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .kafka_timeout_ms = 15000,
 	};
+	agents_api = (struct api_agents_context){
+	    .pool = pool,
+	    .pool_timeout_ms = 5000,
+	    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
+	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
 		const struct http_route *part;
 		size_t k, nk;
 
 		part = api_topics_routes(&topics_api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_agents_routes(&agents_api, &nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 		part = api_acks_routes(&api, &nk);
