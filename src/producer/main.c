@@ -159,6 +159,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Topic registration creates Kafka topics through an admin client of its own, so it
+	 * works on instances that run no relay too. Built before PostgreSQL is awaited: a bad
+	 * KAFKA_* setting is a configuration error and must stop the start at once. */
+	{
+		static const struct kafka_conf_default admin_defaults[] = {
+		    {"client.id", "ferry-admin"},
+		};
+		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
+		                                          table, ntable, errstr, sizeof(errstr));
+
+		if (aconf == NULL ||
+		    (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
+			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
+			goto done;
+		}
+	}
 	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
 	if (conn == NULL)
 		goto done;
@@ -242,21 +258,6 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .registry = registry,
 	};
-	/* Topic registration creates Kafka topics through an admin client of its own, so it
-	 * works on instances that run no relay too. */
-	{
-		static const struct kafka_conf_default admin_defaults[] = {
-		    {"client.id", "ferry-admin"},
-		};
-		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
-		                                          table, ntable, errstr, sizeof(errstr));
-
-		if (aconf == NULL ||
-		    (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
-			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
-			goto done;
-		}
-	}
 	topics_api = (struct api_topics_context){
 	    .pool = pool,
 	    .admin = admin,
