@@ -23,6 +23,7 @@
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "producer/api_acks.h"
+#include "producer/api_agents.h"
 #include "producer/api_messages.h"
 #include "producer/api_topics.h"
 #include "producer/batcher.h"
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
 	enum outbox_registry_mode registry;
 	struct api_context api;
 	struct api_topics_context topics_api;
+	struct api_agents_context agents_api;
 	struct kafka_admin *admin = NULL;
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
@@ -157,6 +159,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Topic registration creates Kafka topics through an admin client of its own, so it
+	 * works on instances that run no relay too. Built before PostgreSQL is awaited: a bad
+	 * KAFKA_* setting is a configuration error and must stop the start at once. */
+	{
+		static const struct kafka_conf_default admin_defaults[] = {
+		    {"client.id", "ferry-admin"},
+		};
+		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
+		                                          table, ntable, errstr, sizeof(errstr));
+
+		if (aconf == NULL ||
+		    (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
+			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
+			goto done;
+		}
+	}
 	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
 	if (conn == NULL)
 		goto done;
@@ -240,21 +258,6 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .registry = registry,
 	};
-	/* Topic registration creates Kafka topics through an admin client of its own, so it
-	 * works on instances that run no relay too. */
-	{
-		static const struct kafka_conf_default admin_defaults[] = {
-		    {"client.id", "ferry-admin"},
-		};
-		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
-		                                          table, ntable, errstr, sizeof(errstr));
-
-		if (aconf == NULL ||
-		    (admin = kafka_admin_new(aconf, errstr, sizeof(errstr))) == NULL) {
-			fprintf(stderr, "ferry-producer: Kafka admin client: %s\n", errstr);
-			goto done;
-		}
-	}
 	topics_api = (struct api_topics_context){
 	    .pool = pool,
 	    .admin = admin,
@@ -262,12 +265,20 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .kafka_timeout_ms = 15000,
 	};
+	agents_api = (struct api_agents_context){
+	    .pool = pool,
+	    .pool_timeout_ms = 5000,
+	    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
+	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
 		const struct http_route *part;
 		size_t k, nk;
 
 		part = api_topics_routes(&topics_api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_agents_routes(&agents_api, &nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 		part = api_acks_routes(&api, &nk);

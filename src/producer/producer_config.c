@@ -62,6 +62,11 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	S("FERRY_TOPIC_PARTITIONS", CONFIG_INT, "6", 1, 1000, NULL,
 	  "Partitions of a Kafka topic created by topic registration, unless the request says.",
 	  &c->topic_partitions);
+	S("FERRY_AGENT_HEARTBEAT_INTERVAL_S", CONFIG_INT, "30", 1, 3600, NULL,
+	  "Heartbeat interval expected of consumer agents: GET /api/agents/consumers calls one "
+	  "healthy when its last heartbeat is at most 3 intervals old, unhealthy at most 6, "
+	  "else inactive.",
+	  &c->agent_heartbeat_interval_s);
 	S("FERRY_RELAY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
 	  "Run the relay in this process (false: API only).", &c->relay_enabled);
 	S("FERRY_RELAY_BATCH_SIZE", CONFIG_INT, "500", 1, 100000, NULL,

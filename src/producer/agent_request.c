@@ -1,0 +1,215 @@
+/*
+ * agent_request.c - see agent_request.h.
+ */
+#include "producer/agent_request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "producer/message_request.h"
+
+static const char *const agent_registration_fields[] = {
+    "serviceId", "instanceId", "consumerGroup", "topics", "host", "port", "version", NULL};
+static const char *const agent_heartbeat_fields[] = {"serviceId", "instanceId", "consumerGroup",
+                                                     "healthy",   "details",    NULL};
+static const char *const agent_deregistration_fields[] = {"serviceId", "instanceId",
+                                                          "consumerGroup", NULL};
+
+/* The body is an object and has no member outside `fields`; else -1 naming what is expected. */
+static int agent_request_shape(json_t *body, const char *const *fields, char *errstr,
+                               size_t errstr_size)
+{
+	const char *name;
+	json_t *value;
+	size_t i, off;
+	char expected[256];
+
+	if (!json_is_object(body)) {
+		snprintf(errstr, errstr_size, "body: must be a JSON object");
+		return -1;
+	}
+	json_object_foreach (body, name, value) {
+		for (i = 0; fields[i]; i++)
+			if (strcmp(name, fields[i]) == 0)
+				break;
+		if (fields[i])
+			continue;
+		expected[0] = '\0';
+		for (i = 0, off = 0; fields[i] && off < sizeof(expected); i++)
+			off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s",
+			                        i ? ", " : "", fields[i]);
+		snprintf(errstr, errstr_size, "%.64s: unknown field (expected %s)", name, expected);
+		return -1;
+	}
+	return 0;
+}
+
+/* A string field of 1 to 255 bytes without NUL. Absent or null -> *out NULL, an error only when
+ * `required`. */
+static int agent_request_string(json_t *body, const char *field, bool required, const char **out,
+                                char *errstr, size_t errstr_size)
+{
+	json_t *v = json_object_get(body, field);
+	size_t len;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return 0;
+		snprintf(errstr, errstr_size, "%s: is required", field);
+		return -1;
+	}
+	len = json_is_string(v) ? json_string_length(v) : 0;
+	if (len == 0 || len > AGENT_REQUEST_MAX_STRING_BYTES ||
+	    strlen(json_string_value(v)) != len) {
+		snprintf(errstr, errstr_size, "%s: must be a string of 1 to %d bytes (no NUL)",
+		         field, AGENT_REQUEST_MAX_STRING_BYTES);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* serviceId and instanceId (required) and consumerGroup (required or not). */
+static int agent_request_identity(json_t *body, bool group_required, const char **service_id,
+                                  const char **instance_id, const char **consumer_group,
+                                  char *errstr, size_t errstr_size)
+{
+	if (agent_request_string(body, "serviceId", true, service_id, errstr, errstr_size) != 0 ||
+	    agent_request_string(body, "instanceId", true, instance_id, errstr, errstr_size) != 0 ||
+	    agent_request_string(body, "consumerGroup", group_required, consumer_group, errstr,
+	                         errstr_size) != 0)
+		return -1;
+	return 0;
+}
+
+/* "topics": 1..AGENT_REQUEST_MAX_TOPICS distinct valid names into a new array. */
+static int agent_request_topics(json_t *body, struct agent_registration *out, char *errstr,
+                                size_t errstr_size)
+{
+	json_t *arr = json_object_get(body, "topics"), *v;
+	size_t i, j, n;
+
+	if (arr == NULL || json_is_null(arr)) {
+		snprintf(errstr, errstr_size, "topics: is required");
+		return -1;
+	}
+	n = json_is_array(arr) ? json_array_size(arr) : 0;
+	if (n == 0 || n > AGENT_REQUEST_MAX_TOPICS) {
+		snprintf(errstr, errstr_size, "topics: must be an array of 1 to %d topic names",
+		         AGENT_REQUEST_MAX_TOPICS);
+		return -1;
+	}
+	out->topics = calloc(n, sizeof(*out->topics));
+	if (out->topics == NULL) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	json_array_foreach (arr, i, v) {
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+		/* An embedded NUL would hide the rest of the name from the check. */
+		if (s == NULL || strlen(s) != json_string_length(v) ||
+		    !message_request_topic_valid(s)) {
+			snprintf(
+			    errstr, errstr_size,
+			    "topics[%zu]: '%.64s' is not a valid topic name (1-249 characters of "
+			    "A-Z a-z 0-9 . _ -, not . or ..)",
+			    i, s ? s : "(not a string)");
+			goto fail;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(out->topics[j], s) == 0) {
+				snprintf(errstr, errstr_size, "topics[%zu]: '%s' is listed twice",
+				         i, s);
+				goto fail;
+			}
+		}
+		out->topics[i] = s;
+	}
+	out->n_topics = n;
+	return 0;
+fail:
+	free(out->topics);
+	out->topics = NULL;
+	return -1;
+}
+
+int agent_request_parse_registration(json_t *body, struct agent_registration *out, char *errstr,
+                                     size_t errstr_size)
+{
+	json_t *port;
+
+	memset(out, 0, sizeof(*out));
+	if (agent_request_shape(body, agent_registration_fields, errstr, errstr_size) != 0 ||
+	    agent_request_identity(body, true, &out->service_id, &out->instance_id,
+	                           &out->consumer_group, errstr, errstr_size) != 0 ||
+	    agent_request_string(body, "host", true, &out->host, errstr, errstr_size) != 0 ||
+	    agent_request_string(body, "version", false, &out->version, errstr, errstr_size) != 0)
+		goto fail;
+	port = json_object_get(body, "port");
+	if (port == NULL || json_is_null(port)) {
+		snprintf(errstr, errstr_size, "port: is required");
+		goto fail;
+	}
+	if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+	    json_integer_value(port) > 65535) {
+		snprintf(errstr, errstr_size, "port: must be an integer from 1 to 65535");
+		goto fail;
+	}
+	out->port = (int)json_integer_value(port);
+	if (agent_request_topics(body, out, errstr, errstr_size) != 0)
+		goto fail;
+	return 0;
+fail:
+	agent_registration_clear(out);
+	return -1;
+}
+
+void agent_registration_clear(struct agent_registration *reg)
+{
+	free(reg->topics);
+	memset(reg, 0, sizeof(*reg));
+}
+
+int agent_request_parse_heartbeat(json_t *body, struct agent_heartbeat *out, char *errstr,
+                                  size_t errstr_size)
+{
+	json_t *v;
+
+	memset(out, 0, sizeof(*out));
+	out->healthy = true;
+	if (agent_request_shape(body, agent_heartbeat_fields, errstr, errstr_size) != 0 ||
+	    agent_request_identity(body, false, &out->service_id, &out->instance_id,
+	                           &out->consumer_group, errstr, errstr_size) != 0)
+		return -1;
+	v = json_object_get(body, "healthy");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			snprintf(errstr, errstr_size, "healthy: must be true or false");
+			return -1;
+		}
+		out->healthy = json_is_true(v);
+	}
+	v = json_object_get(body, "details");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			snprintf(errstr, errstr_size, "details: must be a JSON object");
+			return -1;
+		}
+		out->details = v;
+	}
+	return 0;
+}
+
+int agent_request_parse_deregistration(json_t *body, struct agent_deregistration *out, char *errstr,
+                                       size_t errstr_size)
+{
+	memset(out, 0, sizeof(*out));
+	if (agent_request_shape(body, agent_deregistration_fields, errstr, errstr_size) != 0 ||
+	    agent_request_identity(body, false, &out->service_id, &out->instance_id,
+	                           &out->consumer_group, errstr, errstr_size) != 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,238 @@
+/*
+ * agent_store.c - see agent_store.h.
+ *
+ * Every function is one statement. Writes return their rows with RETURNING (inside a CTE where
+ * the statement does more) and the JSON is built from those rows: the outer query of a
+ * statement does not see what its own CTEs wrote, so re-reading the table there would show the
+ * old state.
+ */
+#include "producer/agent_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pg.h"
+#include "common/strbuf.h"
+
+/*
+ * An agent as the REST API shows it, from an agent row aliased a; `interval` is the query
+ * parameter holding the heartbeat interval in seconds ("$4"). now() is the statement's
+ * transaction start, so a row a write just refreshed (last_heartbeat_at = now()) is healthy.
+ */
+#define AGENT_JSON(interval)                                                                       \
+	"json_build_object('id', a.id, 'serviceId', a.service_id, 'instanceId', a.instance_id,"    \
+	" 'consumerGroup', a.consumer_group, 'topics', a.topics, 'host', a.host, 'port', a.port,"  \
+	" 'version', a.version, 'startedAt', a.started_at, 'registeredAt', a.registered_at,"       \
+	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status, 'health', CASE"              \
+	" WHEN a.status = 'STOPPED' THEN 'stopped'"                                                \
+	" WHEN a.last_heartbeat_at >= now() - 3 * " interval "::integer * interval '1 second'"     \
+	"  THEN 'healthy'"                                                                         \
+	" WHEN a.last_heartbeat_at >= now() - 6 * " interval "::integer * interval '1 second'"     \
+	"  THEN 'unhealthy'"                                                                       \
+	" ELSE 'inactive' END)"
+
+/* The agents one heartbeat or deregistration addresses, in a row aliased `t`: $1 service,
+ * $2 instance, $3 group (NULL = all of the instance's groups). */
+#define AGENT_ADDRESSED(t)                                                                         \
+	t ".service_id = $1 AND " t ".instance_id = $2"                                            \
+	  " AND ($3::text IS NULL OR " t ".consumer_group = $3)"
+
+/* Runs one statement. Returns OK with *res (caller PQclears), or ERROR with errstr and *res
+ * NULL. */
+static int agent_store_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                            PGresult **res, char *errstr, size_t errstr_size)
+{
+	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (pg_result_ok(*res))
+		return AGENT_STORE_OK;
+	pg_error_line(conn, *res, errstr, errstr_size);
+	PQclear(*res);
+	*res = NULL;
+	return AGENT_STORE_ERROR;
+}
+
+/*
+ * Runs a statement whose first column of its first row is the JSON answer. Returns OK with
+ * *out, NOT_FOUND when there is no row (or the value is NULL), or ERROR. When `created` is not
+ * NULL, the second column is a boolean, stored there.
+ */
+static int agent_store_query_json(PGconn *conn, const char *sql, int nparams,
+                                  const char *const *params, json_t **out, bool *created,
+                                  char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	json_error_t jerr;
+	int rc;
+
+	*out = NULL;
+	rc = agent_store_exec(conn, sql, nparams, params, &res, errstr, errstr_size);
+	if (rc != AGENT_STORE_OK)
+		return rc;
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+		rc = AGENT_STORE_NOT_FOUND;
+		goto done;
+	}
+	*out = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+	if (*out == NULL) {
+		snprintf(errstr, errstr_size, "cannot decode agent row: %s", jerr.text);
+		rc = AGENT_STORE_ERROR;
+		goto done;
+	}
+	if (created)
+		*created = PQnfields(res) > 1 && PQgetvalue(res, 0, 1)[0] == 't';
+done:
+	PQclear(res);
+	return rc;
+}
+
+int agent_store_register_consumer(PGconn *conn, const struct agent_registration *reg,
+                                  int heartbeat_interval_s, json_t **out, char *errstr,
+                                  size_t errstr_size)
+{
+	struct strbuf topics = STRBUF_INIT;
+	char port[16], interval[16];
+	const char *params[8];
+	bool created = false;
+	size_t i;
+	int rc = AGENT_STORE_ERROR;
+
+	*out = NULL;
+	pg_array_begin(&topics);
+	for (i = 0; i < reg->n_topics; i++)
+		pg_array_add(&topics, reg->topics[i]);
+	pg_array_end(&topics);
+	if (topics.failed) {
+		snprintf(errstr, errstr_size, "out of memory building the topics");
+		goto done;
+	}
+	snprintf(port, sizeof(port), "%d", reg->port);
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	params[0] = reg->service_id;
+	params[1] = reg->instance_id;
+	params[2] = reg->consumer_group;
+	params[3] = strbuf_str(&topics);
+	params[4] = reg->host;
+	params[5] = port;
+	params[6] = reg->version;
+	params[7] = interval;
+	/* xmax is 0 on a row this statement inserted and our transaction id on a row it updated:
+	 * the usual (if not documented) way to tell the two outcomes of ON CONFLICT DO UPDATE
+	 * apart in one round trip. Concurrent registrations of one triple serialise on the unique
+	 * index, so exactly one of them creates the row. */
+	rc = agent_store_query_json(
+	    conn,
+	    "INSERT INTO ferry.consumer_service_agent AS a (service_id, instance_id, consumer_group,"
+	    "  topics, host, port, version)"
+	    " VALUES ($1, $2, $3, $4::text[], $5, $6::integer, $7)"
+	    " ON CONFLICT (service_id, instance_id, consumer_group) DO UPDATE SET"
+	    "  topics = EXCLUDED.topics, host = EXCLUDED.host, port = EXCLUDED.port,"
+	    "  version = EXCLUDED.version, started_at = now(), last_heartbeat_at = now(),"
+	    "  status = 'ACTIVE'"
+	    " RETURNING " AGENT_JSON("$8") ", a.xmax = 0",
+	    8, params, out, &created, errstr, errstr_size);
+	if (rc == AGENT_STORE_NOT_FOUND) {
+		snprintf(errstr, errstr_size, "registering the agent returned no row");
+		rc = AGENT_STORE_ERROR;
+	} else if (rc == AGENT_STORE_OK && created) {
+		rc = AGENT_STORE_CREATED;
+	}
+done:
+	strbuf_free(&topics);
+	return rc;
+}
+
+int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int heartbeat_interval_s,
+                          json_t **out, char *errstr, size_t errstr_size)
+{
+	char interval[16], *details = NULL;
+	const char *params[6];
+	int rc;
+
+	*out = NULL;
+	if (hb->details) {
+		details = json_dumps(hb->details, JSON_COMPACT);
+		if (details == NULL) {
+			snprintf(errstr, errstr_size, "out of memory encoding the details");
+			return AGENT_STORE_ERROR;
+		}
+	}
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	params[0] = hb->service_id;
+	params[1] = hb->instance_id;
+	params[2] = hb->consumer_group;
+	params[3] = interval;
+	params[4] = hb->healthy ? "true" : "false";
+	params[5] = details ? details : "{}";
+	/* The INSERT runs whether or not the outer query reads it (PostgreSQL always completes a
+	 * data-modifying CTE), and sees u's rows: one health check per heartbeat, none for an
+	 * agent that is not registered. */
+	rc = agent_store_query_json(
+	    conn,
+	    "WITH u AS (UPDATE ferry.consumer_service_agent a SET last_heartbeat_at = now()"
+	    "  WHERE " AGENT_ADDRESSED(
+	        "a") " AND a.status = 'ACTIVE' RETURNING a.*),"
+	             " h AS (INSERT INTO ferry.service_health_check (agent_kind, service_id, instance_id,"
+	             "  healthy, details)"
+	             "  SELECT 'consumer', $1, $2, $5::boolean, $6::jsonb WHERE EXISTS (SELECT 1 FROM u))"
+	             "SELECT json_agg(" AGENT_JSON("$4") " ORDER BY a.id) FROM u a",
+	    6, params, out, NULL, errstr, errstr_size);
+	free(details);
+	return rc;
+}
+
+int agent_store_deregister(PGconn *conn, const struct agent_deregistration *dereg,
+                           int heartbeat_interval_s, json_t **out, char *errstr, size_t errstr_size)
+{
+	char interval[16];
+	const char *params[4];
+
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	params[0] = dereg->service_id;
+	params[1] = dereg->instance_id;
+	params[2] = dereg->consumer_group;
+	params[3] = interval;
+	/* u: the rows stopped now; r: those, and the addressed rows that were stopped already. */
+	return agent_store_query_json(
+	    conn,
+	    "WITH u AS (UPDATE ferry.consumer_service_agent a SET status = 'STOPPED'"
+	    "  WHERE " AGENT_ADDRESSED(
+	        "a") " AND a.status <> 'STOPPED' RETURNING a.*),"
+	             " r AS (SELECT * FROM u UNION ALL SELECT * FROM ferry.consumer_service_agent x"
+	             "  WHERE " AGENT_ADDRESSED("x") " AND x.id NOT IN (SELECT id FROM u))"
+	                                             "SELECT json_agg(" AGENT_JSON(
+	                                                 "$4") " ORDER BY a.id) FROM r a",
+	    4, params, out, NULL, errstr, errstr_size);
+}
+
+int agent_store_list_consumers(PGconn *conn, int heartbeat_interval_s, json_t **out, char *errstr,
+                               size_t errstr_size)
+{
+	char interval[16];
+	const char *params[1] = {interval};
+	int rc;
+
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	rc = agent_store_query_json(conn,
+	                            "SELECT coalesce(json_agg(" AGENT_JSON(
+	                                "$1") " ORDER BY a.id),"
+	                                      " '[]'::json) FROM ferry.consumer_service_agent a",
+	                            1, params, out, NULL, errstr, errstr_size);
+	return rc == AGENT_STORE_OK ? rc : AGENT_STORE_ERROR;
+}
+
+int agent_store_get_consumer(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
+                             char *errstr, size_t errstr_size)
+{
+	char idbuf[32], interval[16];
+	const char *params[2] = {idbuf, interval};
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	return agent_store_query_json(
+	    conn,
+	    "SELECT " AGENT_JSON(
+	        "$2") " FROM ferry.consumer_service_agent a WHERE a.id = $1::bigint",
+	    2, params, out, NULL, errstr, errstr_size);
+}

@@ -1,0 +1,78 @@
+/*
+ * agent_store.h - every query on ferry.consumer_service_agent and ferry.service_health_check
+ * (the tables of sql/producer/003_agents.sql): the consumer agents registered with the producer.
+ *
+ * Reads and writes return the REST API's JSON, built in SQL so the column list lives here once:
+ *   agent = {id, serviceId, instanceId, consumerGroup, topics: [..], host, port, version,
+ *            startedAt, registeredAt, lastHeartbeatAt, status ("ACTIVE" | "STOPPED"), health}
+ * health is derived when the row is read, from the age of last_heartbeat_at against the
+ * heartbeat interval the caller passes (FERRY_AGENT_HEARTBEAT_INTERVAL_S):
+ *   "stopped"    status STOPPED (whatever the age)
+ *   "healthy"    last heartbeat at most 3 intervals ago
+ *   "unhealthy"  at most 6 intervals ago
+ *   "inactive"   longer ago
+ *
+ * Heartbeats and deregistrations address one (service, instance) and either one consumer group
+ * or, with a NULL group, every group that instance registered.
+ *
+ * Every function takes a PGconn the caller owns and uses from one thread at a time, runs one
+ * statement (its own transaction: a failure leaves nothing behind and no transaction open),
+ * and returns an enum agent_store_status. JSON results are new references the caller owns.
+ * heartbeat_interval_s is 1..3600.
+ */
+#ifndef FERRY_AGENT_STORE_H
+#define FERRY_AGENT_STORE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "producer/agent_request.h"
+
+enum agent_store_status {
+	AGENT_STORE_ERROR = -1,    /* the database failed (HTTP 503); errstr set */
+	AGENT_STORE_NOT_FOUND = 0, /* no such agent (HTTP 404) */
+	AGENT_STORE_OK = 1,        /* done; *out set */
+	AGENT_STORE_CREATED = 2,   /* done, and the agent is new (HTTP 201); *out set */
+};
+
+/*
+ * Registers a consumer agent, or refreshes the registration of the same (service, instance,
+ * group): topics, host, port and version are replaced (an absent version becomes NULL), status
+ * becomes ACTIVE, started_at and last_heartbeat_at now(); the id and registered_at are kept.
+ * Returns CREATED or OK (a refresh) with *out the agent, or ERROR.
+ */
+int agent_store_register_consumer(PGconn *conn, const struct agent_registration *reg,
+                                  int heartbeat_interval_s, json_t **out, char *errstr,
+                                  size_t errstr_size) __attribute__((warn_unused_result));
+
+/*
+ * Records a heartbeat: sets last_heartbeat_at = now() on the ACTIVE agents it addresses and,
+ * when there was at least one, inserts one ferry.service_health_check row (agent_kind
+ * 'consumer', healthy and details as sent). Returns OK with *out a JSON array of the agents it
+ * refreshed (by id), NOT_FOUND when there was none (never registered, or deregistered: either
+ * way the consumer should register again) and then writes nothing, or ERROR.
+ */
+int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int heartbeat_interval_s,
+                          json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Sets status STOPPED on the agents it addresses (idempotent: stopped ones stay as they are).
+ * Returns OK with *out a JSON array of those agents as they now are (by id), NOT_FOUND when
+ * none was ever registered, or ERROR.
+ */
+int agent_store_deregister(PGconn *conn, const struct agent_deregistration *dereg,
+                           int heartbeat_interval_s, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Every consumer agent, by id. Returns OK with *out a JSON array, or ERROR. */
+int agent_store_list_consumers(PGconn *conn, int heartbeat_interval_s, json_t **out, char *errstr,
+                               size_t errstr_size) __attribute__((warn_unused_result));
+
+/* The consumer agent with this id. Returns OK with *out, NOT_FOUND, or ERROR. */
+int agent_store_get_consumer(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
+                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Invalid configuration stops ferry-producer at start with a non-zero exit and one readable line
+# that names the variable. Usage: check_bad_config.sh BINARY
+set -uo pipefail
+bin="$1"
+passed=0
+failed=0
+# expect VAR=value... -- NEEDLE: run with the environment given, expect exit != 0 and NEEDLE in
+# a single line of stderr.
+expect() {
+	local needle="${*: -1}" envs=("${@:1:$#-1}") out rc
+	out="$(env -i PATH="$PATH" "${envs[@]}" "$bin" 2>&1 >/dev/null)"
+	rc=$?
+	if ((rc != 0)) && [[ "$out" == *"$needle"* ]] && (($(wc -l <<<"$out") == 1)); then
+		passed=$((passed + 1))
+	else
+		echo "FAIL: ${envs[*]}: exit $rc, stderr: $out" >&2
+		failed=$((failed + 1))
+	fi
+}
+expect FERRY_RELAY_BATCH_SIZE=abc "FERRY_RELAY_BATCH_SIZE"
+expect FERRY_RELAY_BATCH_SIZE=0 "FERRY_RELAY_BATCH_SIZE"
+expect FERRY_MIGRATE=perhaps "FERRY_MIGRATE"
+expect FERRY_LOG_LEVEL=loud "FERRY_LOG_LEVEL"
+expect "ConnectionStrings__DefaultConnection=Host=x;Bogus=1" "ConnectionStrings__DefaultConnection"
+expect ASPNETCORE_URLS=https://0.0.0.0:1 "ASPNETCORE_URLS"
+expect PORT=70000 "PORT"
+expect KAFKA_SECURITY_PROTOCOL=carrier-pigeon "KAFKA_SECURITY_PROTOCOL"
+echo "bad config: $passed passed, $failed failed"
+((failed == 0))
