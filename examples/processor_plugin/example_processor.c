@@ -21,6 +21,7 @@
 struct example_state {
 	char table[128]; /* quoted identifier */
 	char insert_sql[256];
+	int table_ready; /* the table is known to exist (committed); per group thread */
 };
 
 int ferry_processor_init(const char *config, void **state, char *errstr, size_t errstr_size)
@@ -57,14 +58,27 @@ static int example_ensure_table(struct example_state *st, PGconn *txn, char *err
 	PGresult *res;
 	int rc = 0;
 
+	/* Concurrent first uses by several group threads (or processes) would race on the catalog:
+	 * a transaction-level advisory lock makes the second wait for the first to commit, after
+	 * which IF NOT EXISTS sees the table. The savepoint keeps the caller's transaction usable
+	 * should the statement still fail. */
+	/* Seen by a fresh statement before we create it: it exists, committed by someone. */
+	snprintf(sql, sizeof(sql), "SELECT to_regclass('%s') IS NOT NULL", st->table);
+	res = PQexec(txn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't') {
+		PQclear(res);
+		st->table_ready = 1;
+		return 0;
+	}
+	PQclear(res);
 	snprintf(sql, sizeof(sql),
 	         "CREATE TABLE IF NOT EXISTS %s (message_id bigint NOT NULL, consumer_group text "
 	         "NOT NULL, topic text NOT NULL, payload text, processed_at timestamptz NOT NULL "
 	         "DEFAULT now(), PRIMARY KEY (message_id, consumer_group))",
 	         st->table);
-	/* Concurrent first uses by several group threads may race on the catalog; a savepoint
-	 * keeps the caller's transaction usable if so. */
 	res = PQexec(txn, "SAVEPOINT example_create");
+	PQclear(res);
+	res = PQexec(txn, "SELECT pg_advisory_xact_lock(hashtext('ferry example_processed'))");
 	PQclear(res);
 	res = PQexec(txn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -101,7 +115,8 @@ int ferry_processor_process(void *state, const struct ferry_consumed_message *ms
 		snprintf(errstr, errstr_size, "example processor: payload asks to fail");
 		goto done;
 	}
-	if (example_ensure_table(st, txn, errstr, errstr_size) != 0)
+	/* Once the table is there, skip the catalog work (and its lock) for every message. */
+	if (!st->table_ready && example_ensure_table(st, txn, errstr, errstr_size) != 0)
 		goto done;
 	snprintf(id, sizeof(id), "%" PRId64, msg->message_id);
 	params[0] = id;
