@@ -4,8 +4,9 @@
  * once and its group becomes ACKNOWLEDGED at the producer; a record targeted at another group is
  * skipped; the example plugin writes its own table in the same transaction, and a payload with
  * "fail" becomes a failed_message row and a negative acknowledgment; a consumer killed with
- * SIGKILL in the middle of a stream, then restarted, processes every message exactly once and
- * delivers every acknowledgment; acknowledgments survive a producer outage.
+ * SIGKILL in the middle of a stream of 5,000 messages, then restarted, processes every message
+ * exactly once and delivers every acknowledgment; so does one stopped with SIGTERM mid-stream
+ * (which exits 0); acknowledgments survive 30 s of producer outage.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -289,86 +290,186 @@ static void test_missing_plugin_is_a_clear_error(void **state)
 	                 0);
 }
 
-/* SIGKILL in the middle of a stream, then a restart: exactly once, every ack delivered. */
+/* Sends n messages "m<i>" over 17 keys to `topic` with send-batch, 500 per request. */
+static void send_batches(const char *topic, int n)
+{
+	struct it_response r = {0};
+	char *body = malloc((size_t)500 * (strlen(topic) + 64) + 16);
+	int i, j, len;
+
+	assert_non_null(body);
+	for (i = 0; i < n; i += 500) {
+		len = sprintf(body, "[");
+		for (j = i; j < n && j < i + 500; j++)
+			len += sprintf(body + len,
+			               "%s{\"topic\":\"%s\",\"message\":\"m%d\",\"key\":\"k%d\"}",
+			               j > i ? "," : "", topic, j, j % 17);
+		sprintf(body + len, "]");
+		if (it_post(&fx.producer, "/api/messages/send-batch", body, &r) != 201)
+			fail_msg("send-batch answered %ld: %s", r.status, r.text);
+	}
+	it_response_free(&r);
+	free(body);
+}
+
+/* Every one of the n messages of `topic` processed exactly once by `group`, every ack delivered:
+ * the producer shows each delivery ACKNOWLEDGED and pending_ack is empty. */
+static void assert_exactly_once_and_acknowledged(const char *topic, const char *group, int n)
+{
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS * 2,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group));
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery d"
+	                            " JOIN ferry.outbox_message m ON m.id = d.message_id"
+	                            " WHERE m.topic = '%s' AND d.consumer_group = '%s'"
+	                            " AND d.status = 'ACKNOWLEDGED'",
+	                            topic, group));
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	/* Exactly once: n distinct messages, n rows, all of this topic. */
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(DISTINCT p.message_id) FROM"
+	               " ferry_consumer.processed_message p JOIN ferry.outbox_message m"
+	               " ON m.id = p.message_id WHERE m.topic = '%s'"
+	               " AND p.consumer_group = '%s'",
+	               topic, group),
+	    n);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group),
+	                 n);
+}
+
+/* SIGKILL in the middle of a stream of 5,000, then a restart: exactly once, every ack
+ * delivered. */
 static void test_crash_and_restart_exactly_once(void **state)
 {
 	char topic[IT_TOPIC_MAX], group[160];
 	const char *groups[2] = {group, NULL};
 	struct it_producer consumer;
-	int n = 2000, i;
-	struct it_response r = {0};
-	char body[256];
+	const int n = 5000;
+	int64_t at_kill, t0 = it_now_ms();
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "crash");
 	snprintf(group, sizeof(group), "%s-g", topic);
 	register_topic(topic, groups);
-	for (i = 0; i < n; i++) {
-		snprintf(body, sizeof(body),
-		         "{\"topic\":\"%s\",\"message\":\"m%d\",\"key\":\"k%d\"}", topic, i,
-		         i % 17);
-		if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
-			fail_msg("send answered %ld: %s", r.status, r.text);
-	}
-	it_response_free(&r);
+	send_batches(topic, n);
 	start_consumer(&consumer, group, topic, NULL);
 	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
 	                            "SELECT (count(*) >= %d)::int FROM"
 	                            " ferry_consumer.processed_message WHERE consumer_group = '%s'",
 	                            n / 4, group));
 	it_producer_kill(&consumer);
+	at_kill = it_sql_int(fx.conn,
+	                     "SELECT count(*) FROM ferry_consumer.processed_message"
+	                     " WHERE consumer_group = '%s'",
+	                     group);
+	/* Killed in the middle, not after the end. */
+	assert_true(at_kill < n);
 	start_consumer(&consumer, group, topic, NULL);
-	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS * 2,
-	                            "SELECT count(*) FROM ferry_consumer.processed_message"
-	                            " WHERE consumer_group = '%s'",
-	                            group));
-	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS,
-	                            "SELECT count(*) FROM ferry.message_delivery"
-	                            " WHERE consumer_group = '%s' AND status = 'ACKNOWLEDGED'",
-	                            group));
-	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
-	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	assert_exactly_once_and_acknowledged(topic, group, n);
 	assert_int_equal(it_producer_stop(&consumer), 0);
+	printf("crash: %d messages, killed at %" PRId64
+	       " processed, all acknowledged after %" PRId64 " ms\n",
+	       n, at_kill, it_now_ms() - t0);
 }
 
-/* The producer down for a while: acks wait in pending_ack and all arrive once it is back. */
+/* SIGTERM in the middle of a stream: exit 0; restarted, nothing processed twice. */
+static void test_sigterm_during_processing_exactly_once(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	const char *groups[2] = {group, NULL};
+	struct it_producer consumer;
+	const int n = 3000;
+	int64_t at_stop;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "sigterm");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, groups);
+	send_batches(topic, n);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT (count(*) >= %d)::int FROM"
+	                            " ferry_consumer.processed_message WHERE consumer_group = '%s'",
+	                            n / 4, group));
+	assert_int_equal(it_producer_stop(&consumer), 0);
+	at_stop = it_sql_int(fx.conn,
+	                     "SELECT count(*) FROM ferry_consumer.processed_message"
+	                     " WHERE consumer_group = '%s'",
+	                     group);
+	assert_true(at_stop < n);
+	start_consumer(&consumer, group, topic, NULL);
+	assert_exactly_once_and_acknowledged(topic, group, n);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+	printf("sigterm: %d messages, stopped at %" PRId64 " processed\n", n, at_stop);
+}
+
+/* The producer down for 30 s while the consumer processes: acks wait in pending_ack, and all
+ * arrive once it is back. */
 static void test_acks_survive_producer_outage(void **state)
 {
 	char topic[IT_TOPIC_MAX], group[160];
 	const char *groups[2] = {group, NULL};
 	struct it_producer consumer;
-	int64_t ids[20];
-	int i, port = fx.producer.port;
+	const int n = 200;
+	int port = fx.producer.port;
 	char portenv[32];
 	const char *env[2] = {portenv, NULL};
+	int64_t down_at, outage_ms;
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "outage");
 	snprintf(group, sizeof(group), "%s-g", topic);
 	register_topic(topic, groups);
-	for (i = 0; i < 20; i++)
-		ids[i] = send_message(topic, "x", NULL);
+	send_batches(topic, n);
 	/* Wait until the relay published them, then take the producer away. */
 	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
 	                            "SELECT count(*) FROM ferry.outbox_message WHERE topic = '%s'"
 	                            " AND status = 'PENDING'",
 	                            topic));
+	assert_int_equal(it_kafka_count(topic), n);
 	assert_int_equal(it_producer_stop(&fx.producer), 0);
+	down_at = it_now_ms();
+	/* The consumer starts while the producer is down and processes every record. */
 	start_consumer(&consumer, group, topic, NULL);
-	assert_true(it_wait_sql_int(fx.conn, 20, WAIT_MS,
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS,
 	                            "SELECT count(*) FROM ferry_consumer.processed_message"
 	                            " WHERE consumer_group = '%s'",
 	                            group));
-	it_sleep_ms(1000);
-	assert_true(it_sql_int(fx.conn, "SELECT count(*) FROM ferry_consumer.pending_ack") >= 20);
+	/* Keep the producer down 30 s in all; the acks wait, none is lost or given up. */
+	while (it_now_ms() - down_at < 30000) {
+		assert_int_equal(it_sql_int(fx.conn,
+		                            "SELECT count(*) FROM ferry_consumer.pending_ack"
+		                            " WHERE consumer_group = '%s' AND success",
+		                            group),
+		                 n);
+		it_sleep_ms(1000);
+	}
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE consumer_group = '%s' AND status = 'ACKNOWLEDGED'",
+	                            group),
+	                 0);
 	/* Back on the same port (the consumer's ProducerService__BaseUrl). */
 	snprintf(portenv, sizeof(portenv), "PORT=%d", port);
 	it_producer_start(&fx.producer, &fx.db, env);
+	outage_ms = it_now_ms() - down_at;
+	assert_true(outage_ms >= 30000);
 	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
 	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
-	for (i = 0; i < 20; i++)
-		wait_group_status(ids[i], group, "ACKNOWLEDGED");
+	assert_true(it_wait_sql_int(fx.conn, n, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE consumer_group = '%s' AND status = 'ACKNOWLEDGED'",
+	                            group));
 	assert_int_equal(it_producer_stop(&consumer), 0);
+	printf("outage: producer down %" PRId64 " ms, %d acks delivered after it came back\n",
+	       outage_ms, n);
 }
 
 int main(void)
@@ -379,6 +480,7 @@ int main(void)
 	    cmocka_unit_test(test_plugin_processes_and_fails),
 	    cmocka_unit_test(test_missing_plugin_is_a_clear_error),
 	    cmocka_unit_test(test_crash_and_restart_exactly_once),
+	    cmocka_unit_test(test_sigterm_during_processing_exactly_once),
 	    cmocka_unit_test(test_acks_survive_producer_outage),
 	};
 
