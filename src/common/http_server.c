@@ -1058,3 +1058,59 @@ void http_server_stop(struct http_server *srv)
 done:
 	return;
 }
+
+/* Decimal digits only (an optional leading '-' when allow_negative), no overflow. */
+static int http_server_parse_ll(const char *text, int allow_negative, long long *out)
+{
+	const char *digits = text;
+	char *end = NULL;
+	long long v;
+
+	if (text == NULL || *text == '\0')
+		return -1;
+	if (allow_negative && *digits == '-')
+		digits++;
+	if (*digits < '0' || *digits > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int http_exchange_param_id(struct http_exchange *ex, const char *name, const char *what,
+                           int64_t *out)
+{
+	const char *text = http_exchange_param(ex, name);
+	long long v = 0;
+
+	if (http_server_parse_ll(text, 0, &v) != 0 || v <= 0) {
+		http_exchange_error(ex, 400, "%s must be a positive integer, not '%.40s'", what,
+		                    text ? text : "");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int http_exchange_query_int(struct http_exchange *ex, const char *name, long long def,
+                            long long min, long long max, long long *out)
+{
+	const char *text = http_exchange_query(ex, name);
+	long long v;
+
+	if (text == NULL || *text == '\0') {
+		*out = def;
+		return 0;
+	}
+	if (http_server_parse_ll(text, min < 0, &v) != 0 || v < min || v > max) {
+		http_exchange_error(ex, 400,
+		                    "query parameter %s must be an integer from %lld to %lld", name,
+		                    min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}

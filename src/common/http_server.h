@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_MAX_PATH_PARAMS 4
 
@@ -126,5 +127,22 @@ void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, 
  * {"error": "request body is empty: expected JSON"}.
  */
 json_t *http_exchange_parse_json(struct http_exchange *ex);
+
+/*
+ * Reads the {name} path segment as an id from 1 to INT64_MAX (decimal digits only; overflow is
+ * an error, not a clamp). Returns 0 with *out set, or answers the exchange with
+ * 400 {"error": "<what> must be a positive integer, not '...'"} and returns -1.
+ */
+int http_exchange_param_id(struct http_exchange *ex, const char *name, const char *what,
+                           int64_t *out) __attribute__((warn_unused_result));
+
+/*
+ * Reads query argument `name` as a decimal integer in [min, max]; absent or empty gives `def`.
+ * Returns 0 with *out set, or answers 400 {"error": "query parameter <name> must be an integer
+ * from <min> to <max>"} and returns -1 (junk, overflow and out-of-range values alike).
+ */
+int http_exchange_query_int(struct http_exchange *ex, const char *name, long long def,
+                            long long min, long long max, long long *out)
+    __attribute__((warn_unused_result));
 
 #endif

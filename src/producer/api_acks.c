@@ -100,28 +100,6 @@ done:
 	json_decref(body);
 }
 
-static int api_acks_query_int(struct http_exchange *ex, const char *name, long long def,
-                              long long min, long long max, long long *out)
-{
-	const char *text = http_exchange_query(ex, name);
-	char *end = NULL;
-	long long v;
-
-	if (text == NULL || *text == '\0') {
-		*out = def;
-		return 0;
-	}
-	v = strtoll(text, &end, 10);
-	if (*end != '\0' || v < min || v > max) {
-		http_exchange_error(ex, 400,
-		                    "query parameter %s must be an integer from %lld to %lld", name,
-		                    min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
 {
 	static const char *const statuses[] = {"PENDING", "SENT",    "ACKNOWLEDGED",
@@ -148,9 +126,9 @@ static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
 	} else {
 		status = NULL;
 	}
-	if (api_acks_query_int(ex, "limit", API_ACKS_DEFAULT_PAGE, 1, API_ACKS_MAX_PAGE, &limit) !=
-	        0 ||
-	    api_acks_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
+	if (http_exchange_query_int(ex, "limit", API_ACKS_DEFAULT_PAGE, 1, API_ACKS_MAX_PAGE,
+	                            &limit) != 0 ||
+	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
 		return;
 	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
 	if (conn == NULL) {

@@ -179,27 +179,21 @@ static void api_agents_list(struct http_exchange *ex, void *opaque)
 static void api_agents_get(struct http_exchange *ex, void *opaque)
 {
 	struct api_agents_context *ctx = opaque;
-	const char *text = http_exchange_param(ex, "id");
 	json_t *out = NULL;
-	char errstr[512], what[96], *end = NULL;
-	long long id = 0;
+	char errstr[512], what[96];
+	int64_t id = 0;
 	PGconn *conn;
 	int rc;
 
-	if (text && *text >= '0' && *text <= '9')
-		id = strtoll(text, &end, 10);
-	if (id <= 0 || end == NULL || *end != '\0') {
-		http_exchange_error(ex, 400, "agent id must be a positive integer, not '%.40s'",
-		                    text ? text : "");
+	if (http_exchange_param_id(ex, "id", "agent id", &id) != 0)
 		return;
-	}
 	conn = api_agents_conn(ctx, ex);
 	if (conn == NULL)
 		return;
-	rc = agent_store_get_consumer(conn, (int64_t)id, ctx->heartbeat_interval_s, &out, errstr,
+	rc = agent_store_get_consumer(conn, id, ctx->heartbeat_interval_s, &out, errstr,
 	                              sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	snprintf(what, sizeof(what), "no consumer agent with id %lld", id);
+	snprintf(what, sizeof(what), "no consumer agent with id %lld", (long long)id);
 	api_agents_answer(ex, rc, out, 200, what, errstr);
 }
 

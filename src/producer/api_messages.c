@@ -194,36 +194,17 @@ done:
 	json_decref(body);
 }
 
-/* Parses a positive message id from the {id} path segment. */
-static int api_parse_id(const char *text, int64_t *id)
-{
-	char *end = NULL;
-	long long v;
-
-	if (text == NULL || *text == '\0' || *text == '-' || *text == '+')
-		return -1;
-	v = strtoll(text, &end, 10);
-	if (*end != '\0' || v <= 0)
-		return -1;
-	*id = v;
-	return 0;
-}
-
 static void api_get_message(struct http_exchange *ex, void *opaque)
 {
 	struct api_context *ctx = opaque;
-	const char *idtext = http_exchange_param(ex, "id");
 	char errstr[512];
 	json_t *msg = NULL;
 	PGconn *conn;
 	int64_t id;
 	int found;
 
-	if (api_parse_id(idtext, &id) != 0) {
-		http_exchange_error(ex, 400, "message id must be a positive integer, not '%.40s'",
-		                    idtext ? idtext : "");
+	if (http_exchange_param_id(ex, "id", "message id", &id) != 0)
 		return;
-	}
 	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
 	if (conn == NULL) {
 		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
@@ -251,29 +232,6 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 		http_exchange_respond(ex, 200, msg);
 }
 
-/* Reads an integer query argument within [min, max]; absent -> def. */
-static int api_query_int(struct http_exchange *ex, const char *name, long long def, long long min,
-                         long long max, long long *out)
-{
-	const char *text = http_exchange_query(ex, name);
-	char *end = NULL;
-	long long v;
-
-	if (text == NULL || *text == '\0') {
-		*out = def;
-		return 0;
-	}
-	v = strtoll(text, &end, 10);
-	if (*end != '\0' || v < min || v > max) {
-		http_exchange_error(ex, 400,
-		                    "query parameter %s must be an integer from %lld to %lld", name,
-		                    min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static void api_list_pending(struct http_exchange *ex, void *opaque)
 {
 	struct api_context *ctx = opaque;
@@ -282,8 +240,8 @@ static void api_list_pending(struct http_exchange *ex, void *opaque)
 	json_t *page = NULL;
 	PGconn *conn;
 
-	if (api_query_int(ex, "limit", API_DEFAULT_PAGE, 1, API_MAX_PAGE, &limit) != 0 ||
-	    api_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
+	if (http_exchange_query_int(ex, "limit", API_DEFAULT_PAGE, 1, API_MAX_PAGE, &limit) != 0 ||
+	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
 		return;
 	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
 	if (conn == NULL) {

@@ -60,20 +60,7 @@ static void api_topics_answer(struct http_exchange *ex, int rc, json_t *out, int
 /* The {id} path segment as a positive group id, or answers 400 and returns -1. */
 static int api_topics_group_id(struct http_exchange *ex, int64_t *id)
 {
-	const char *text = http_exchange_param(ex, "id");
-	char *end = NULL;
-	long long v = 0;
-
-	if (text && *text >= '0' && *text <= '9')
-		v = strtoll(text, &end, 10);
-	if (v <= 0 || end == NULL || *end != '\0') {
-		http_exchange_error(ex, 400,
-		                    "consumer group id must be a positive integer, not '%.40s'",
-		                    text ? text : "");
-		return -1;
-	}
-	*id = v;
-	return 0;
+	return http_exchange_param_id(ex, "id", "consumer group id", id);
 }
 
 /* The {name} path segment, or answers 404 (no topic can have an invalid name) and returns NULL. */

@@ -183,6 +183,11 @@ static void test_bad_ids_and_queries(void **state)
 	expect_refusal("id negative", "GET", "/api/messages/-5", NULL, 0, 400);
 	expect_refusal("id with trailing text", "GET", "/api/messages/12abc", NULL, 0, 400);
 	expect_refusal("id not found", "GET", "/api/messages/999999", NULL, 0, 404);
+	/* Past 64 bits is an error, not a clamp to the largest id. */
+	expect_refusal("id overflowing", "GET", "/api/messages/99999999999999999999", NULL, 0, 400);
+	expect_refusal("afterId overflowing", "GET",
+	               "/api/messages/pending?afterId=99999999999999999999", NULL, 0, 400);
+	expect_refusal("limit with a sign", "GET", "/api/messages/pending?limit=+5", NULL, 0, 400);
 	expect_refusal("limit zero", "GET", "/api/messages/pending?limit=0", NULL, 0, 400);
 	expect_refusal("limit too big", "GET", "/api/messages/pending?limit=1001", NULL, 0, 400);
 	expect_refusal("limit not a number", "GET", "/api/messages/pending?limit=ten", NULL, 0,
