@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -94,6 +95,22 @@ PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, siz
 	}
 	PQsetNoticeProcessor(conn, pg_notice_processor, NULL);
 	return conn;
+}
+
+PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s, char *errstr,
+                        size_t errstr_size)
+{
+	time_t deadline = time(NULL) + wait_s;
+	unsigned attempt = 0;
+	PGconn *conn;
+
+	for (;;) {
+		conn = pg_connect(conninfo, app_name, errstr, errstr_size);
+		if (conn || time(NULL) >= deadline)
+			return conn;
+		log_warn("pg", "PostgreSQL not reachable yet (%s); retrying", errstr);
+		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);
+	}
 }
 
 int pg_ensure(PGconn **conn, const char *conninfo, const char *app_name, char *errstr,

@@ -21,6 +21,15 @@
 PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size);
 
 /*
+ * Connects like pg_connect, retrying with backoff for up to wait_s seconds: at start-up, so that
+ * the order in which a database and a service start does not matter (compose, systemd). Logs
+ * a warning per failed attempt. Returns the connection (caller owns it), or NULL with errstr
+ * holding the last failure.
+ */
+PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s, char *errstr,
+                        size_t errstr_size);
+
+/*
  * Makes *conn usable: returns 0 at once if it is open and idle; otherwise closes it and
  * connects anew (one attempt). Returns -1 with errstr when the database cannot be reached;
  * *conn is then NULL. Callers back off between failures (see pg_backoff_ms).

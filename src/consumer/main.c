@@ -22,6 +22,7 @@
 #include "common/http_server.h"
 #include "common/kafka_conf.h"
 #include "common/log.h"
+#include "common/service_cli.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "consumer/ack_sender.h"
@@ -42,28 +43,6 @@ static void usage(FILE *out)
 	             "security.protocol=ssl).\n");
 }
 
-/* Waits for PostgreSQL at start-up so that start order does not matter (compose, systemd). */
-static PGconn *connect_at_startup(const char *conninfo, long wait_s)
-{
-	char errstr[512];
-	unsigned attempt = 0;
-	time_t deadline = time(NULL) + wait_s;
-	PGconn *conn;
-
-	for (;;) {
-		conn = pg_connect(conninfo, "ferry-consumer", errstr, sizeof(errstr));
-		if (conn)
-			return conn;
-		if (time(NULL) >= deadline) {
-			fprintf(stderr, "ferry-consumer: cannot connect to PostgreSQL: %s\n",
-			        errstr);
-			return NULL;
-		}
-		log_warn("main", "PostgreSQL not reachable yet (%s); retrying", errstr);
-		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct consumer_config cfg;
@@ -81,7 +60,7 @@ int main(int argc, char **argv)
 	struct api_consumer_context api;
 	PGconn *conn = NULL;
 	sigset_t sigs;
-	int port = 0, sig = 0, i, rc = 1;
+	int port = 0, sig = 0, rc = 1;
 	bool curl_ready = false;
 	enum log_level level;
 	enum log_format format;
@@ -91,26 +70,11 @@ int main(int argc, char **argv)
 	memset(loops, 0, sizeof(loops));
 	instance[0] = '\0';
 	table = consumer_config_table(&cfg, &ntable);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("ferry-consumer %s\n", FERRY_VERSION);
-			return 0;
-		} else if (strcmp(argv[i], "--config-table") == 0) {
-			config_print_markdown(table, ntable, stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--urls") == 0 && i + 1 < argc) {
-			urls_flag = argv[++i];
-		} else if (strncmp(argv[i], "--urls=", 7) == 0) {
-			urls_flag = argv[i] + 7;
-		} else {
-			fprintf(stderr, "ferry-consumer: unknown argument '%s' (try --help)\n",
-			        argv[i]);
-			return 2;
-		}
-	}
+	rc = service_cli_parse(argc, argv, "ferry-consumer", FERRY_VERSION, usage, table, ntable,
+	                       &urls_flag);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 
 	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, "ferry-consumer: %s\n", errstr);
@@ -156,9 +120,13 @@ int main(int argc, char **argv)
 	}
 	curl_ready = true;
 
-	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
-	if (conn == NULL)
+	conn = pg_connect_wait(conninfo, "ferry-consumer", cfg.db_startup_wait_s, errstr,
+	                       sizeof(errstr));
+	if (conn == NULL) {
+		fprintf(stderr, "ferry-consumer: cannot connect to PostgreSQL (%s): %s\n", db_var,
+		        errstr);
 		goto done;
+	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "consumer", migrations_consumer,
 		                            migrations_consumer_count, errstr, sizeof(errstr));

@@ -20,6 +20,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_conf.h"
 #include "common/log.h"
+#include "common/service_cli.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "producer/api_acks.h"
@@ -40,30 +41,6 @@ static void usage(FILE *out)
 	             "Settings come from the environment (see --config-table); any other KAFKA_* "
 	             "variable is passed to librdkafka\n(KAFKA_SECURITY_PROTOCOL=ssl -> "
 	             "security.protocol=ssl).\n");
-}
-
-/* Waits for PostgreSQL at start-up so that start order does not matter (compose, systemd). */
-static PGconn *connect_at_startup(const char *conninfo, long wait_s)
-{
-	char errstr[512];
-	unsigned attempt = 0;
-	time_t deadline = time(NULL) + wait_s;
-	PGconn *conn;
-
-	for (;;) {
-		conn = pg_connect(conninfo, "ferry-producer", errstr, sizeof(errstr));
-		if (conn)
-			return conn;
-		if (time(NULL) >= deadline) {
-			fprintf(stderr,
-			        "ferry-producer: cannot connect to PostgreSQL "
-			        "(ConnectionStrings__DefaultConnection): %s\n",
-			        errstr);
-			return NULL;
-		}
-		log_warn("main", "PostgreSQL not reachable yet (%s); retrying", errstr);
-		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);
-	}
 }
 
 int main(int argc, char **argv)
@@ -87,32 +64,17 @@ int main(int argc, char **argv)
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
 	sigset_t sigs;
-	int port = 0, sig = 0, i, rc = 1;
+	int port = 0, sig = 0, rc = 1;
 	enum log_level level;
 	enum log_format format;
 
 	memset(&cfg, 0, sizeof(cfg));
 	table = producer_config_table(&cfg, &ntable);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("ferry-producer %s\n", FERRY_VERSION);
-			return 0;
-		} else if (strcmp(argv[i], "--config-table") == 0) {
-			config_print_markdown(table, ntable, stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--urls") == 0 && i + 1 < argc) {
-			urls_flag = argv[++i];
-		} else if (strncmp(argv[i], "--urls=", 7) == 0) {
-			urls_flag = argv[i] + 7;
-		} else {
-			fprintf(stderr, "ferry-producer: unknown argument '%s' (try --help)\n",
-			        argv[i]);
-			return 2;
-		}
-	}
+	rc = service_cli_parse(argc, argv, "ferry-producer", FERRY_VERSION, usage, table, ntable,
+	                       &urls_flag);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 
 	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, "ferry-producer: %s\n", errstr);
@@ -175,9 +137,15 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	conn = connect_at_startup(conninfo, cfg.db_startup_wait_s);
-	if (conn == NULL)
+	conn = pg_connect_wait(conninfo, "ferry-producer", cfg.db_startup_wait_s, errstr,
+	                       sizeof(errstr));
+	if (conn == NULL) {
+		fprintf(stderr,
+		        "ferry-producer: cannot connect to PostgreSQL "
+		        "(ConnectionStrings__DefaultConnection): %s\n",
+		        errstr);
 		goto done;
+	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "producer", migrations_producer,
 		                            migrations_producer_count, errstr, sizeof(errstr));
