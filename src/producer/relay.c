@@ -598,10 +598,11 @@ static void *relay_main(void *arg)
 				 * does. */
 				if (r >= 0) {
 					failures = 0;
-					/* After a partial batch, rows trickle in: wait poll_min_ms (or a
-					 * wake-up) before the next claim, so batches grow instead of
-					 * paying a claim, a produce request and a commit for a few rows
-					 * each. After a full batch, claim again at once. */
+					/* After a partial batch, rows trickle in: wait poll_min_ms
+					 * (or a wake-up) before the next claim, so batches grow
+					 * instead of paying a claim, a produce request and a commit
+					 * for a few rows each. After a full batch, claim again at
+					 * once. */
 				} else {
 					next_claim_at =
 					    relay_now_ms() + pg_backoff_ms(failures++,
