@@ -1169,3 +1169,21 @@ void it_records_free(struct it_records *recs)
 	free(recs->v);
 	memset(recs, 0, sizeof(*recs));
 }
+
+void it_fixture_open(struct it_fixture *fx, const char *name, const char *const *extra_env)
+{
+	it_db_create(&fx->db, name);
+	it_producer_start(&fx->producer, &fx->db, extra_env);
+	fx->conn = it_pg_connect(fx->db.conninfo);
+}
+
+void it_fixture_close(struct it_fixture *fx)
+{
+	int status;
+
+	PQfinish(fx->conn);
+	fx->conn = NULL;
+	status = it_producer_stop(&fx->producer);
+	it_db_drop(&fx->db);
+	assert_int_equal(status, 0);
+}

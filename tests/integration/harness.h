@@ -132,6 +132,22 @@ void it_producer_kill(struct it_producer *p);
 /* Prints the last `lines` lines of the producer's log to stderr. */
 void it_producer_print_log(const struct it_producer *p, int lines);
 
+/* --- fixture ------------------------------------------------------------------------------ */
+
+/* What most test programs share: one database, a producer serving it, a connection to it. */
+struct it_fixture {
+	struct it_db db;
+	struct it_producer producer;
+	PGconn *conn;
+};
+
+/* it_db_create(name), it_producer_start(extra_env) on it, it_pg_connect to it. */
+void it_fixture_open(struct it_fixture *fx, const char *name, const char *const *extra_env);
+
+/* Closes the connection, stops the producer (failing the test unless it exits 0: under the
+ * sanitizers that is also the leak check) and drops the database. */
+void it_fixture_close(struct it_fixture *fx);
+
 /* --- HTTP ----------------------------------------------------------------------------------- */
 
 struct it_response {

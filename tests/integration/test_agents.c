@@ -21,32 +21,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct {
-	struct it_db db;
-	struct it_producer producer;
-	PGconn *conn;
-} fx;
+static struct it_fixture fx;
 
 static int setup(void **state)
 {
 	static const char *const env[] = {"FERRY_AGENT_HEARTBEAT_INTERVAL_S=1", NULL};
 
 	(void)state;
-	it_db_create(&fx.db, "agents");
-	it_producer_start(&fx.producer, &fx.db, env);
-	fx.conn = it_pg_connect(fx.db.conninfo);
+	it_fixture_open(&fx, "agents", env);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int status;
-
 	(void)state;
-	PQfinish(fx.conn);
-	status = it_producer_stop(&fx.producer);
-	it_db_drop(&fx.db);
-	assert_int_equal(status, 0);
+	it_fixture_close(&fx);
 	return 0;
 }
 

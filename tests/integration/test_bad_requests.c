@@ -21,11 +21,7 @@
 
 #define MAX_BODY 4096
 
-static struct {
-	struct it_db db;
-	struct it_producer producer;
-	PGconn *conn;
-} fx;
+static struct it_fixture fx;
 
 static int setup(void **state)
 {
@@ -33,21 +29,14 @@ static int setup(void **state)
 	                                  "FERRY_RELAY_ENABLED=false", NULL};
 
 	(void)state;
-	it_db_create(&fx.db, "bad_requests");
-	it_producer_start(&fx.producer, &fx.db, env);
-	fx.conn = it_pg_connect(fx.db.conninfo);
+	it_fixture_open(&fx, "bad_requests", env);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int status;
-
 	(void)state;
-	PQfinish(fx.conn);
-	status = it_producer_stop(&fx.producer);
-	it_db_drop(&fx.db);
-	assert_int_equal(status, 0);
+	it_fixture_close(&fx);
 	return 0;
 }
 

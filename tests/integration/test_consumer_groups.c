@@ -24,30 +24,19 @@
 
 #define WAIT_MS 90000
 
-static struct {
-	struct it_db db;
-	struct it_producer producer;
-	PGconn *conn;
-} fx;
+static struct it_fixture fx;
 
 static int setup(void **state)
 {
 	(void)state;
-	it_db_create(&fx.db, "consumer_groups");
-	it_producer_start(&fx.producer, &fx.db, NULL);
-	fx.conn = it_pg_connect(fx.db.conninfo);
+	it_fixture_open(&fx, "consumer_groups", NULL);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int status;
-
 	(void)state;
-	PQfinish(fx.conn);
-	status = it_producer_stop(&fx.producer);
-	it_db_drop(&fx.db);
-	assert_int_equal(status, 0);
+	it_fixture_close(&fx);
 	return 0;
 }
 

@@ -23,32 +23,21 @@
 #define SERVICE_ID "it-send-service"
 #define WAIT_MS    30000 /* for a row to be published */
 
-static struct {
-	struct it_db db;
-	struct it_producer producer;
-	PGconn *conn;
-} fx;
+static struct it_fixture fx;
 
 static int setup(void **state)
 {
 	static const char *const env[] = {"SERVICE_ID=" SERVICE_ID, NULL};
 
 	(void)state;
-	it_db_create(&fx.db, "send");
-	it_producer_start(&fx.producer, &fx.db, env);
-	fx.conn = it_pg_connect(fx.db.conninfo);
+	it_fixture_open(&fx, "send", env);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	int status;
-
 	(void)state;
-	PQfinish(fx.conn);
-	status = it_producer_stop(&fx.producer);
-	it_db_drop(&fx.db);
-	assert_int_equal(status, 0);
+	it_fixture_close(&fx);
 	return 0;
 }
 
