@@ -5,6 +5,7 @@
  * deployment fails at start-up with the variable named, instead of running with a surprise.
  */
 #include "common/config.h"
+#include "common/config_common.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -478,3 +479,6 @@ int config_parse_listen_url(const char *url, char *host, size_t host_size, int *
 done:
 	return rc;
 }
+
+const char *const config_log_levels[] = {"debug", "info", "warn", "error", NULL};
+const char *const config_log_formats[] = {"text", "json", NULL};

@@ -7,13 +7,13 @@
  */
 #include "consumer/consumer_config.h"
 
+#include "common/config_common.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const processors[] = {"log", "webhook", "plugin", NULL};
 
 const struct config_setting *consumer_config_table(struct consumer_config *c, size_t *n)
@@ -22,8 +22,7 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	static struct config_setting t[32];
 	size_t i = 0;
 
-#define S(env_, type_, def_, min_, max_, enums_, desc_, ptr_)                                      \
-	t[i++] = (struct config_setting){env_, type_, def_, min_, max_, enums_, desc_, ptr_}
+#define S(...) t[i++] = (struct config_setting){__VA_ARGS__}
 
 	S("ConnectionStrings__ConsumerConnection", CONFIG_STRING, NULL, 0, 0, NULL,
 	  "PostgreSQL holding the inbox (schema ferry_consumer); unset means "
@@ -33,12 +32,10 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  "Host=localhost;Port=5432;Database=outbox_db;Username=outbox_user;Password=outbox_password",
 	  0, 0, NULL, "Fallback PostgreSQL connection when ConsumerConnection is unset.",
 	  &c->db_default);
-	S("ConnectionStrings__Kafka", CONFIG_STRING, "localhost:9092", 0, 0, NULL,
-	  "Kafka bootstrap servers, comma-separated host:port.", &c->kafka_bootstrap);
+	S(CONFIG_ROW_KAFKA_BOOTSTRAP, &c->kafka_bootstrap);
 	S("SERVICE_ID", CONFIG_STRING, "consumer-service-1", 0, 0, NULL,
 	  "Service id sent with acknowledgments and registration.", &c->service_id);
-	S("INSTANCE_ID", CONFIG_STRING, "", 0, 0, NULL,
-	  "Instance id; empty means <hostname>-<port>.", &c->instance_id);
+	S(CONFIG_ROW_INSTANCE_ID, &c->instance_id);
 	S("KAFKA_CONSUMER_GROUP", CONFIG_STRING, NULL, 0, 0, NULL,
 	  "Consumer group served (unless FERRY_CONSUMER_CONFIG is set).", &c->group);
 	S("KAFKA_TOPICS", CONFIG_STRING, NULL, 0, 0, NULL,
@@ -50,13 +47,10 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S("ProducerService__BaseUrl", CONFIG_STRING, "http://127.0.0.1:5301", 0, 0, NULL,
 	  "Producer service receiving acknowledgments, registration and heartbeats.",
 	  &c->producer_url);
-	S("ASPNETCORE_URLS", CONFIG_STRING, NULL, 0, 0, NULL,
-	  "Listen URL as in the seed (http://host:port); the --urls flag takes precedence.",
-	  &c->urls);
+	S(CONFIG_ROW_URLS, &c->urls);
 	S("PORT", CONFIG_INT, "5401", 0, 65535, NULL,
 	  "Listen port when no URL is given (0 picks a free port).", &c->port);
-	S("FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
-	  "Bind address when only PORT is given; 0.0.0.0 for all interfaces.", &c->http_host);
+	S(CONFIG_ROW_HTTP_HOST, &c->http_host);
 	S("FERRY_PROCESSOR", CONFIG_ENUM, "log", 0, 0, processors,
 	  "What handles a message: log, webhook (FERRY_WEBHOOK_URL) or plugin "
 	  "(FERRY_PROCESSOR_PLUGIN).",
@@ -81,16 +75,12 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S("FERRY_POLL_TIMEOUT_MS", CONFIG_INT, "200", 1, 10000, NULL,
 	  "Kafka poll timeout (how soon a stop is noticed when no records arrive).",
 	  &c->poll_timeout_ms);
-	S("FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,
-	  "How long start-up waits for PostgreSQL before giving up.", &c->db_startup_wait_s);
-	S("FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL,
-	  "Apply the schema migrations at start-up.", &c->migrate);
+	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
+	S(CONFIG_ROW_MIGRATE, &c->migrate);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to keep sending pending acknowledgments.", &c->shutdown_timeout_ms);
-	S("FERRY_LOG_LEVEL", CONFIG_ENUM, "info", 0, 0, log_levels, "debug, info, warn or error.",
-	  &c->log_level);
-	S("FERRY_LOG_FORMAT", CONFIG_ENUM, "text", 0, 0, log_formats,
-	  "text, or json for one JSON object per line.", &c->log_format);
+	S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
+	S(CONFIG_ROW_LOG_FORMAT, &c->log_format);
 #undef S
 	*n = i;
 	return t;

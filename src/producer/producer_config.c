@@ -5,8 +5,7 @@
  */
 #include "producer/producer_config.h"
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const log_formats[] = {"text", "json", NULL};
+#include "common/config_common.h"
 
 const struct config_setting *producer_config_table(struct producer_config *c, size_t *n)
 {
@@ -14,8 +13,7 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	static struct config_setting t[32];
 	size_t i = 0;
 
-#define S(env_, type_, def_, min_, max_, enums_, desc_, ptr_)                                      \
-	t[i++] = (struct config_setting){env_, type_, def_, min_, max_, enums_, desc_, ptr_}
+#define S(...) t[i++] = (struct config_setting){__VA_ARGS__}
 
 	S("ConnectionStrings__DefaultConnection", CONFIG_STRING,
 	  "Host=localhost;Port=5432;Database=outbox_db;Username=outbox_user;Password=outbox_password",
@@ -23,19 +21,14 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "PostgreSQL holding the outbox: the seed's Host=...;Port=...;Database=...;Username=...;"
 	  "Password=... form, a postgres:// URI, or a libpq keyword string.",
 	  &c->db_connection);
-	S("ConnectionStrings__Kafka", CONFIG_STRING, "localhost:9092", 0, 0, NULL,
-	  "Kafka bootstrap servers, comma-separated host:port.", &c->kafka_bootstrap);
+	S(CONFIG_ROW_KAFKA_BOOTSTRAP, &c->kafka_bootstrap);
 	S("SERVICE_ID", CONFIG_STRING, "producer-service-1", 0, 0, NULL,
 	  "Service id stamped on every message this service enqueues.", &c->service_id);
-	S("INSTANCE_ID", CONFIG_STRING, "", 0, 0, NULL,
-	  "Instance id; empty means <hostname>-<port>.", &c->instance_id);
-	S("ASPNETCORE_URLS", CONFIG_STRING, NULL, 0, 0, NULL,
-	  "Listen URL as in the seed (http://host:port); the --urls flag takes precedence.",
-	  &c->urls);
+	S(CONFIG_ROW_INSTANCE_ID, &c->instance_id);
+	S(CONFIG_ROW_URLS, &c->urls);
 	S("PORT", CONFIG_INT, "5301", 0, 65535, NULL,
 	  "Listen port when no URL is given (0 picks a free port).", &c->port);
-	S("FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,
-	  "Bind address when only PORT is given; 0.0.0.0 for all interfaces.", &c->http_host);
+	S(CONFIG_ROW_HTTP_HOST, &c->http_host);
 	S("FERRY_HTTP_THREADS", CONFIG_INT, "8", 1, 256, NULL, "HTTP worker threads.",
 	  &c->http_threads);
 	S("FERRY_HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 67108864, NULL,
@@ -46,10 +39,8 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "Idle HTTP connections are closed after this many seconds.", &c->http_idle_timeout_s);
 	S("FERRY_DB_POOL_SIZE", CONFIG_INT, "8", 1, 256, NULL,
 	  "PostgreSQL connections shared by the HTTP threads.", &c->db_pool_size);
-	S("FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,
-	  "How long start-up waits for PostgreSQL before giving up.", &c->db_startup_wait_s);
-	S("FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL,
-	  "Apply the schema migrations at start-up.", &c->migrate);
+	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
+	S(CONFIG_ROW_MIGRATE, &c->migrate);
 	S("FERRY_BATCH_MAX_MESSAGES", CONFIG_INT, "500", 1, 10000, NULL,
 	  "useBatching: commit when this many requests are waiting.", &c->batch_max_messages);
 	S("FERRY_BATCH_MAX_WAIT_MS", CONFIG_INT, "5", 0, 10000, NULL,
@@ -82,10 +73,8 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  &c->relay_poll_idle_ms);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
-	S("FERRY_LOG_LEVEL", CONFIG_ENUM, "info", 0, 0, log_levels, "debug, info, warn or error.",
-	  &c->log_level);
-	S("FERRY_LOG_FORMAT", CONFIG_ENUM, "text", 0, 0, log_formats,
-	  "text, or json for one JSON object per line.", &c->log_format);
+	S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
+	S(CONFIG_ROW_LOG_FORMAT, &c->log_format);
 #undef S
 	*n = i;
 	return t;

@@ -1,0 +1,39 @@
+/*
+ * config_common.h - the settings every ferry service has, written once. Each CONFIG_ROW_* is
+ * every field of a struct config_setting but the value pointer, so a service's table reads
+ *   S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
+ * with S(...) expanding to (struct config_setting){__VA_ARGS__}. Same names, defaults and
+ * descriptions in every service, hence the same rows in the README's tables.
+ */
+#ifndef FERRY_CONFIG_COMMON_H
+#define FERRY_CONFIG_COMMON_H
+
+#include "common/config.h"
+
+extern const char *const config_log_levels[];  /* debug, info, warn, error */
+extern const char *const config_log_formats[]; /* text, json */
+
+#define CONFIG_ROW_KAFKA_BOOTSTRAP                                                                 \
+	"ConnectionStrings__Kafka", CONFIG_STRING, "localhost:9092", 0, 0, NULL,                   \
+	    "Kafka bootstrap servers, comma-separated host:port."
+#define CONFIG_ROW_INSTANCE_ID                                                                     \
+	"INSTANCE_ID", CONFIG_STRING, "", 0, 0, NULL, "Instance id; empty means <hostname>-<port>."
+#define CONFIG_ROW_URLS                                                                            \
+	"ASPNETCORE_URLS", CONFIG_STRING, NULL, 0, 0, NULL,                                        \
+	    "Listen URL as in the seed (http://host:port); the --urls flag takes precedence."
+#define CONFIG_ROW_HTTP_HOST                                                                       \
+	"FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,                                 \
+	    "Bind address when only PORT is given; 0.0.0.0 for all interfaces."
+#define CONFIG_ROW_DB_STARTUP_WAIT                                                                 \
+	"FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,                                \
+	    "How long start-up waits for PostgreSQL before giving up."
+#define CONFIG_ROW_MIGRATE                                                                         \
+	"FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL, "Apply the schema migrations at start-up."
+#define CONFIG_ROW_LOG_LEVEL                                                                       \
+	"FERRY_LOG_LEVEL", CONFIG_ENUM, "info", 0, 0, config_log_levels,                           \
+	    "debug, info, warn or error."
+#define CONFIG_ROW_LOG_FORMAT                                                                      \
+	"FERRY_LOG_FORMAT", CONFIG_ENUM, "text", 0, 0, config_log_formats,                         \
+	    "text, or json for one JSON object per line."
+
+#endif
