@@ -76,10 +76,10 @@ struct relay {
 	struct relay_status status;
 };
 
-static void relay_set_error(struct relay *relay, bool db_failed, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void relay_set_error(struct relay *relay, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static void relay_set_error(struct relay *relay, bool db_failed, const char *fmt, ...)
+static void relay_set_error(struct relay *relay, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,16 +87,7 @@ static void relay_set_error(struct relay *relay, bool db_failed, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(relay->status.last_error, sizeof(relay->status.last_error), fmt, ap);
 	va_end(ap);
-	if (db_failed)
-		relay->status.db_ok = false;
 	log_warn("relay", "%s", relay->status.last_error);
-	pthread_mutex_unlock(&relay->status_lock);
-}
-
-static void relay_set_db_ok(struct relay *relay)
-{
-	pthread_mutex_lock(&relay->status_lock);
-	relay->status.db_ok = true;
 	pthread_mutex_unlock(&relay->status_lock);
 }
 
@@ -192,7 +183,6 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	pthread_mutex_init(&relay->wake_lock, NULL);
 	pthread_cond_init(&relay->wake_cond, NULL);
 	pthread_mutex_init(&relay->status_lock, NULL);
-	relay->status.db_ok = true;
 	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->slots) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
@@ -319,21 +309,20 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	char errstr[512];
 
 	if (pg_ensure(&slot->conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) != 0) {
-		relay_set_error(relay, true, "relay cannot reach PostgreSQL: %s", errstr);
+		relay_set_error(relay, "relay cannot reach PostgreSQL: %s", errstr);
 		return -1;
 	}
 	if (outbox_store_claim(slot->conn, relay->batch_size, &slot->batch, errstr,
 	                       sizeof(errstr)) != 0) {
-		relay_set_error(relay, true, "claiming pending rows failed: %s", errstr);
+		relay_set_error(relay, "claiming pending rows failed: %s", errstr);
 		return -1;
 	}
-	relay_set_db_ok(relay);
 	if (slot->batch.n == 0)
 		return 0;
 	slot->deliveries = calloc(slot->batch.n, sizeof(*slot->deliveries));
 	slot->msgs = calloc(slot->batch.n, sizeof(*slot->msgs));
 	if (slot->deliveries == NULL || slot->msgs == NULL) {
-		relay_set_error(relay, false, "out of memory for a batch of %zu", slot->batch.n);
+		relay_set_error(relay, "out of memory for a batch of %zu", slot->batch.n);
 		outbox_store_abandon(slot->conn);
 		relay_slot_reset(slot);
 		return -1;
@@ -357,24 +346,26 @@ static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 			failed++;
 	if (outbox_store_mark(slot->conn, slot->deliveries, slot->batch.n, errstr,
 	                      sizeof(errstr)) != 0) {
-		relay_set_error(relay, true,
-		                "marking %zu rows failed (they will be sent again): %s",
+		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s",
 		                slot->batch.n, errstr);
 		rc = -1;
 	} else {
 		pthread_mutex_lock(&relay->status_lock);
-		relay->status.db_ok = true;
 		relay->status.published_total += slot->batch.n - failed;
 		relay->status.delivery_errors_total += failed;
 		relay->status.batches_total++;
 		pthread_mutex_unlock(&relay->status_lock);
-		if (failed)
+		if (failed) {
+			/* Name a row that actually failed, not merely the batch's first. */
+			for (i = 0; slot->deliveries[i].error == NULL; i++)
+				;
 			relay_set_error(
-			    relay, false,
+			    relay,
 			    "%zu of %zu messages were not delivered (first: message %" PRId64
 			    ": %s); they stay PENDING",
-			    failed, slot->batch.n, slot->deliveries[0].id,
-			    slot->deliveries[0].error ? slot->deliveries[0].error : "see log");
+			    failed, slot->batch.n, slot->deliveries[i].id,
+			    slot->deliveries[i].error);
+		}
 		rc = (long)failed;
 	}
 	relay_slot_reset(slot);
@@ -469,7 +460,7 @@ static void relay_rebuild_producer(struct relay *relay)
 		fresh = relay_new_producer(relay, errstr, sizeof(errstr));
 		if (fresh)
 			break;
-		relay_set_error(relay, false, "cannot create a Kafka producer: %s", errstr);
+		relay_set_error(relay, "cannot create a Kafka producer: %s", errstr);
 		sleep(1);
 	}
 	pthread_rwlock_wrlock(&relay->rk_lock);

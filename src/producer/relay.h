@@ -49,7 +49,6 @@ struct relay_options {
 
 /* Counters and state for health and metrics; a consistent snapshot. */
 struct relay_status {
-	bool db_ok;                     /* last database operation succeeded */
 	bool running;                   /* the thread is running */
 	uint64_t published_total;       /* rows confirmed by Kafka and marked SENT */
 	uint64_t delivery_errors_total; /* rows whose delivery failed (left PENDING) */
