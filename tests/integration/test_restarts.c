@@ -40,7 +40,8 @@
 
 static struct it_db restarts_db;
 static struct it_producer restarts_producer;
-static bool restarts_pg_stopped; /* set while this program has PostgreSQL stopped */
+static bool restarts_pg_stopped;    /* set while this program has PostgreSQL stopped */
+static bool restarts_kafka_stopped; /* set while this program has Kafka stopped */
 
 /* What the sender thread did; read by the test after the join. */
 struct stream {
@@ -209,6 +210,8 @@ static int restarts_teardown(void **state)
 	/* A test that failed half-way must not leave the shared stack down. */
 	if (restarts_pg_stopped && it_stack("start-pg") == 0)
 		restarts_pg_stopped = false;
+	if (restarts_kafka_stopped && it_stack("start-kafka") == 0)
+		restarts_kafka_stopped = false;
 	it_producer_stop(&restarts_producer);
 	it_db_drop(&restarts_db);
 	return 0;
@@ -350,6 +353,68 @@ static void test_health_503_while_pg_down(void **state)
 	PQfinish(conn);
 }
 
+/* With Kafka down the outbox is the buffer: sends are still accepted and wait PENDING, health
+ * says 503 meanwhile, and when the broker is back the rows go out by themselves. */
+static void test_kafka_down_sends_wait_in_the_outbox(void **state)
+{
+	struct it_producer *p = &restarts_producer;
+	struct stream s = {.producer = p};
+	struct it_response r = {0};
+	int64_t t0, down_ms = -1, id = -1;
+	int rc_stop, rc_start = -1;
+	char *statuses;
+	PGconn *conn;
+
+	(void)state;
+	it_topic(s.topic, sizeof(s.topic), "kafkadown");
+	assert_true(it_wait_until(health_is_200, p, HEALTH_BACK_WAIT_MS));
+
+	/* Between stop-kafka and start-kafka nothing may fail the test (the stack must come back).
+	 */
+	restarts_kafka_stopped = true;
+	t0 = it_now_ms();
+	rc_stop = it_stack("stop-kafka");
+	if (rc_stop == 0) {
+		while (down_ms < 0 && it_now_ms() - t0 < HEALTH_DOWN_WAIT_MS) {
+			if (it_get(p, "/api/messages/health", &r) == 503)
+				down_ms = it_now_ms() - t0;
+			else
+				it_sleep_ms(100);
+		}
+		id = stream_send(&s, 1);
+	}
+	conn = it_pg_connect(restarts_db.conninfo);
+	if (id > 0)
+		it_sleep_ms(1000); /* the relay tries meanwhile; the row must stay PENDING */
+	statuses = it_sql_text(conn,
+	                       "SELECT coalesce(string_agg(status, ','), 'none')"
+	                       " FROM ferry.outbox_message WHERE topic = '%s'",
+	                       s.topic);
+	rc_start = it_stack("start-kafka");
+	if (rc_start == 0)
+		restarts_kafka_stopped = false;
+	it_response_free(&r);
+
+	printf("kafkadown: rows while Kafka was down: %s\n", statuses);
+	assert_string_equal(statuses, id > 0 ? "PENDING" : "none");
+	free(statuses);
+	printf("kafkadown: health said 503 after %" PRId64 " ms; send while down gave id %" PRId64
+	       "\n",
+	       down_ms, id);
+	assert_int_equal(rc_stop, 0);
+	assert_int_equal(rc_start, 0);
+	assert_true(down_ms >= 0);
+	assert_true(id > 0);
+	assert_true(it_wait_until(health_is_200, p, HEALTH_BACK_WAIT_MS));
+	assert_true(it_wait_sql_int(conn, 1, RECOVERY_TIMEOUT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message"
+	                            " WHERE topic = '%s' AND status = 'SENT'",
+	                            s.topic));
+	assert_int_equal(it_kafka_count(s.topic), 1);
+	assert_true(producer_alive(p));
+	PQfinish(conn);
+}
+
 /* The process that lived through the outages still stops cleanly (under ASan: no leaks). */
 static void test_producer_stops_cleanly_afterwards(void **state)
 {
@@ -363,6 +428,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stream_survives_pg_and_kafka_restarts),
 	    cmocka_unit_test(test_health_503_while_pg_down),
+	    cmocka_unit_test(test_kafka_down_sends_wait_in_the_outbox),
 	    cmocka_unit_test(test_producer_stops_cleanly_afterwards),
 	};
 
