@@ -65,33 +65,16 @@ static void api_consumer_health(struct http_exchange *ex, void *opaque)
 	              db_ok ? json_real(oldest) : json_null()));
 }
 
-/* Reads ?limit= and ?afterId=. Returns 0, or -1 after answering 400. */
+/* Reads ?limit= and ?afterId= (the shared parser answers 400 on anything else). */
 static int api_consumer_page_args(struct http_exchange *ex, int *limit, long long *after)
 {
-	const char *l = http_exchange_query(ex, "limit"), *a = http_exchange_query(ex, "afterId");
-	char *end;
-	long v;
+	long long l;
 
-	*limit = API_CONSUMER_DEFAULT_PAGE;
-	*after = 0;
-	if (l) {
-		errno = 0;
-		v = strtol(l, &end, 10);
-		if (errno || *end || end == l || v < 1 || v > API_CONSUMER_MAX_PAGE) {
-			http_exchange_error(ex, 400, "limit must be an integer 1..%d",
-			                    API_CONSUMER_MAX_PAGE);
-			return -1;
-		}
-		*limit = (int)v;
-	}
-	if (a) {
-		errno = 0;
-		*after = strtoll(a, &end, 10);
-		if (errno || *end || end == a || *after < 0) {
-			http_exchange_error(ex, 400, "afterId must be a non-negative integer");
-			return -1;
-		}
-	}
+	if (http_exchange_query_int(ex, "limit", API_CONSUMER_DEFAULT_PAGE, 1,
+	                            API_CONSUMER_MAX_PAGE, &l) != 0 ||
+	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, after) != 0)
+		return -1;
+	*limit = (int)l;
 	return 0;
 }
 
