@@ -251,6 +251,15 @@ void pg_pool_put(struct pg_pool *pool, PGconn *conn)
 	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
 		pool->idle[pool->idle_count++] = conn;
 	} else {
+		/* A connection that broke most likely broke with its server (a restart): the idle
+		 * ones are as dead, and would each fail one more request. Open fresh ones lazily.
+		 */
+		if (PQstatus(conn) != CONNECTION_OK) {
+			while (pool->idle_count > 0) {
+				PQfinish(pool->idle[--pool->idle_count]);
+				pool->open_count--;
+			}
+		}
 		PQfinish(conn);
 		pool->open_count--;
 	}

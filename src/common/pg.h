@@ -66,7 +66,9 @@ void pg_pool_destroy(struct pg_pool *pool);
 PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t errstr_size);
 
 /* Gives a connection back. A connection left broken or inside a transaction is closed, and
- * the pool opens a fresh one next time. Any thread. */
+ * the pool opens a fresh one next time; a broken one also closes the idle ones (after a server
+ * restart they are dead too), so one failed request per restart, not one per connection.
+ * Any thread. */
 void pg_pool_put(struct pg_pool *pool, PGconn *conn);
 
 #endif
