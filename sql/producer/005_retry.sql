@@ -283,7 +283,7 @@ BEGIN
                    + g.acknowledgment_timeout_seconds * interval '1 second' <= now())
          ORDER BY d.message_id
          LIMIT p_limit
-           FOR NO KEY UPDATE OF m SKIP LOCKED),
+           FOR NO KEY UPDATE OF m, d SKIP LOCKED),
     u AS (
         UPDATE ferry.message_delivery d
            SET status = CASE WHEN s.nacked THEN 'FAILED' ELSE 'EXPIRED' END,

@@ -117,7 +117,11 @@ int main(int argc, char **argv)
 		char hn[200] = "localhost";
 
 		gethostname(hn, sizeof(hn) - 1);
-		snprintf(instance, sizeof(instance), "%s-%d", hn, port);
+		/* With PORT=0 the kernel picks the port later: the pid tells instances apart. */
+		if (port == 0)
+			snprintf(instance, sizeof(instance), "%s-pid%d", hn, (int)getpid());
+		else
+			snprintf(instance, sizeof(instance), "%s-%d", hn, port);
 	} else {
 		snprintf(instance, sizeof(instance), "%s", cfg.instance_id);
 	}

@@ -68,7 +68,7 @@ static const char retry_store_claim_sql[] =
     "     + g.acknowledgment_timeout_seconds * interval '1 second' <= now())))"
     " ORDER BY d.message_id, d.consumer_group_id"
     " LIMIT $1"
-    " FOR NO KEY UPDATE OF m SKIP LOCKED";
+    " FOR NO KEY UPDATE OF m, d SKIP LOCKED";
 
 static const char *retry_store_nullable(const PGresult *res, int row, int col)
 {
