@@ -162,6 +162,10 @@ static char *log_json_line(const char *ts, enum log_level level, const char *mod
 			json_object_set_new(obj, "partition", json_integer(ctx->partition));
 		if (ctx->offset >= 0)
 			json_object_set_new(obj, "offset", json_integer(ctx->offset));
+		if (ctx->group != NULL)
+			json_object_set_new(obj, "group", log_json_string(ctx->group));
+		if (ctx->traceparent != NULL)
+			json_object_set_new(obj, "traceparent", log_json_string(ctx->traceparent));
 	}
 	dump = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (dump == NULL)
@@ -194,7 +198,8 @@ static void log_append(char *buf, size_t size, size_t *used, const char *fmt, ..
 		*used = (*used + (size_t)n < size) ? *used + (size_t)n : size - 1;
 }
 
-/* Formats " [message_id=42 topic=t partition=1 offset=7]" (only the fields that are set). */
+/* Formats " [message_id=42 topic=t partition=1 offset=7 group=g traceparent=00-...]" (only the
+ * fields that are set). */
 static void log_text_ctx(char *buf, size_t size, const struct log_ctx *ctx)
 {
 	const char *sep = " ["; /* the first field opens the bracket, the others are spaced */
@@ -215,8 +220,16 @@ static void log_text_ctx(char *buf, size_t size, const struct log_ctx *ctx)
 		log_append(buf, size, &used, "%spartition=%d", sep, (int)ctx->partition);
 		sep = " ";
 	}
-	if (ctx->offset >= 0)
+	if (ctx->offset >= 0) {
 		log_append(buf, size, &used, "%soffset=%lld", sep, (long long)ctx->offset);
+		sep = " ";
+	}
+	if (ctx->group != NULL) {
+		log_append(buf, size, &used, "%sgroup=%s", sep, ctx->group);
+		sep = " ";
+	}
+	if (ctx->traceparent != NULL)
+		log_append(buf, size, &used, "%straceparent=%s", sep, ctx->traceparent);
 	if (used > 0)
 		log_append(buf, size, &used, "]");
 }
@@ -225,7 +238,7 @@ static void log_text_ctx(char *buf, size_t size, const struct log_ctx *ctx)
 static char *log_text_line(const char *ts, enum log_level level, const char *module,
                            const struct log_ctx *ctx, const char *msg)
 {
-	char ctxbuf[512];
+	char ctxbuf[1024];
 	char *line = NULL;
 	int len;
 

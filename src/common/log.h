@@ -32,10 +32,12 @@ int log_format_parse(const char *s, enum log_format *out);
 
 /* Context for a line about one message; fields that are unknown are NULL / -1. */
 struct log_ctx {
-	int64_t message_id; /* -1 when not about a message */
-	const char *topic;  /* NULL when not known */
-	int32_t partition;  /* -1 when not known */
-	int64_t offset;     /* -1 when not known */
+	int64_t message_id;      /* -1 when not about a message */
+	const char *topic;       /* NULL when not known */
+	int32_t partition;       /* -1 when not known */
+	int64_t offset;          /* -1 when not known */
+	const char *group;       /* consumer group; NULL when none applies */
+	const char *traceparent; /* the message's W3C traceparent; NULL when it has none */
 };
 
 void log_write(enum log_level level, const char *module, const struct log_ctx *ctx, const char *fmt,

@@ -160,7 +160,8 @@ static void consume_loop_rollback(struct consume_loop *loop)
 static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_consumed_message *m,
                                 const struct inbox_origin *origin)
 {
-	const struct log_ctx ctx = {m->message_id, m->topic, m->partition, m->offset};
+	const struct log_ctx ctx = {m->message_id, m->topic,          m->partition,
+	                            m->offset,     m->consumer_group, origin->traceparent};
 	char errstr[512], perr[1024];
 	bool duplicate = false;
 
@@ -186,6 +187,7 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 		    pg_command(loop->conn, "COMMIT", errstr, sizeof(errstr)) != 0)
 			goto db_fail;
 		atomic_fetch_add(&loop->processed, 1);
+		log_debug_ctx("consume", &ctx, "processed");
 		goto committed;
 	}
 	if (PQstatus(loop->conn) != CONNECTION_OK) {
@@ -238,7 +240,8 @@ static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message
 	enum consume_decision d;
 	size_t n = 0;
 	unsigned attempt = 0;
-	struct log_ctx ctx = {-1, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset};
+	struct log_ctx ctx = {
+	    -1, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, loop->group, NULL};
 
 	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		const char *name;
@@ -283,6 +286,7 @@ static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message
 	origin.producer_instance_id = ch.producer_instance_id[0] ? ch.producer_instance_id : NULL;
 	origin.consumer_service_id = loop->service_id;
 	origin.consumer_instance_id = loop->instance_id;
+	origin.traceparent = ch.traceparent[0] ? ch.traceparent : NULL;
 
 	while (consume_loop_attempt(loop, &m, &origin) != 0) {
 		if (atomic_load(&loop->stop))

@@ -3,6 +3,8 @@
  */
 #include "consumer/consume_record.h"
 
+#include "common/traceparent.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -70,6 +72,12 @@ enum consume_decision consume_record_classify(const struct ferry_header *headers
 		           h->value && h->value_len > 0) {
 			out->has_target_group = 1;
 			consume_record_copy(out->target_group, sizeof(out->target_group), h);
+		} else if (!out->traceparent[0] && strcmp(h->name, "traceparent") == 0 &&
+		           h->value) {
+			/* Only a well-formed one reaches logs and rows. */
+			consume_record_copy(out->traceparent, sizeof(out->traceparent), h);
+			if (!traceparent_valid(out->traceparent))
+				out->traceparent[0] = '\0';
 		}
 	}
 	if (!seen_id)

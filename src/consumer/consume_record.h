@@ -3,7 +3,8 @@
  * Pure functions over an array of headers (no librdkafka objects), so they are unit-tested.
  *
  * Headers written by the producer's relay: ferry-message-id (decimal id), ferry-idempotency-key,
- * ferry-producer-service-id, ferry-producer-instance-id, ferry-created-at, ferry-target-group.
+ * ferry-producer-service-id, ferry-producer-instance-id, ferry-created-at, ferry-target-group;
+ * and the application's W3C traceparent, which the consumer carries into its row and logs.
  */
 #ifndef FERRY_CONSUME_RECORD_H
 #define FERRY_CONSUME_RECORD_H
@@ -31,6 +32,7 @@ struct consume_headers {
 	char producer_instance_id[128];
 	char target_group[256];
 	int has_target_group;
+	char traceparent[64]; /* W3C traceparent header when well-formed, else "" */
 };
 
 /*

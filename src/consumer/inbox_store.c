@@ -72,7 +72,7 @@ int inbox_store_record_processed(PGconn *conn, const struct ferry_consumed_messa
 {
 	char id[24], part[16], off[24];
 	char *content = NULL;
-	const char *params[11];
+	const char *params[12];
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -97,14 +97,15 @@ int inbox_store_record_processed(PGconn *conn, const struct ferry_consumed_messa
 	params[8] = origin->producer_instance_id;
 	params[9] = origin->consumer_service_id;
 	params[10] = origin->consumer_instance_id;
+	params[11] = origin->traceparent;
 	if (inbox_store_exec(conn,
 	                     "INSERT INTO ferry_consumer.processed_message (message_id,"
 	                     " consumer_group, topic, partition, kafka_offset, content,"
 	                     " idempotency_key, producer_service_id, producer_instance_id,"
-	                     " consumer_service_id, consumer_instance_id)"
-	                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+	                     " consumer_service_id, consumer_instance_id, traceparent)"
+	                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 	                     " ON CONFLICT DO NOTHING",
-	                     11, params, &res, errstr, errstr_size) != 0)
+	                     12, params, &res, errstr, errstr_size) != 0)
 		goto done;
 	*duplicate = strcmp(PQcmdTuples(res), "0") == 0;
 	rc = 0;
@@ -323,7 +324,8 @@ int inbox_store_list_processed(PGconn *conn, const char *group, int64_t after_id
 	    " 'offset', kafka_offset, 'processedAt', processed_at, 'content', content,"
 	    " 'idempotencyKey', idempotency_key, 'producerServiceId', producer_service_id,"
 	    " 'producerInstanceId', producer_instance_id, 'consumerServiceId', consumer_service_id,"
-	    " 'consumerInstanceId', consumer_instance_id) ORDER BY message_id), '[]')::text"
+	    " 'consumerInstanceId', consumer_instance_id, 'traceparent', traceparent)"
+	    " ORDER BY message_id), '[]')::text"
 	    " FROM (SELECT * FROM ferry_consumer.processed_message WHERE consumer_group = $1"
 	    " AND message_id > $2 ORDER BY message_id LIMIT $3) p",
 	    group, after_id, limit, json, errstr, errstr_size);

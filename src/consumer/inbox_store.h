@@ -25,6 +25,7 @@ struct inbox_origin {
 	const char *producer_instance_id;
 	const char *consumer_service_id;
 	const char *consumer_instance_id;
+	const char *traceparent; /* the record's traceparent header, or NULL */
 };
 
 /* One acknowledgment waiting to be sent. Strings are malloc'd; free with inbox_acks_free. */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/traceparent.h"
 #include "producer/delivery_store.h"
 #include "producer/retry_store.h"
 #include "producer/message_request.h"
@@ -97,6 +98,34 @@ static void api_send_batched_done(void *opaque, const struct outbox_enqueue_resu
 	free(p);
 }
 
+/*
+ * A traceparent sent as the HTTP request's header goes into each message that has none of its
+ * own (W3C Trace Context: the caller's span is the messages' parent). Returns 0, or answers
+ * 400/503 and returns -1.
+ */
+static int api_apply_http_traceparent(struct http_exchange *ex, struct message_request *reqs,
+                                      size_t n)
+{
+	const char *tp = http_exchange_header(ex, "traceparent");
+	size_t i;
+
+	if (tp == NULL)
+		return 0;
+	if (!traceparent_valid(tp)) {
+		http_exchange_error(ex, 400,
+		                    "traceparent header: not a W3C traceparent "
+		                    "(00-<32 hex>-<16 hex>-<2 hex>)");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (message_request_set_traceparent(&reqs[i], tp, false) != 0) {
+			http_exchange_error(ex, 503, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void api_send(struct http_exchange *ex, void *opaque)
 {
 	struct api_context *ctx = opaque;
@@ -111,6 +140,8 @@ static void api_send(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
+	if (api_apply_http_traceparent(ex, &req, 1) != 0)
+		goto done;
 	if (!req.use_batching) {
 		api_send_now(ctx, ex, &req.msg);
 		goto done;
@@ -151,6 +182,8 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
+	if (api_apply_http_traceparent(ex, reqs, n) != 0)
+		goto done;
 	msgs = calloc(n, sizeof(*msgs));
 	res = calloc(n, sizeof(*res));
 	if (msgs == NULL || res == NULL) {

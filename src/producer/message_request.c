@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/traceparent.h"
+
 static const char *const message_request_fields[] = {
-    "topic", "message", "key", "headers", "idempotencyKey", "useBatching", "consumerGroup", NULL,
+    "topic",       "message",       "key",         "headers", "idempotencyKey",
+    "useBatching", "consumerGroup", "traceparent", NULL,
 };
 
 bool message_request_topic_valid(const char *topic)
@@ -95,6 +98,14 @@ static int message_request_headers(json_t *obj, const char *where, struct messag
 		if (!json_is_string(value)) {
 			snprintf(errstr, errstr_size, "%sheaders.%s: must be a string", where,
 			         name);
+			return -1;
+		}
+		if (strcmp(name, "traceparent") == 0 &&
+		    !traceparent_valid(json_string_value(value))) {
+			snprintf(errstr, errstr_size,
+			         "%sheaders.traceparent: not a W3C traceparent "
+			         "(00-<32 hex>-<16 hex>-<2 hex>)",
+			         where);
 			return -1;
 		}
 	}
@@ -204,10 +215,48 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 	}
 	if (message_request_headers(obj, where, out, errstr, errstr_size) != 0)
 		goto fail;
+	v = json_object_get(obj, "traceparent");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || !traceparent_valid(json_string_value(v))) {
+			snprintf(
+			    errstr, errstr_size,
+			    "%straceparent: not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)",
+			    where);
+			goto fail;
+		}
+		if (message_request_set_traceparent(out, json_string_value(v), true) != 0) {
+			snprintf(errstr, errstr_size, "%straceparent: cannot be encoded", where);
+			goto fail;
+		}
+	}
 	return 0;
 fail:
 	message_request_clear(out);
 	return -1;
+}
+
+int message_request_set_traceparent(struct message_request *req, const char *traceparent,
+                                    bool replace)
+{
+	json_t *h =
+	    req->msg.headers_json ? json_loads(req->msg.headers_json, 0, NULL) : json_object();
+	char *dump;
+
+	if (h == NULL)
+		return -1;
+	if (!replace && json_object_get(h, "traceparent") != NULL) {
+		json_decref(h);
+		return 0;
+	}
+	json_object_set_new(h, "traceparent", json_string(traceparent));
+	dump = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	if (dump == NULL)
+		return -1;
+	free(req->owned_headers);
+	req->owned_headers = dump;
+	req->msg.headers_json = dump;
+	return 0;
 }
 
 void message_request_clear(struct message_request *req)

@@ -40,6 +40,15 @@ bool message_request_topic_valid(const char *topic);
 int message_request_parse(json_t *obj, const char *where, struct message_request *out, char *errstr,
                           size_t errstr_size) __attribute__((warn_unused_result));
 
+/*
+ * Puts `traceparent` (already validated) into the message's headers as "traceparent", where it
+ * travels to Kafka and the consumer like any header. With replace false, a traceparent the
+ * message already has is kept (the body's beats the HTTP request's header). Returns 0, or -1
+ * when out of memory.
+ */
+int message_request_set_traceparent(struct message_request *req, const char *traceparent,
+                                    bool replace) __attribute__((warn_unused_result));
+
 void message_request_clear(struct message_request *req);
 
 /*

@@ -295,7 +295,7 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 		if (d->error == NULL)
 			d->error = strdup("produce failed");
 		{
-			struct log_ctx ctx = {row->id, row->topic, -1, -1};
+			struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
 
 			log_warn_ctx("relay", &ctx, "Kafka refused the message: %s",
 			             rd_kafka_err2str(err));

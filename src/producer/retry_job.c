@@ -234,8 +234,9 @@ long retry_job_run(void *arg)
 	retry_job_publish(job, &batch, out, reports);
 	for (i = 0; i < batch.n; i++) {
 		const struct retry_due *d = &batch.rows[i];
-		const struct log_ctx ctx = {d->message_id, d->topic,
-		                            out[i].published ? out[i].partition : -1, -1};
+		const struct log_ctx ctx = {
+		    d->message_id, d->topic, out[i].published ? out[i].partition : -1, -1,
+		    d->group,      NULL};
 		bool aimed = d->target_instance && d->target_partition >= 0;
 
 		if (out[i].published) {
