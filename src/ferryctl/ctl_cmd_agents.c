@@ -25,7 +25,7 @@ static const char *ctl_agents_heartbeat(const json_t *a, char *buf, size_t size)
 	if (ctl_stats_parse_timestamp(json_string_value(json_object_get(a, "lastHeartbeatAt")),
 	                              &t) != 0)
 		return NULL;
-	ctl_table_format_age((double)time(NULL) - t, buf, size);
+	ctl_table_format_age(ctl_stats_now() - t, buf, size);
 	strncat(buf, " ago", size - strlen(buf) - 1);
 	return buf;
 }

@@ -242,7 +242,7 @@ static int ctl_groups_verify(struct ctl_ctx *ctx, const struct ctl_args *args)
 		rc = ctl_cmd_usage_error(ctx, "%s", errstr);
 		goto done;
 	}
-	cutoff = (double)time(NULL) - (double)grace_ms / 1000.0;
+	cutoff = ctl_stats_now() - (double)grace_ms / 1000.0;
 	rc = ctl_groups_fetch(ctx, &topics, &stats);
 	if (rc != 0)
 		goto done;

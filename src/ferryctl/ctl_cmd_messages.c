@@ -42,7 +42,7 @@ static const char *ctl_messages_age(const json_t *obj, const char *key, char *bu
 
 	if (ctl_stats_parse_timestamp(json_string_value(json_object_get(obj, key)), &t) != 0)
 		return NULL;
-	return ctl_table_format_age((double)time(NULL) - t, buf, size);
+	return ctl_table_format_age(ctl_stats_now() - t, buf, size);
 }
 
 /* Checks the paging options and adds them to the query in path. Returns 0 or an exit code. */

@@ -124,3 +124,11 @@ int ctl_stats_parse_timestamp(const char *text, double *out_epoch_s)
 	*out_epoch_s = (double)t + frac - sign * (oh * 3600.0 + om * 60.0);
 	return 0;
 }
+
+double ctl_stats_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

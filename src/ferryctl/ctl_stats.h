@@ -35,4 +35,8 @@ void ctl_stats_progress(size_t done, size_t total, double elapsed_s, int width, 
 int ctl_stats_parse_timestamp(const char *text, double *out_epoch_s)
     __attribute__((warn_unused_result));
 
+/* The wall clock in seconds since the epoch, with the fraction (ages of API timestamps need
+ * better than time()'s whole seconds: a 1 s grace would be off by up to a second). */
+double ctl_stats_now(void);
+
 #endif
