@@ -4,7 +4,9 @@
  * Writes every message into a table of its own, example_processed (CREATE TABLE IF NOT
  * EXISTS on each use, inside the transaction), in the consumer's transaction: the row exists
  * exactly when the inbox row does. A payload containing the text "fail" fails on purpose, so tests
- * and demos can drive failures. FERRY_PROCESSOR_CONFIG may name the table (default
+ * and demos can drive failures; "fail-first-N" (N a digit) fails only while the group has recorded
+ * fewer than N failures of that message (ferry_consumer.failed_message), so a redelivery
+ * eventually succeeds. FERRY_PROCESSOR_CONFIG may name the table (default
  * "example_processed").
  *
  * Build: cc -shared -fPIC example_processor.c -o libferry_example_processor.so $(pkg-config
@@ -95,6 +97,32 @@ static int example_ensure_table(struct example_state *st, PGconn *txn, char *err
 	return rc;
 }
 
+/* Failures the consumer recorded of this message for this group; -1 (and errstr) on error. */
+static long example_failures(const struct ferry_consumed_message *msg, PGconn *txn, char *errstr,
+                             size_t errstr_size)
+{
+	char id[24];
+	const char *params[2] = {id, msg->consumer_group};
+	PGresult *res;
+	long n;
+
+	errstr[0] = '\0';
+	snprintf(id, sizeof(id), "%" PRId64, msg->message_id);
+	res = PQexecParams(txn,
+	                   "SELECT count(*) FROM ferry_consumer.failed_message"
+	                   " WHERE message_id = $1::bigint AND consumer_group = $2",
+	                   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errstr, errstr_size, "example processor: %s", PQresultErrorMessage(res));
+		errstr[strcspn(errstr, "\n")] = '\0';
+		PQclear(res);
+		return -1;
+	}
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
 int ferry_processor_process(void *state, const struct ferry_consumed_message *msg, PGconn *txn,
                             char *errstr, size_t errstr_size)
 {
@@ -112,8 +140,20 @@ int ferry_processor_process(void *state, const struct ferry_consumed_message *ms
 		}
 	}
 	if (payload && strstr(payload, "fail")) {
-		snprintf(errstr, errstr_size, "example processor: payload asks to fail");
-		goto done;
+		const char *first = strstr(payload, "fail-first-");
+
+		if (first == NULL || first[11] < '0' || first[11] > '9') {
+			snprintf(errstr, errstr_size, "example processor: payload asks to fail");
+			goto done;
+		}
+		if (example_failures(msg, txn, errstr, errstr_size) < first[11] - '0') {
+			if (errstr[0] == '\0')
+				snprintf(errstr, errstr_size,
+				         "example processor: payload asks to fail the first %c "
+				         "attempts",
+				         first[11]);
+			goto done;
+		}
 	}
 	/* Once the table is there, skip the catalog work (and its lock) for every message. */
 	if (!st->table_ready && example_ensure_table(st, txn, errstr, errstr_size) != 0)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,39 @@ int pg_ensure(PGconn **conn, const char *conninfo, const char *app_name, char *e
 	}
 	*conn = pg_connect(conninfo, app_name, errstr, errstr_size);
 	return *conn ? 0 : -1;
+}
+
+int pg_json_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                  json_t **out, char *sqlstate, char *errstr, size_t errstr_size)
+{
+	json_error_t jerr;
+	PGresult *res;
+	int rc = -1;
+
+	*out = NULL;
+	if (sqlstate)
+		sqlstate[0] = '\0';
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		if (sqlstate && state)
+			snprintf(sqlstate, 6, "%s", state);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			snprintf(errstr, errstr_size, "expected one row, got %d", PQntuples(res));
+		else
+			pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	*out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+	if (*out == NULL) {
+		snprintf(errstr, errstr_size, "cannot decode the database's JSON: %s", jerr.text);
+		goto done;
+	}
+	rc = 0;
+done:
+	PQclear(res);
+	return rc;
 }
 
 long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms)

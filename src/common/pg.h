@@ -9,6 +9,7 @@
 #ifndef FERRY_PG_H
 #define FERRY_PG_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,16 @@ bool pg_result_ok(const PGresult *res);
 
 /* Runs a parameterless command (BEGIN/COMMIT/ROLLBACK...). Returns 0, or -1 with errstr. */
 int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Runs a query (parameters as text, NULL = SQL NULL) whose single row and column is JSON text
+ * built by PostgreSQL, and parses it into *out (a new reference). Returns 0, or -1 with errstr
+ * (*out NULL); PQresultErrorField(SQLSTATE) is in *sqlstate when sqlstate is not NULL
+ * (6 bytes; "" when the failure was not the server's).
+ */
+int pg_json_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                  json_t **out, char *sqlstate, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Exponential backoff: returns min(cap_ms, base_ms * 2^attempt) with +-20% jitter. */

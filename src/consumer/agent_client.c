@@ -104,12 +104,12 @@ static void agent_client_heartbeat(struct agent_client *a, size_t g)
 	         (long long)st.duplicates);
 	status = agent_client_post(
 	    a, "/api/agents/consumers/heartbeat",
-	    json_pack("{s:s, s:s, s:s, s:b, s:{s:i, s:I, s:I, s:I, s:s}}", "serviceId",
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:i, s:o, s:I, s:I, s:I, s:s}}", "serviceId",
 	              a->service_id, "instanceId", a->instance_id, "consumerGroup",
 	              a->groups->v[g].name, "healthy", st.running, "details", "assignedPartitions",
-	              st.assigned_partitions, "processed", (json_int_t)st.processed, "failed",
-	              (json_int_t)st.failed, "duplicates", (json_int_t)st.duplicates, "summary",
-	              details),
+	              st.assigned_partitions, "partitions", consume_loop_assignment(a->loops[g]),
+	              "processed", (json_int_t)st.processed, "failed", (json_int_t)st.failed,
+	              "duplicates", (json_int_t)st.duplicates, "summary", details),
 	    AGENT_CLIENT_TIMEOUT_MS);
 	if (status == 404)
 		agent_client_register(a, g);

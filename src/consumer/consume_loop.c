@@ -44,6 +44,9 @@ struct consume_loop {
 	atomic_int assigned;
 	atomic_llong last_poll_ms; /* monotonic ms, 0 = never */
 	atomic_llong processed, duplicates, failed, skipped;
+
+	pthread_mutex_t assignment_mu; /* guards assignment */
+	json_t *assignment;            /* {"topic": [partition, ...]} after the last rebalance */
 };
 
 static int64_t consume_loop_now_ms(void)
@@ -52,6 +55,33 @@ static int64_t consume_loop_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rebuilds the assignment snapshot from librdkafka's current assignment (rebalance callback,
+ * consumer thread). */
+static void consume_loop_note_assignment(struct consume_loop *loop, rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	json_t *snap = json_object();
+	int i;
+
+	if (snap && rd_kafka_assignment(rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (i = 0; i < parts->cnt; i++) {
+			json_t *arr = json_object_get(snap, parts->elems[i].topic);
+
+			if (arr == NULL) {
+				arr = json_array();
+				json_object_set_new(snap, parts->elems[i].topic, arr);
+			}
+			json_array_append_new(arr, json_integer(parts->elems[i].partition));
+		}
+	}
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+	pthread_mutex_lock(&loop->assignment_mu);
+	json_decref(loop->assignment);
+	loop->assignment = snap;
+	pthread_mutex_unlock(&loop->assignment_mu);
 }
 
 static void consume_loop_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -82,6 +112,7 @@ static void consume_loop_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_info("consume", "group %s: %d partition(s) revoked (%s)", loop->group,
 		         parts->cnt, rd_kafka_err2str(err));
 	}
+	consume_loop_note_assignment(loop, rk);
 	if (error) {
 		log_error("consume", "group %s: incremental (un)assign failed: %s", loop->group,
 		          rd_kafka_error_string(error));
@@ -307,6 +338,7 @@ struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
 
 	if (loop == NULL)
 		goto oom;
+	pthread_mutex_init(&loop->assignment_mu, NULL);
 	loop->group = strdup(opts->group);
 	loop->conninfo = strdup(opts->conninfo);
 	loop->service_id = strdup(opts->service_id);
@@ -394,6 +426,16 @@ void consume_loop_status(struct consume_loop *loop, struct consume_loop_status *
 	out->db_ok = atomic_load(&loop->db_ok);
 }
 
+json_t *consume_loop_assignment(struct consume_loop *loop)
+{
+	json_t *copy;
+
+	pthread_mutex_lock(&loop->assignment_mu);
+	copy = loop->assignment ? json_deep_copy(loop->assignment) : json_object();
+	pthread_mutex_unlock(&loop->assignment_mu);
+	return copy ? copy : json_object();
+}
+
 const char *consume_loop_group(const struct consume_loop *loop)
 {
 	return loop->group;
@@ -424,5 +466,7 @@ void consume_loop_destroy(struct consume_loop *loop)
 	free(loop->conninfo);
 	free(loop->service_id);
 	free(loop->instance_id);
+	json_decref(loop->assignment);
+	pthread_mutex_destroy(&loop->assignment_mu);
 	free(loop);
 }

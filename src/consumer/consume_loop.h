@@ -20,6 +20,7 @@
 #ifndef FERRY_CONSUME_LOOP_H
 #define FERRY_CONSUME_LOOP_H
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,5 +82,10 @@ const char *consume_loop_group(const struct consume_loop *loop);
 
 /* Joins if needed, then frees everything. NULL is fine. */
 void consume_loop_destroy(struct consume_loop *loop);
+
+/* The partitions this group's consumer holds, as a new JSON object {"topic": [partition, ...]}
+ * (empty before the first assignment). Reported with heartbeats, so the producer can aim a
+ * redelivery at this instance. Any thread. */
+json_t *consume_loop_assignment(struct consume_loop *loop);
 
 #endif

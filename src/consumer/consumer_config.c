@@ -19,7 +19,7 @@ static const char *const processors[] = {"log", "webhook", "plugin", NULL};
 const struct config_setting *consumer_config_table(struct consumer_config *c, size_t *n)
 {
 	/* Rebuilt on each call because the value pointers depend on `c`. */
-	static struct config_setting t[32];
+	static struct config_setting t[64];
 	size_t i = 0;
 
 #define S(...) t[i++] = (struct config_setting){__VA_ARGS__}
@@ -75,6 +75,15 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S("FERRY_POLL_TIMEOUT_MS", CONFIG_INT, "200", 1, 10000, NULL,
 	  "Kafka poll timeout (how soon a stop is noticed when no records arrive).",
 	  &c->poll_timeout_ms);
+	S("FERRY_INBOX_RETENTION_HOURS", CONFIG_INT, "336", 1, 876000, NULL,
+	  "Processed and failed inbox rows older than this are deleted. Keep it longer than any "
+	  "redelivery can come (the producer keeps unacknowledged messages until acknowledged, "
+	  "FAILED or EXPIRED): a processed row that is gone can no longer stop a duplicate.",
+	  &c->inbox_retention_hours);
+	S("FERRY_INBOX_CLEANUP_INTERVAL_S", CONFIG_INT, "3600", 1, 31536000, NULL,
+	  "How often the inbox cleanup runs (first run one minute after start, or sooner if this "
+	  "is shorter).",
+	  &c->inbox_cleanup_interval_s);
 	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
 	S(CONFIG_ROW_MIGRATE, &c->migrate);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,

@@ -40,6 +40,8 @@ struct consumer_config {
 	long db_startup_wait_s;
 	bool migrate;
 	long shutdown_timeout_ms;
+	long inbox_retention_hours;    /* processed/failed rows kept this long */
+	long inbox_cleanup_interval_s; /* how often the inbox cleanup runs */
 	char *log_level;
 	char *log_format;
 };

@@ -343,3 +343,41 @@ int inbox_store_list_failed(PGconn *conn, const char *group, int64_t after_id, i
 	    " AND id > $2 ORDER BY id LIMIT $3) f",
 	    group, after_id, limit, json, errstr, errstr_size);
 }
+
+int inbox_store_delete_old(PGconn *conn, int64_t retention_s, int batch, int64_t *deleted,
+                           char *errstr, size_t errstr_size)
+{
+	static const char *const sql[2] = {
+	    "WITH c AS (SELECT p.message_id, p.consumer_group FROM ferry_consumer.processed_message p"
+	    "  WHERE p.processed_at < now() - $1::bigint * interval '1 second'"
+	    "  ORDER BY p.processed_at LIMIT $2::integer),"
+	    " gone AS (DELETE FROM ferry_consumer.processed_message p USING c"
+	    "  WHERE p.message_id = c.message_id AND p.consumer_group = c.consumer_group RETURNING 1)"
+	    " SELECT count(*) FROM gone",
+	    "WITH c AS (SELECT f.id FROM ferry_consumer.failed_message f"
+	    "  WHERE f.failed_at < now() - $1::bigint * interval '1 second'"
+	    "  ORDER BY f.failed_at LIMIT $2::integer),"
+	    " gone AS (DELETE FROM ferry_consumer.failed_message f USING c WHERE f.id = c.id"
+	    "  RETURNING 1)"
+	    " SELECT count(*) FROM gone",
+	};
+	char ret[32], lim[16];
+	const char *params[2] = {ret, lim};
+	int i;
+
+	*deleted = 0;
+	snprintf(ret, sizeof(ret), "%" PRId64, retention_s);
+	snprintf(lim, sizeof(lim), "%d", batch);
+	for (i = 0; i < 2; i++) {
+		PGresult *res = PQexecParams(conn, sql[i], 2, NULL, params, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			pg_error_line(conn, res, errstr, errstr_size);
+			PQclear(res);
+			return -1;
+		}
+		*deleted += strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+	}
+	return 0;
+}

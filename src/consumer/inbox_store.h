@@ -91,4 +91,12 @@ int inbox_store_list_failed(PGconn *conn, const char *group, int64_t after_id, i
                             char **json, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/*
+ * Deletes up to `batch` processed rows and up to `batch` failure rows older than retention_s
+ * seconds, oldest first, in one short statement each (autocommit). *deleted counts both.
+ * Returns 0 or -1 with errstr.
+ */
+int inbox_store_delete_old(PGconn *conn, int64_t retention_s, int batch, int64_t *deleted,
+                           char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
 #endif

@@ -30,6 +30,7 @@
 #include "consumer/api_consumer.h"
 #include "consumer/consume_loop.h"
 #include "consumer/consumer_config.h"
+#include "consumer/inbox_cleanup.h"
 
 #define FERRY_VERSION "0.1.0"
 
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 	const char *urls_flag = NULL, *db_var;
 	struct consume_loop *loops[CONSUMER_MAX_GROUPS];
 	struct ack_sender *acks = NULL;
+	struct inbox_cleanup *cleanup = NULL;
 	struct agent_client *agent = NULL;
 	struct pg_pool *pool = NULL;
 	struct http_server *http = NULL;
@@ -196,6 +198,22 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
+	{
+		struct inbox_cleanup_options co = {
+		    .conninfo = conninfo,
+		    .retention_s = (int64_t)cfg.inbox_retention_hours * 3600,
+		    .interval_ms = cfg.inbox_cleanup_interval_s * 1000,
+		    .first_delay_ms = cfg.inbox_cleanup_interval_s < 60
+		                          ? cfg.inbox_cleanup_interval_s * 1000
+		                          : 60000,
+		};
+
+		cleanup = inbox_cleanup_start(&co, errstr, sizeof(errstr));
+		if (cleanup == NULL) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+	}
 	for (g = 0; g < groups.n; g++) {
 		static const struct kafka_conf_default consumer_defaults[] = {
 		    {"client.id", "ferry-consumer"},
@@ -302,6 +320,7 @@ done:
 	for (g = 0; g < nloops; g++)
 		consume_loop_destroy(loops[g]);
 	ack_sender_destroy(acks);
+	inbox_cleanup_stop(cleanup);
 	pg_pool_destroy(pool);
 	if (conn)
 		PQfinish(conn);

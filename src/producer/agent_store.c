@@ -25,7 +25,8 @@
 	"json_build_object('id', a.id, 'serviceId', a.service_id, 'instanceId', a.instance_id,"    \
 	" 'consumerGroup', a.consumer_group, 'topics', a.topics, 'host', a.host, 'port', a.port,"  \
 	" 'version', a.version, 'startedAt', a.started_at, 'registeredAt', a.registered_at,"       \
-	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status, 'health', CASE"              \
+	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status,"                             \
+	" 'assignedPartitions', a.assigned_partitions, 'health', CASE"                             \
 	" WHEN a.status = 'STOPPED' THEN 'stopped'"                                                \
 	" WHEN a.last_heartbeat_at >= now() - 3 * " interval "::integer * interval '1 second'"     \
 	"  THEN 'healthy'"                                                                         \
@@ -170,7 +171,9 @@ int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int he
 	 * agent that is not registered. */
 	rc = agent_store_query_json(
 	    conn,
-	    "WITH u AS (UPDATE ferry.consumer_service_agent a SET last_heartbeat_at = now()"
+	    "WITH u AS (UPDATE ferry.consumer_service_agent a SET last_heartbeat_at = now(),"
+	    "  assigned_partitions = CASE WHEN jsonb_typeof($6::jsonb -> 'partitions') = 'object'"
+	    "   THEN $6::jsonb -> 'partitions' ELSE a.assigned_partitions END"
 	    "  WHERE " AGENT_ADDRESSED(
 	        "a") " AND a.status = 'ACTIVE' RETURNING a.*),"
 	             " h AS (INSERT INTO ferry.service_health_check (agent_kind, service_id, instance_id,"

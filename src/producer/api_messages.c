@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "producer/delivery_store.h"
+#include "producer/retry_store.h"
 #include "producer/message_request.h"
 #include "producer/outbox_store.h"
 
@@ -212,15 +213,19 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 	}
 	found = outbox_store_get(conn, id, &msg, errstr, sizeof(errstr));
 	if (found == 1) {
-		json_t *groups = NULL;
+		json_t *groups = NULL, *history = NULL;
 
-		/* Each group's own status, ack time and error. */
-		if (delivery_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0) {
+		/* Each group's own status, ack time and error; then what happened since (retries,
+		 * verdicts, operators' re-drives). */
+		if (delivery_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0 ||
+		    retry_store_history(conn, id, &history, errstr, sizeof(errstr)) != 0) {
 			found = -1;
 			json_decref(msg);
+			json_decref(groups);
 			msg = NULL;
 		} else {
 			json_object_set_new(msg, "groups", groups);
+			json_object_set_new(msg, "history", history);
 		}
 	}
 	pg_pool_put(ctx->pool, conn);

@@ -87,25 +87,7 @@ static int delivery_store_json_query(PGconn *conn, const char *sql, int nparams,
                                      const char *const *params, json_t **out, char *errstr,
                                      size_t errstr_size)
 {
-	json_error_t jerr;
-	PGresult *res;
-	int rc = -1;
-
-	*out = NULL;
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		pg_error_line(conn, res, errstr, errstr_size);
-		goto done;
-	}
-	*out = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-	if (*out == NULL) {
-		snprintf(errstr, errstr_size, "cannot decode the database's JSON: %s", jerr.text);
-		goto done;
-	}
-	rc = 0;
-done:
-	PQclear(res);
-	return rc;
+	return pg_json_query(conn, sql, nparams, params, out, NULL, errstr, errstr_size);
 }
 
 int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,

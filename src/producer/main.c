@@ -26,10 +26,14 @@
 #include "producer/api_acks.h"
 #include "producer/api_agents.h"
 #include "producer/api_messages.h"
+#include "producer/api_redrive.h"
 #include "producer/api_topics.h"
 #include "producer/batcher.h"
+#include "producer/cleanup_job.h"
 #include "producer/producer_config.h"
 #include "producer/relay.h"
+#include "producer/retry_job.h"
+#include "producer/scheduler.h"
 
 #define FERRY_VERSION "0.1.0"
 
@@ -60,6 +64,11 @@ int main(int argc, char **argv)
 	struct api_context api;
 	struct api_topics_context topics_api;
 	struct api_agents_context agents_api;
+	struct api_redrive_context redrive_api;
+	struct scheduler *scheduler = NULL;
+	struct retry_job *retry_job = NULL;
+	struct cleanup_job *cleanup_job = NULL;
+	int retry_job_index = -1;
 	struct kafka_admin *admin = NULL;
 	rd_kafka_conf_t *kconf = NULL;
 	PGconn *conn = NULL;
@@ -108,7 +117,11 @@ int main(int argc, char **argv)
 		char hn[200] = "localhost";
 
 		gethostname(hn, sizeof(hn) - 1);
-		snprintf(instance, sizeof(instance), "%s-%d", hn, port);
+		/* With PORT=0 the kernel picks the port later: the pid tells instances apart. */
+		if (port == 0)
+			snprintf(instance, sizeof(instance), "%s-pid%d", hn, (int)getpid());
+		else
+			snprintf(instance, sizeof(instance), "%s-%d", hn, port);
 	} else {
 		snprintf(instance, sizeof(instance), "%s", cfg.instance_id);
 	}
@@ -217,6 +230,62 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* The periodic jobs share one thread (ARCHITECTURE.md). */
+	scheduler = scheduler_new();
+	if (scheduler == NULL) {
+		fprintf(stderr, "ferry-producer: out of memory\n");
+		goto done;
+	}
+	if (cfg.retry_enabled) {
+		static const struct kafka_conf_default retry_defaults[] = {
+		    {"client.id", "ferry-retry"},
+		    {"enable.idempotence", "true"},
+		    {"acks", "all"},
+		};
+		struct retry_job_options rjo = {
+		    .conninfo = conninfo,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .batch_size = (int)cfg.retry_batch_size,
+		    .backoff_base_ms = cfg.retry_backoff_base_ms,
+		    .backoff_max_ms = cfg.retry_backoff_max_ms,
+		    .publish_timeout_ms = 30000,
+		};
+		rd_kafka_conf_t *rconf =
+		    kafka_conf_build(cfg.kafka_bootstrap, retry_defaults,
+		                     sizeof(retry_defaults) / sizeof(retry_defaults[0]), table,
+		                     ntable, errstr, sizeof(errstr));
+
+		if (rconf == NULL ||
+		    (retry_job = retry_job_new(&rjo, rconf, errstr, sizeof(errstr))) == NULL) {
+			fprintf(stderr, "ferry-producer: retry job: %s\n", errstr);
+			goto done;
+		}
+		retry_job_index = scheduler_add(scheduler, "retry", cfg.retry_interval_ms,
+		                                cfg.retry_interval_ms, retry_job_run, retry_job);
+	}
+	if (cfg.cleanup_enabled) {
+		struct cleanup_job_options cjo = {
+		    .conninfo = conninfo,
+		    .message_retention_s = (int64_t)cfg.message_retention_hours * 3600,
+		    .health_check_retention_s = (int64_t)cfg.health_check_retention_hours * 3600,
+		    .batch_size = (int)cfg.cleanup_batch_size,
+		};
+
+		cleanup_job = cleanup_job_new(&cjo);
+		if (cleanup_job == NULL) {
+			fprintf(stderr, "ferry-producer: out of memory\n");
+			goto done;
+		}
+		(void)scheduler_add(scheduler, "cleanup", cfg.cleanup_interval_s * 1000,
+		                    cfg.cleanup_interval_s < 60 ? cfg.cleanup_interval_s * 1000
+		                                                : 60000,
+		                    cleanup_job_run, cleanup_job);
+	}
+	if (scheduler_start(scheduler, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "ferry-producer: %s\n", errstr);
+		goto done;
+	}
 	api = (struct api_context){
 	    .pool = pool,
 	    .batcher = batcher,
@@ -238,6 +307,14 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
 	};
+	redrive_api = (struct api_redrive_context){
+	    .pool = pool,
+	    .pool_timeout_ms = 5000,
+	    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
+	    .delete_batch_size = (int)cfg.cleanup_batch_size,
+	    .scheduler = retry_job ? scheduler : NULL,
+	    .retry_job = retry_job_index,
+	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
 		const struct http_route *part;
@@ -250,6 +327,9 @@ int main(int argc, char **argv)
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 		part = api_acks_routes(&api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_redrive_routes(&redrive_api, &nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 		part = api_messages_routes(&api, &nk);
@@ -298,6 +378,9 @@ int main(int argc, char **argv)
 	rc = 0;
 done:
 	http_server_stop(http);
+	scheduler_destroy(scheduler); /* waits for a job pass in progress */
+	retry_job_destroy(retry_job);
+	cleanup_job_destroy(cleanup_job);
 	batcher_destroy(batcher);
 	relay_destroy(relay); /* flushes and marks deliveries in flight */
 	pg_pool_destroy(pool);

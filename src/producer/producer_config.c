@@ -10,7 +10,7 @@
 const struct config_setting *producer_config_table(struct producer_config *c, size_t *n)
 {
 	/* Rebuilt on each call because the value pointers depend on `c`. */
-	static struct config_setting t[32];
+	static struct config_setting t[64];
 	size_t i = 0;
 
 #define S(...) t[i++] = (struct config_setting){__VA_ARGS__}
@@ -73,6 +73,40 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  &c->relay_poll_idle_ms);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
+	S("FERRY_RETRY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
+	  "Run the retry job (the seed's ProcessRetryMessagesJob) in this process. Any number of "
+	  "instances may run it: they never republish the same attempt twice.",
+	  &c->retry_enabled);
+	S("FERRY_RETRY_INTERVAL_MS", CONFIG_INT, "10000", 10, 3600000, NULL,
+	  "How often the retry job looks for deliveries that were negatively acknowledged or not "
+	  "acknowledged within their group's timeout.",
+	  &c->retry_interval_ms);
+	S("FERRY_RETRY_BACKOFF_BASE_MS", CONFIG_INT, "1000", 1, 86400000, NULL,
+	  "Backoff after the first retry; it doubles with each retry (with jitter: between half and "
+	  "all of it). The next retry never starts before it has passed.",
+	  &c->retry_backoff_base_ms);
+	S("FERRY_RETRY_BACKOFF_MAX_MS", CONFIG_INT, "300000", 1, 604800000, NULL,
+	  "Cap of the backoff: bounds the rate of infinite retry (maxRetries -1).",
+	  &c->retry_backoff_max_ms);
+	S("FERRY_RETRY_BATCH_SIZE", CONFIG_INT, "500", 1, 100000, NULL,
+	  "Deliveries the retry job republishes per transaction.", &c->retry_batch_size);
+	S("FERRY_CLEANUP_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
+	  "Run the cleanup job (the seed's CleanupOldMessagesJob) in this process.",
+	  &c->cleanup_enabled);
+	S("FERRY_CLEANUP_INTERVAL_S", CONFIG_INT, "86400", 1, 31536000, NULL,
+	  "How often the cleanup job runs (first run one minute after start, or sooner if this "
+	  "is shorter).",
+	  &c->cleanup_interval_s);
+	S("FERRY_MESSAGE_RETENTION_HOURS", CONFIG_INT, "168", 1, 876000, NULL,
+	  "Finished messages (acknowledged by every group, or for no group) older than this are "
+	  "deleted with their acknowledgments and history. FAILED/EXPIRED ones are kept until an "
+	  "operator deletes them.",
+	  &c->message_retention_hours);
+	S("FERRY_HEALTH_CHECK_RETENTION_HOURS", CONFIG_INT, "24", 1, 876000, NULL,
+	  "Health-check rows older than this are deleted.", &c->health_check_retention_hours);
+	S("FERRY_CLEANUP_BATCH_SIZE", CONFIG_INT, "1000", 1, 100000, NULL,
+	  "Rows deleted per transaction by the cleanup job and DELETE /api/messages/failed.",
+	  &c->cleanup_batch_size);
 	S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
 	S(CONFIG_ROW_LOG_FORMAT, &c->log_format);
 #undef S

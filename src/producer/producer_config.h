@@ -37,6 +37,16 @@ struct producer_config {
 	long relay_poll_min_ms;
 	long relay_poll_idle_ms;
 	long shutdown_timeout_ms;
+	bool retry_enabled;
+	long retry_interval_ms;
+	long retry_backoff_base_ms;
+	long retry_backoff_max_ms;
+	long retry_batch_size;
+	bool cleanup_enabled;
+	long cleanup_interval_s;
+	long message_retention_hours;
+	long health_check_retention_hours;
+	long cleanup_batch_size;
 	char *log_level;
 	char *log_format;
 };

@@ -1,0 +1,39 @@
+/*
+ * cleanup_job.h - the cleanup job (the seed's CleanupOldMessagesJob), run by the scheduler:
+ * deletes finished messages past FERRY_MESSAGE_RETENTION_HOURS and health checks past
+ * FERRY_HEALTH_CHECK_RETENTION_HOURS, in batches (cleanup_store.h says what "finished" means;
+ * nothing some group still needs is ever removed). A pass deletes a bounded number of batches
+ * and asks to run again at once while there is more, so the retry job gets the scheduler thread
+ * in between. Owns its PGconn; called only on the scheduler thread.
+ */
+#ifndef FERRY_CLEANUP_JOB_H
+#define FERRY_CLEANUP_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cleanup_job;
+
+struct cleanup_job_options {
+	const char *conninfo; /* copied */
+	int64_t message_retention_s;
+	int64_t health_check_retention_s;
+	int batch_size;
+};
+
+struct cleanup_job_status {
+	uint64_t messages_deleted_total;
+	uint64_t health_checks_deleted_total;
+};
+
+/* NULL when out of memory. */
+struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts);
+
+/* One pass (a scheduler_job_fn): 0 to run again at once, -1 to wait for the interval. */
+long cleanup_job_run(void *job);
+
+void cleanup_job_status(struct cleanup_job *job, struct cleanup_job_status *out);
+
+void cleanup_job_destroy(struct cleanup_job *job);
+
+#endif

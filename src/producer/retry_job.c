@@ -1,0 +1,305 @@
+/*
+ * retry_job.c - see retry_job.h.
+ */
+#include "producer/retry_job.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/pg.h"
+#include "producer/message_headers.h"
+#include "producer/retry_policy.h"
+#include "producer/retry_store.h"
+
+struct retry_job {
+	char *conninfo;
+	char *service_id;
+	char *instance_id;
+	char actor[300];
+	int batch_size;
+	long backoff_base_ms;
+	long backoff_max_ms;
+	long publish_timeout_ms;
+	uint64_t rng; /* xorshift state for the backoff's jitter */
+
+	PGconn *conn;
+	rd_kafka_t *rk;
+
+	pthread_mutex_t mu; /* guards status */
+	struct retry_job_status status;
+};
+
+/* The delivery report of one redelivery: rd_kafka's opaque points at its outcome. */
+struct retry_job_report {
+	struct retry_outcome *outcome;
+	bool done;
+	char error[200];
+};
+
+static void retry_job_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct retry_job_report *r = m->_private;
+
+	(void)rk;
+	(void)opaque;
+	if (r == NULL)
+		return;
+	r->done = true;
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		r->outcome->published = true;
+		r->outcome->partition = m->partition;
+	} else {
+		snprintf(r->error, sizeof(r->error), "%s", rd_kafka_err2str(m->err));
+	}
+}
+
+static uint32_t retry_job_random(struct retry_job *job)
+{
+	job->rng ^= job->rng << 13;
+	job->rng ^= job->rng >> 7;
+	job->rng ^= job->rng << 17;
+	return (uint32_t)(job->rng >> 11);
+}
+
+static void retry_job_note_error(struct retry_job *job, const char *what, const char *errstr)
+{
+	pthread_mutex_lock(&job->mu);
+	snprintf(job->status.last_error, sizeof(job->status.last_error), "%s: %s", what, errstr);
+	pthread_mutex_unlock(&job->mu);
+	log_warn("retry", "%s: %s", what, errstr);
+}
+
+struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_conf_t *kafka_conf,
+                                char *errstr, size_t errstr_size)
+{
+	struct retry_job *job = calloc(1, sizeof(*job));
+	char timeout[32], rkerr[512];
+	struct timespec ts;
+
+	if (job == NULL) {
+		snprintf(errstr, errstr_size, "out of memory");
+		rd_kafka_conf_destroy(kafka_conf);
+		return NULL;
+	}
+	pthread_mutex_init(&job->mu, NULL);
+	job->conninfo = strdup(opts->conninfo);
+	job->service_id = strdup(opts->service_id);
+	job->instance_id = strdup(opts->instance_id);
+	if (!job->conninfo || !job->service_id || !job->instance_id) {
+		snprintf(errstr, errstr_size, "out of memory");
+		rd_kafka_conf_destroy(kafka_conf);
+		goto fail;
+	}
+	snprintf(job->actor, sizeof(job->actor), "retry-job@%s", opts->instance_id);
+	job->batch_size = opts->batch_size;
+	job->backoff_base_ms = opts->backoff_base_ms;
+	job->backoff_max_ms = opts->backoff_max_ms;
+	job->publish_timeout_ms = opts->publish_timeout_ms;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	job->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+	if (job->rng == 0)
+		job->rng = 0x9e3779b97f4a7c15ULL;
+
+	/* A redelivery that Kafka cannot take within the pass is reported failed, so the pass can
+	 * finish and leave it due for the next one. */
+	snprintf(timeout, sizeof(timeout), "%ld", opts->publish_timeout_ms);
+	if (rd_kafka_conf_set(kafka_conf, "message.timeout.ms", timeout, rkerr, sizeof(rkerr)) !=
+	    RD_KAFKA_CONF_OK) {
+		snprintf(errstr, errstr_size, "message.timeout.ms: %s", rkerr);
+		rd_kafka_conf_destroy(kafka_conf);
+		goto fail;
+	}
+	rd_kafka_conf_set_dr_msg_cb(kafka_conf, retry_job_dr);
+	job->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kafka_conf, rkerr, sizeof(rkerr));
+	if (job->rk == NULL) {
+		snprintf(errstr, errstr_size, "%s", rkerr);
+		rd_kafka_conf_destroy(kafka_conf);
+		goto fail;
+	}
+	return job;
+fail:
+	retry_job_destroy(job);
+	return NULL;
+}
+
+/* Publishes the claimed deliveries and waits for Kafka's reports (or the pass's timeout). */
+static void retry_job_publish(struct retry_job *job, const struct retry_batch *batch,
+                              struct retry_outcome *out, struct retry_job_report *reports)
+{
+	size_t i;
+	int64_t waited = 0;
+
+	for (i = 0; i < batch->n; i++) {
+		const struct retry_due *d = &batch->rows[i];
+		struct message_header_fields f = {
+		    .message_id = d->message_id,
+		    .idempotency_key = d->idempotency_key,
+		    .producer_service_id =
+		        d->producer_service_id ? d->producer_service_id : job->service_id,
+		    .producer_instance_id =
+		        d->producer_instance_id ? d->producer_instance_id : job->instance_id,
+		    .created_at = d->created_at,
+		    .target_group = d->group,
+		    .headers_json = d->headers_json,
+		    .retry_count = d->retry_count + 1,
+		    .target_consumer =
+		        d->target_instance && d->target_partition >= 0 ? d->target_instance : NULL,
+		};
+		rd_kafka_headers_t *hdrs = message_headers_build(&f);
+		rd_kafka_resp_err_t err;
+
+		reports[i].outcome = &out[i];
+		err = rd_kafka_producev(
+		    job->rk, RD_KAFKA_V_TOPIC(d->topic),
+		    RD_KAFKA_V_PARTITION(d->target_partition >= 0 ? d->target_partition
+		                                                  : RD_KAFKA_PARTITION_UA),
+		    RD_KAFKA_V_KEY(d->key, d->key_len),
+		    RD_KAFKA_V_VALUE((void *)d->payload, d->payload_len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_OPAQUE(&reports[i]), RD_KAFKA_V_END);
+		if (err) {
+			/* Not enqueued: the headers are still ours. */
+			rd_kafka_headers_destroy(hdrs);
+			reports[i].done = true;
+			snprintf(reports[i].error, sizeof(reports[i].error), "%s",
+			         rd_kafka_err2str(err));
+		}
+	}
+	/* Every report arrives within message.timeout.ms; poll until they are all in. */
+	for (;;) {
+		bool all = true;
+
+		for (i = 0; i < batch->n && all; i++)
+			all = reports[i].done;
+		if (all)
+			break;
+		rd_kafka_poll(job->rk, 50);
+		waited += 50;
+		if (waited > job->publish_timeout_ms + 5000) {
+			/* Should not happen; purge so no report can point at freed memory. */
+			rd_kafka_purge(job->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(job->rk, 100);
+			for (i = 0; i < batch->n; i++)
+				if (!reports[i].done)
+					reports[i].done = true;
+			break;
+		}
+	}
+}
+
+long retry_job_run(void *arg)
+{
+	struct retry_job *job = arg;
+	struct retry_batch batch;
+	struct retry_outcome *out = NULL;
+	struct retry_job_report *reports = NULL;
+	char errstr[512];
+	int failed = 0, expired = 0;
+	uint64_t published = 0, errors = 0;
+	long again = -1;
+	size_t i;
+
+	if (pg_ensure(&job->conn, job->conninfo, "ferry-retry", errstr, sizeof(errstr)) != 0) {
+		retry_job_note_error(job, "database unreachable", errstr);
+		return -1;
+	}
+	if (retry_store_settle_spent(job->conn, job->batch_size, job->actor, &failed, &expired,
+	                             errstr, sizeof(errstr)) != 0) {
+		retry_job_note_error(job, "settling spent retries", errstr);
+		return -1;
+	}
+	if (failed + expired > 0)
+		log_info("retry", "%d delivery(ies) FAILED and %d EXPIRED: retry budget spent",
+		         failed, expired);
+	if (retry_store_claim(job->conn, job->batch_size, &batch, errstr, sizeof(errstr)) != 0) {
+		retry_job_note_error(job, "claiming due retries", errstr);
+		goto record_status;
+	}
+	if (batch.n == 0)
+		goto free_batch;
+	out = calloc(batch.n, sizeof(*out));
+	reports = calloc(batch.n, sizeof(*reports));
+	if (out == NULL || reports == NULL) {
+		retry_store_abandon(job->conn);
+		retry_job_note_error(job, "retry pass", "out of memory");
+		goto free_batch;
+	}
+	retry_job_publish(job, &batch, out, reports);
+	for (i = 0; i < batch.n; i++) {
+		const struct retry_due *d = &batch.rows[i];
+		const struct log_ctx ctx = {d->message_id, d->topic,
+		                            out[i].published ? out[i].partition : -1, -1};
+		bool aimed = d->target_instance && d->target_partition >= 0;
+
+		if (out[i].published) {
+			out[i].delay_ms = retry_policy_delay_ms(
+			    (unsigned)d->retry_count + 1, job->backoff_base_ms, job->backoff_max_ms,
+			    retry_job_random(job));
+			published++;
+			log_info_ctx("retry", &ctx,
+			             "group %s: retry %d (%s)%s%s, next not before %" PRId64 " ms",
+			             d->group, d->retry_count + 1, d->trigger,
+			             aimed ? " to consumer " : "", aimed ? d->target_instance : "",
+			             out[i].delay_ms);
+		} else {
+			errors++;
+			log_warn_ctx("retry", &ctx, "group %s: redelivery not published: %s",
+			             d->group, reports[i].error);
+		}
+	}
+	if (published > 0) {
+		if (retry_store_record(job->conn, &batch, out, job->actor, errstr,
+		                       sizeof(errstr)) != 0) {
+			retry_job_note_error(job, "recording retries (they will be republished)",
+			                     errstr);
+			published = 0;
+		}
+	} else {
+		retry_store_abandon(job->conn);
+	}
+	if (errors == 0 && (int)batch.n == job->batch_size)
+		again = 0;
+free_batch:
+	free(out);
+	free(reports);
+	retry_batch_free(&batch);
+record_status:
+	pthread_mutex_lock(&job->mu);
+	job->status.retried_total += published;
+	job->status.failed_total += (uint64_t)failed;
+	job->status.expired_total += (uint64_t)expired;
+	job->status.publish_errors_total += errors;
+	pthread_mutex_unlock(&job->mu);
+	return again;
+}
+
+void retry_job_status(struct retry_job *job, struct retry_job_status *out)
+{
+	pthread_mutex_lock(&job->mu);
+	*out = job->status;
+	pthread_mutex_unlock(&job->mu);
+}
+
+void retry_job_destroy(struct retry_job *job)
+{
+	if (job == NULL)
+		return;
+	if (job->rk) {
+		rd_kafka_flush(job->rk, 1000);
+		rd_kafka_destroy(job->rk);
+	}
+	if (job->conn)
+		PQfinish(job->conn);
+	free(job->conninfo);
+	free(job->service_id);
+	free(job->instance_id);
+	pthread_mutex_destroy(&job->mu);
+	free(job);
+}

@@ -1,0 +1,62 @@
+/*
+ * retry_job.h - the retry job (the seed's ProcessRetryMessagesJob), run by the scheduler.
+ *
+ * Each pass: settle the deliveries whose retry budget is spent (FAILED / EXPIRED), then claim
+ * the deliveries due for another attempt (their messages locked, SKIP LOCKED), republish each
+ * to Kafka addressed to its one group (header ferry-target-group: the topic's other groups skip
+ * it, so a group that succeeded never sees the redelivery), wait for Kafka's confirmations, and
+ * record retry count, time and the next earliest attempt (exponential backoff with jitter,
+ * retry_policy.h) in the same transaction. All state is in PostgreSQL, so retries survive
+ * restarts, and the claim's row locks make several producer instances' jobs take different
+ * deliveries: an attempt is republished once. A crash between Kafka's confirmation and the
+ * commit republishes that attempt again on the next pass (at least once; the consumer's inbox
+ * makes the second copy harmless).
+ *
+ * A redelivery aimed at one consumer instance goes to a partition that instance reported holding
+ * (its heartbeats carry its assignment): in Kafka, the instance that owns a partition is the one
+ * that reads it. If the instance no longer holds one, the record goes by key to the group.
+ *
+ * Owns its PGconn and its own idempotent Kafka producer (separate from the relay's: a broker
+ * refusing redeliveries never stalls first deliveries). Called only on the scheduler thread;
+ * retry_job_status may be called from any thread.
+ */
+#ifndef FERRY_RETRY_JOB_H
+#define FERRY_RETRY_JOB_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct retry_job;
+
+struct retry_job_options {
+	const char *conninfo;    /* copied */
+	const char *service_id;  /* stamped as producer when a message has none (copied) */
+	const char *instance_id; /* copied; the history's actor is "retry-job@<instance_id>" */
+	int batch_size;
+	long backoff_base_ms;
+	long backoff_max_ms;
+	long publish_timeout_ms; /* a pass gives up on Kafka after this long */
+};
+
+struct retry_job_status {
+	uint64_t retried_total;        /* deliveries republished and recorded */
+	uint64_t failed_total;         /* deliveries settled FAILED by this process */
+	uint64_t expired_total;        /* deliveries settled EXPIRED by this process */
+	uint64_t publish_errors_total; /* redeliveries Kafka refused or did not confirm in time */
+	char last_error[256];          /* "" if none */
+};
+
+/* Creates the job; takes ownership of kafka_conf (also on failure). NULL with errstr. */
+struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_conf_t *kafka_conf,
+                                char *errstr, size_t errstr_size);
+
+/* One pass (a scheduler_job_fn): returns 0 to run again at once (a full batch), else -1. */
+long retry_job_run(void *job);
+
+void retry_job_status(struct retry_job *job, struct retry_job_status *out);
+
+/* Frees the job (after the scheduler stopped). NULL is a no-op. */
+void retry_job_destroy(struct retry_job *job);
+
+#endif

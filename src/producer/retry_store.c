@@ -1,0 +1,487 @@
+/*
+ * retry_store.c - see retry_store.h.
+ */
+#include "producer/retry_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pg.h"
+#include "common/strbuf.h"
+
+int retry_store_settle_spent(PGconn *conn, int limit, const char *actor, int *failed, int *expired,
+                             char *errstr, size_t errstr_size)
+{
+	char lim[16];
+	const char *params[2] = {lim, actor};
+	PGresult *res;
+	int i;
+
+	*failed = *expired = 0;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = PQexecParams(conn, "SELECT status FROM ferry.retry_settle_spent($1::integer, $2)", 2,
+	                   NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), "FAILED") == 0)
+			(*failed)++;
+		else
+			(*expired)++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Due: the group waits for acknowledgments, has retries left, the backoff has passed, and the
+ * last delivery was negatively acknowledged or not acknowledged in time; or an operator asked.
+ * The message rows are locked (not the deliveries): the same order as ferry.acknowledge.
+ */
+static const char retry_store_claim_sql[] =
+    "SELECT d.message_id, d.consumer_group_id, d.consumer_group, d.retry_count,"
+    " m.topic, m.message_key, m.payload, m.headers::text, m.idempotency_key,"
+    " m.producer_service_id, m.producer_instance_id, m.created_at,"
+    " CASE WHEN d.redrive_requested_at IS NOT NULL THEN 'redrive'"
+    "  WHEN d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')"
+    "  THEN 'negative_ack' ELSE 'timeout' END,"
+    " coalesce(d.target_agent_id, 0), ag.instance_id,"
+    " coalesce((SELECT min(p.v::integer) FROM jsonb_array_elements_text("
+    "  CASE WHEN jsonb_typeof(ag.assigned_partitions -> m.topic) = 'array'"
+    "  THEN ag.assigned_partitions -> m.topic ELSE '[]' END) p(v)), -1)"
+    " FROM ferry.message_delivery d"
+    " JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id"
+    " JOIN ferry.outbox_message m ON m.id = d.message_id"
+    " LEFT JOIN ferry.consumer_service_agent ag ON ag.id = d.target_agent_id"
+    " WHERE d.status = 'SENT' AND m.status <> 'PENDING'"
+    " AND (d.redrive_requested_at IS NOT NULL"
+    "  OR (g.requires_acknowledgment"
+    "   AND (g.max_retries < 0 OR d.retry_count < g.max_retries)"
+    "   AND (d.scheduled_retry_at IS NULL OR d.scheduled_retry_at <= now())"
+    "   AND (d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')"
+    "    OR coalesce(d.last_retry_at, d.sent_at, d.updated_at)"
+    "     + g.acknowledgment_timeout_seconds * interval '1 second' <= now())))"
+    " ORDER BY d.message_id, d.consumer_group_id"
+    " LIMIT $1"
+    " FOR NO KEY UPDATE OF m, d SKIP LOCKED";
+
+static const char *retry_store_nullable(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *errstr,
+                      size_t errstr_size)
+{
+	char lim[16];
+	const char *params[1] = {lim};
+	size_t i;
+
+	memset(batch, 0, sizeof(*batch));
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (pg_command(conn, "BEGIN", errstr, errstr_size) != 0)
+		return -1;
+	batch->res = PQexecParams(conn, retry_store_claim_sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(batch->res) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, batch->res, errstr, errstr_size);
+		goto fail;
+	}
+	batch->n = (size_t)PQntuples(batch->res);
+	if (batch->n == 0) {
+		if (pg_command(conn, "COMMIT", errstr, errstr_size) != 0)
+			goto fail;
+		return 0;
+	}
+	batch->rows = calloc(batch->n, sizeof(*batch->rows));
+	if (batch->rows == NULL) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < batch->n; i++) {
+		const PGresult *r = batch->res;
+		struct retry_due *d = &batch->rows[i];
+		int row = (int)i;
+
+		d->message_id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+		d->group_id = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+		d->group = PQgetvalue(r, row, 2);
+		d->retry_count = atoi(PQgetvalue(r, row, 3));
+		d->topic = PQgetvalue(r, row, 4);
+		d->key = retry_store_nullable(r, row, 5);
+		d->key_len = d->key ? (size_t)PQgetlength(r, row, 5) : 0;
+		d->payload = PQgetvalue(r, row, 6);
+		d->payload_len = (size_t)PQgetlength(r, row, 6);
+		d->headers_json = PQgetvalue(r, row, 7);
+		d->idempotency_key = retry_store_nullable(r, row, 8);
+		d->producer_service_id = retry_store_nullable(r, row, 9);
+		d->producer_instance_id = retry_store_nullable(r, row, 10);
+		d->created_at = PQgetvalue(r, row, 11);
+		d->trigger = PQgetvalue(r, row, 12);
+		d->target_agent_id = strtoll(PQgetvalue(r, row, 13), NULL, 10);
+		d->target_instance = retry_store_nullable(r, row, 14);
+		d->target_partition = (int32_t)atoi(PQgetvalue(r, row, 15));
+	}
+	return 0;
+fail:
+	retry_store_abandon(conn);
+	retry_batch_free(batch);
+	return -1;
+}
+
+void retry_batch_free(struct retry_batch *batch)
+{
+	PQclear(batch->res);
+	free(batch->rows);
+	memset(batch, 0, sizeof(*batch));
+}
+
+int retry_store_record(PGconn *conn, const struct retry_batch *batch,
+                       const struct retry_outcome *out, const char *actor, char *errstr,
+                       size_t errstr_size)
+{
+	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
+	                        STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
+	const char *params[7];
+	PGresult *res = NULL;
+	size_t i;
+	int a, rc = -1;
+
+	for (a = 0; a < 6; a++)
+		pg_array_begin(&arr[a]);
+	for (i = 0; i < batch->n; i++) {
+		char num[32];
+
+		if (!out[i].published)
+			continue;
+		snprintf(num, sizeof(num), "%" PRId64, batch->rows[i].message_id);
+		pg_array_add(&arr[0], num);
+		snprintf(num, sizeof(num), "%" PRId64, batch->rows[i].group_id);
+		pg_array_add(&arr[1], num);
+		snprintf(num, sizeof(num), "%" PRId64, out[i].delay_ms);
+		pg_array_add(&arr[2], num);
+		snprintf(num, sizeof(num), "%" PRId32, out[i].partition);
+		pg_array_add(&arr[3], num);
+		pg_array_add(&arr[4], batch->rows[i].trigger);
+		pg_array_add(&arr[5], batch->rows[i].target_instance);
+	}
+	for (a = 0; a < 6; a++) {
+		pg_array_end(&arr[a]);
+		if (arr[a].failed) {
+			snprintf(errstr, errstr_size, "out of memory");
+			goto done;
+		}
+		params[a] = strbuf_str(&arr[a]);
+	}
+	params[6] = actor;
+	res = PQexecParams(
+	    conn,
+	    "WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
+	    "  $4::integer[], $5::text[], $6::text[])"
+	    "  AS o(message_id, group_id, delay_ms, kafka_partition, trigger, target_instance)),"
+	    " u AS (UPDATE ferry.message_delivery d"
+	    "  SET retry_count = d.retry_count + 1, last_retry_at = clock_timestamp(),"
+	    "   scheduled_retry_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',"
+	    "   redrive_requested_at = NULL, target_agent_id = NULL,"
+	    "   updated_at = clock_timestamp()"
+	    "  FROM o WHERE d.message_id = o.message_id AND d.consumer_group_id = o.group_id"
+	    "  RETURNING d.message_id, d.consumer_group, d.retry_count, d.scheduled_retry_at,"
+	    "   o.delay_ms, o.kafka_partition, o.trigger, o.target_instance)"
+	    " INSERT INTO ferry.message_event (message_id, consumer_group, event, actor, detail)"
+	    " SELECT u.message_id, u.consumer_group, 'retried', $7,"
+	    "  jsonb_strip_nulls(jsonb_build_object('retry', u.retry_count, 'trigger', u.trigger,"
+	    "  'delayMs', u.delay_ms, 'scheduledRetryAt', u.scheduled_retry_at,"
+	    "  'partition', u.kafka_partition, 'targetInstance', u.target_instance))"
+	    " FROM u",
+	    7, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	if (pg_command(conn, "COMMIT", errstr, errstr_size) != 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc != 0)
+		retry_store_abandon(conn);
+	PQclear(res);
+	for (a = 0; a < 6; a++)
+		strbuf_free(&arr[a]);
+	return rc;
+}
+
+void retry_store_abandon(PGconn *conn)
+{
+	char errstr[128];
+
+	if (conn && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		(void)!pg_command(conn, "ROLLBACK", errstr, sizeof(errstr));
+}
+
+/* Maps ferry's own SQLSTATEs (FY404, FY409) and data errors (class 22) to a request error. */
+static enum retry_store_error retry_store_classify(const char *sqlstate)
+{
+	if (strcmp(sqlstate, "FY404") == 0)
+		return RETRY_STORE_ERR_NOT_FOUND;
+	if (strcmp(sqlstate, "FY409") == 0)
+		return RETRY_STORE_ERR_CONFLICT;
+	if (strncmp(sqlstate, "22", 2) == 0)
+		return RETRY_STORE_ERR_INVALID;
+	return RETRY_STORE_ERR_DB;
+}
+
+enum retry_store_error retry_store_request_redelivery(PGconn *conn, int64_t message_id,
+                                                      const char *group, const char *target,
+                                                      const char *actor, int heartbeat_s,
+                                                      json_t **out, char *errstr,
+                                                      size_t errstr_size)
+{
+	char id[32], hb[16], state[6];
+	const char *params[5] = {id, group, target, actor, hb};
+
+	snprintf(id, sizeof(id), "%" PRId64, message_id);
+	snprintf(hb, sizeof(hb), "%d", heartbeat_s);
+	if (pg_json_query(
+	        conn,
+	        "SELECT coalesce(json_agg(json_build_object('consumerGroup', r.consumer_group,"
+	        " 'previousStatus', r.previous_status,"
+	        " 'target', CASE WHEN r.target_agent_id IS NULL THEN 'group' ELSE 'instance' END,"
+	        " 'targetConsumerServiceId', $3::text, 'targetInstanceId', r.target_instance,"
+	        " 'fallbackReason', r.fallback_reason)), '[]')::text"
+	        " FROM ferry.request_redelivery($1::bigint, $2, $3, $4, $5::integer) r",
+	        5, params, out, state, errstr, errstr_size) == 0)
+		return RETRY_STORE_OK;
+	return retry_store_classify(state);
+}
+
+int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status, int limit,
+                             const char *actor, int64_t *requeued, char *errstr, size_t errstr_size)
+{
+	char lim[16];
+	const char *params[4] = {group, status, lim, actor};
+	const char *ids;
+	PGresult *res = NULL, *res2 = NULL;
+	int rc = -1;
+
+	*requeued = 0;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (pg_command(conn, "BEGIN", errstr, errstr_size) != 0)
+		return -1;
+	res = PQexecParams(
+	    conn,
+	    "WITH c AS (SELECT d.message_id, d.consumer_group_id, d.status, d.retry_count"
+	    "  FROM ferry.message_delivery d JOIN ferry.outbox_message m ON m.id = d.message_id"
+	    "  WHERE d.consumer_group = $1 AND d.status IN ('FAILED', 'EXPIRED')"
+	    "  AND ($2::text IS NULL OR d.status = $2)"
+	    "  ORDER BY d.message_id LIMIT $3::integer FOR NO KEY UPDATE OF m),"
+	    " u AS (UPDATE ferry.message_delivery d SET status = 'SENT',"
+	    "  redrive_requested_at = clock_timestamp(), target_agent_id = NULL, retry_count = 0,"
+	    "  scheduled_retry_at = NULL, updated_at = clock_timestamp()"
+	    "  FROM c WHERE d.message_id = c.message_id AND d.consumer_group_id = c.consumer_group_id"
+	    "  RETURNING d.message_id, d.consumer_group, c.status AS previous_status,"
+	    "   c.retry_count AS previous_count),"
+	    " e AS (INSERT INTO ferry.message_event (message_id, consumer_group, event, actor, detail)"
+	    "  SELECT u.message_id, u.consumer_group, 'redrive_requested', $4,"
+	    "   jsonb_build_object('previousStatus', u.previous_status, 'previousRetryCount',"
+	    "   u.previous_count, 'target', 'group', 'bulk', true) FROM u)"
+	    " SELECT count(*), coalesce(array_agg(DISTINCT u.message_id), '{}')::text FROM u",
+	    4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_error_line(conn, res, errstr, errstr_size);
+		goto done;
+	}
+	*requeued = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	ids = PQgetvalue(res, 0, 1);
+	res2 = PQexecParams(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1, NULL, &ids,
+	                    NULL, NULL, 0);
+	if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
+		pg_error_line(conn, res2, errstr, errstr_size);
+		goto done;
+	}
+	if (pg_command(conn, "COMMIT", errstr, errstr_size) != 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc != 0) {
+		*requeued = 0;
+		retry_store_abandon(conn);
+	}
+	PQclear(res);
+	PQclear(res2);
+	return rc;
+}
+
+int retry_store_list_dead(PGconn *conn, const char *group, const char *status, int64_t after_id,
+                          int limit, json_t **out, char *errstr, size_t errstr_size)
+{
+	char after[32], lim[16];
+	const char *params[4] = {group, status, after, lim};
+
+	snprintf(after, sizeof(after), "%" PRId64, after_id);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	/* Candidates from the two small partial indexes, then their dead rows in full. */
+	return pg_json_query(
+	    conn,
+	    "WITH ids AS (SELECT x.id FROM ("
+	    "  SELECT d.message_id AS id FROM ferry.message_delivery d"
+	    "   WHERE d.status IN ('FAILED', 'EXPIRED') AND d.message_id > $3::bigint"
+	    "   AND ($1::text IS NULL OR d.consumer_group = $1) AND ($2::text IS NULL OR d.status = $2)"
+	    "  UNION"
+	    "  SELECT m.id FROM ferry.outbox_message m"
+	    "   WHERE m.status = 'FAILED' AND m.sent_at IS NULL AND m.id > $3::bigint"
+	    "   AND $1::text IS NULL AND ($2::text IS NULL OR $2 = 'FAILED')) x"
+	    "  ORDER BY x.id LIMIT $4::integer),"
+	    " rows AS ("
+	    "  SELECT m.id AS message_id, d.consumer_group AS grp, json_build_object("
+	    "   'messageId', m.id, 'topic', m.topic, 'key', m.message_key,"
+	    "   'consumerGroup', d.consumer_group, 'status', d.status,"
+	    "   'retryCount', d.retry_count, 'lastRetryAt', d.last_retry_at,"
+	    "   'errorMessage', d.error_message, 'updatedAt', d.updated_at,"
+	    "   'createdAt', m.created_at) AS j"
+	    "  FROM ids JOIN ferry.outbox_message m ON m.id = ids.id"
+	    "  JOIN ferry.message_delivery d ON d.message_id = m.id"
+	    "  WHERE d.status IN ('FAILED', 'EXPIRED')"
+	    "  AND ($1::text IS NULL OR d.consumer_group = $1) AND ($2::text IS NULL OR d.status = $2)"
+	    "  UNION ALL"
+	    "  SELECT m.id, NULL, json_build_object("
+	    "   'messageId', m.id, 'topic', m.topic, 'key', m.message_key,"
+	    "   'consumerGroup', NULL, 'status', m.status, 'retryCount', m.publish_attempts,"
+	    "   'lastRetryAt', NULL, 'errorMessage', m.error_message,"
+	    "   'updatedAt', coalesce(m.processed_at, m.created_at), 'createdAt', m.created_at)"
+	    "  FROM ids JOIN ferry.outbox_message m ON m.id = ids.id"
+	    "  WHERE m.status = 'FAILED' AND m.sent_at IS NULL)"
+	    " SELECT json_build_object("
+	    "  'failed', coalesce((SELECT json_agg(r.j ORDER BY r.message_id, r.grp) FROM rows r),"
+	    "   '[]'),"
+	    "  'count', (SELECT count(*) FROM rows),"
+	    "  'nextAfterId', CASE WHEN (SELECT count(*) FROM ids) < $4::integer THEN NULL"
+	    "   ELSE (SELECT max(id) FROM ids) END)::text",
+	    4, params, out, NULL, errstr, errstr_size);
+}
+
+enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff, const char *group,
+                                               int batch, const char *actor, int64_t *deliveries,
+                                               int64_t *messages, char *errstr, size_t errstr_size)
+{
+	char lim[16];
+	const char *params[4] = {cutoff, group, lim, actor};
+	enum retry_store_error rc = RETRY_STORE_OK;
+
+	*deliveries = *messages = 0;
+	snprintf(lim, sizeof(lim), "%d", batch);
+	/* Batches, each committed on its own, so the outbox is never locked for long. */
+	for (;;) {
+		PGresult *res = PQexecParams(
+		    conn,
+		    "WITH c AS (SELECT d.message_id, d.consumer_group_id"
+		    "  FROM ferry.message_delivery d JOIN ferry.outbox_message m ON m.id = d.message_id"
+		    "  WHERE d.status IN ('FAILED', 'EXPIRED') AND d.updated_at < $1::timestamptz"
+		    "  AND ($2::text IS NULL OR d.consumer_group = $2)"
+		    "  ORDER BY d.message_id LIMIT $3::integer FOR NO KEY UPDATE OF m),"
+		    " del AS (DELETE FROM ferry.message_delivery d USING c"
+		    "  WHERE d.message_id = c.message_id AND d.consumer_group_id = c.consumer_group_id"
+		    "  RETURNING d.message_id, d.consumer_group, d.status),"
+		    " ev AS (INSERT INTO ferry.message_event (message_id, consumer_group, event, actor,"
+		    "  detail) SELECT del.message_id, del.consumer_group, 'dead_letter_deleted', $4,"
+		    "  jsonb_build_object('status', del.status) FROM del)"
+		    " SELECT count(*), coalesce(array_agg(DISTINCT del.message_id), '{}')::text FROM del",
+		    4, NULL, params, NULL, NULL, 0);
+		const char *ids;
+		int64_t n;
+		PGresult *res2;
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			pg_error_line(conn, res, errstr, errstr_size);
+			rc = retry_store_classify(state ? state : "");
+			PQclear(res);
+			return rc;
+		}
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		ids = PQgetvalue(res, 0, 1);
+		/* Messages nothing waits for any more go; the others' status follows their groups.
+		 */
+		res2 = PQexecParams(
+		    conn,
+		    "WITH gone AS (DELETE FROM ferry.outbox_message m"
+		    "  WHERE m.id = ANY($1::bigint[]) AND m.status <> 'PENDING'"
+		    "  AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery d"
+		    "   WHERE d.message_id = m.id AND d.status <> 'ACKNOWLEDGED')"
+		    "  AND (m.status <> 'SENT' OR NOT EXISTS (SELECT 1 FROM ferry.message_delivery d"
+		    "   WHERE d.message_id = m.id))"
+		    "  RETURNING m.id)"
+		    " SELECT count(*) FROM gone",
+		    1, NULL, &ids, NULL, NULL, 0);
+		if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
+			pg_error_line(conn, res2, errstr, errstr_size);
+			PQclear(res);
+			PQclear(res2);
+			return RETRY_STORE_ERR_DB;
+		}
+		*deliveries += n;
+		*messages += strtoll(PQgetvalue(res2, 0, 0), NULL, 10);
+		PQclear(res2);
+		res2 = PQexecParams(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1,
+		                    NULL, &ids, NULL, NULL, 0);
+		PQclear(res);
+		if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
+			pg_error_line(conn, res2, errstr, errstr_size);
+			PQclear(res2);
+			return RETRY_STORE_ERR_DB;
+		}
+		PQclear(res2);
+		if (n < batch)
+			break;
+	}
+	/* Messages the relay gave up on (never on Kafka, no deliveries) have no group: only an
+	 * unfiltered deletion takes them. */
+	while (group == NULL) {
+		PGresult *res = PQexecParams(
+		    conn,
+		    "WITH c AS (SELECT m.id FROM ferry.outbox_message m"
+		    "  WHERE m.status = 'FAILED' AND m.sent_at IS NULL"
+		    "  AND coalesce(m.processed_at, m.created_at) < $1::timestamptz"
+		    "  AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery d WHERE d.message_id = m.id)"
+		    "  ORDER BY m.id LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
+		    " gone AS (DELETE FROM ferry.outbox_message m USING c WHERE m.id = c.id"
+		    "  RETURNING m.id)"
+		    " SELECT count(*) FROM gone",
+		    2, NULL, (const char *const[]){cutoff, lim}, NULL, NULL, 0);
+		int64_t n;
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			pg_error_line(conn, res, errstr, errstr_size);
+			rc = retry_store_classify(state ? state : "");
+			PQclear(res);
+			return rc;
+		}
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		*messages += n;
+		if (n < batch)
+			break;
+	}
+	return RETRY_STORE_OK;
+}
+
+int retry_store_history(PGconn *conn, int64_t message_id, json_t **out, char *errstr,
+                        size_t errstr_size)
+{
+	char id[32];
+	const char *params[1] = {id};
+
+	snprintf(id, sizeof(id), "%" PRId64, message_id);
+	return pg_json_query(conn,
+	                     "SELECT coalesce(json_agg(json_build_object('event', e.event,"
+	                     " 'consumerGroup', e.consumer_group, 'actor', e.actor, 'at', e.at,"
+	                     " 'detail', e.detail) ORDER BY e.id), '[]')::text"
+	                     " FROM ferry.message_event e WHERE e.message_id = $1::bigint",
+	                     1, params, out, NULL, errstr, errstr_size);
+}

@@ -1,0 +1,147 @@
+/*
+ * retry_store.h - every query of redelivery: the retry job's claim and verdicts, operators'
+ * re-drives, and the dead letters (FAILED and EXPIRED deliveries, and messages the relay could
+ * never publish). The tables are ferry.message_delivery and ferry.message_event
+ * (sql/producer/002_registry.sql, 005_retry.sql); the decisions that must be atomic live in
+ * SQL functions there (ferry.retry_settle_spent, ferry.request_redelivery).
+ *
+ * Concurrency: every path locks the messages it touches first (FOR NO KEY UPDATE, the order
+ * ferry.acknowledge uses), so acknowledgments, several producers' retry jobs and operators queue
+ * up instead of deadlocking, and two retry jobs never take the same delivery (SKIP LOCKED).
+ *
+ * Each function takes a PGconn the caller owns, used by one thread at a time. On failure it
+ * returns -1 with one line in errstr; a broken connection is the caller's to replace.
+ */
+#ifndef FERRY_RETRY_STORE_H
+#define FERRY_RETRY_STORE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One delivery due for republishing. Strings point into the batch's PGresult. */
+struct retry_due {
+	int64_t message_id;
+	int64_t group_id;
+	const char *group;
+	int retry_count; /* retries so far; this one is retry_count + 1 */
+	const char *topic;
+	const char *key; /* NULL = no key */
+	size_t key_len;
+	const char *payload;
+	size_t payload_len;
+	const char *headers_json; /* "{}" when none */
+	const char *idempotency_key;
+	const char *producer_service_id;
+	const char *producer_instance_id;
+	const char *created_at;
+	const char *trigger;         /* "negative_ack", "timeout" or "redrive" */
+	int64_t target_agent_id;     /* 0 = the whole group */
+	const char *target_instance; /* the target agent's instance id, or NULL */
+	int32_t target_partition;    /* a partition the target holds now, or -1 (by key) */
+};
+
+struct retry_batch {
+	PGresult *res;
+	size_t n;
+	struct retry_due *rows;
+};
+
+/* What the job did with one claimed delivery. */
+struct retry_outcome {
+	bool published;    /* Kafka confirmed it */
+	int64_t delay_ms;  /* the backoff before the next retry may start (when published) */
+	int32_t partition; /* where it went (when published) */
+};
+
+/*
+ * Settles deliveries whose retry budget is spent (FAILED after a negative acknowledgment,
+ * EXPIRED after a timeout), at most `limit`, in its own transaction, recording `actor` in the
+ * history. *failed and *expired count them. Returns 0 or -1.
+ */
+int retry_store_settle_spent(PGconn *conn, int limit, const char *actor, int *failed, int *expired,
+                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/*
+ * Opens a transaction and claims up to `limit` deliveries due for a redelivery, their messages
+ * locked (SKIP LOCKED) until retry_store_record or retry_store_abandon. With none found the
+ * transaction is closed already. Returns 0 or -1 (rolled back). Free with retry_batch_free.
+ */
+int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *errstr,
+                      size_t errstr_size) __attribute__((warn_unused_result));
+
+void retry_batch_free(struct retry_batch *batch);
+
+/*
+ * Records the claimed batch's outcomes (out[i] for batch->rows[i]) and commits: a published
+ * delivery counts one more retry, remembers when, and may not be retried again before now +
+ * delay; an operator's request and target are cleared; the history gets a 'retried' event per
+ * delivery. Unpublished ones are left as they were (due again on the next pass). Returns 0 or
+ * -1 (nothing recorded: the deliveries are due again, and may be published twice).
+ */
+int retry_store_record(PGconn *conn, const struct retry_batch *batch,
+                       const struct retry_outcome *out, const char *actor, char *errstr,
+                       size_t errstr_size) __attribute__((warn_unused_result));
+
+/* Rolls a claim back. Errors are ignored (a broken connection rolls back by itself). */
+void retry_store_abandon(PGconn *conn);
+
+/* Why an operator's request was refused. */
+enum retry_store_error {
+	RETRY_STORE_OK = 0,
+	RETRY_STORE_ERR_DB = -1,        /* 503 */
+	RETRY_STORE_ERR_NOT_FOUND = -2, /* 404: no such message, or not for that group */
+	RETRY_STORE_ERR_CONFLICT = -3,  /* 409: not on Kafka yet, or nothing to re-drive */
+	RETRY_STORE_ERR_INVALID = -4,   /* 400: the database refused a value */
+};
+
+/*
+ * An operator's re-drive of one message (ferry.request_redelivery): all its unacknowledged
+ * groups, or `group`; aimed at consumer `target` (service or instance id) when not NULL.
+ * *out: a new JSON array, one object per group {consumerGroup, previousStatus, target
+ * ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}.
+ */
+enum retry_store_error retry_store_request_redelivery(PGconn *conn, int64_t message_id,
+                                                      const char *group, const char *target,
+                                                      const char *actor, int heartbeat_s,
+                                                      json_t **out, char *errstr,
+                                                      size_t errstr_size);
+
+/*
+ * Bulk re-drive: up to `limit` of `group`'s dead deliveries (status "FAILED", "EXPIRED", or
+ * NULL for both), oldest message first, each with a fresh retry budget. *requeued counts them.
+ */
+int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status, int limit,
+                             const char *actor, int64_t *requeued, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * A page of dead letters, by message id after `after_id`, at most `limit` messages: every
+ * FAILED/EXPIRED delivery of them (filtered by group/status when not NULL), and messages that
+ * never reached Kafka and were given up (status FAILED, consumerGroup null). *out is
+ * {"failed": [...], "count": n, "nextAfterId": id|null}.
+ */
+int retry_store_list_dead(PGconn *conn, const char *group, const char *status, int64_t after_id,
+                          int limit, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Deletes dead letters last changed before `cutoff` (a timestamptz literal) in batches of
+ * `batch` rows, each its own short transaction: the FAILED/EXPIRED deliveries (of `group`
+ * only, when not NULL), and then every message left with nothing but acknowledged deliveries
+ * (when no group is named, also messages the relay gave up on). Messages that lose a dead
+ * delivery but stay get a 'dead_letter_deleted' event. Counts go to *deliveries and *messages.
+ * Returns RETRY_STORE_OK, RETRY_STORE_ERR_INVALID (cutoff unreadable) or RETRY_STORE_ERR_DB.
+ */
+enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff, const char *group,
+                                               int batch, const char *actor, int64_t *deliveries,
+                                               int64_t *messages, char *errstr, size_t errstr_size);
+
+/* The message's history, oldest first: a new JSON array of {event, consumerGroup, actor, at,
+ * detail}. */
+int retry_store_history(PGconn *conn, int64_t message_id, json_t **out, char *errstr,
+                        size_t errstr_size) __attribute__((warn_unused_result));
+
+#endif
