@@ -18,19 +18,21 @@ static size_t http_client_collect(char *data, size_t size, size_t nmemb, void *o
 int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
                           long *status, struct strbuf *reply, char *errstr, size_t errstr_size)
 {
-	return http_client_request(curl, "POST", url, json, timeout_ms, status, reply, errstr,
+	return http_client_request(curl, "POST", url, json, NULL, timeout_ms, status, reply, errstr,
 	                           errstr_size);
 }
 
 int http_client_request(CURL *curl, const char *method, const char *url, const char *json,
-                        long timeout_ms, long *status, struct strbuf *reply, char *errstr,
-                        size_t errstr_size)
+                        const char *const *extra_headers, long timeout_ms, long *status,
+                        struct strbuf *reply, char *errstr, size_t errstr_size)
 {
 	struct curl_slist *headers = NULL;
 	CURLcode cc;
 	int rc = -1;
 
 	*status = 0;
+	for (; extra_headers && *extra_headers; extra_headers++)
+		headers = curl_slist_append(headers, *extra_headers);
 	if (json) {
 		headers = curl_slist_append(headers, "Content-Type: application/json");
 		/* No "Expect: 100-continue" round trip for larger batches. */

@@ -24,12 +24,14 @@ int http_client_post_json(CURL *curl, const char *url, const char *json, long ti
 
 /*
  * Sends `method` ("GET", "POST", "PUT", "DELETE", ...) to `url` with the NUL-terminated JSON
- * `json` as body (Content-Type: application/json), or no body when json is NULL, and waits at
- * most timeout_ms. Results and failures as http_client_post_json, whose errstr names the method
- * and the URL ("GET http://127.0.0.1:5301/api/topics: Couldn't connect to server").
+ * `json` as body (Content-Type: application/json), or no body when json is NULL, plus the
+ * NULL-terminated list of "Name: value" `headers` (NULL: none), and waits at most timeout_ms.
+ * Results and failures as http_client_post_json, whose errstr names the method and the URL
+ * ("GET http://127.0.0.1:5301/api/topics: Couldn't connect to server").
  */
 int http_client_request(CURL *curl, const char *method, const char *url, const char *json,
-                        long timeout_ms, long *status, struct strbuf *reply, char *errstr,
-                        size_t errstr_size) __attribute__((warn_unused_result));
+                        const char *const *headers, long timeout_ms, long *status,
+                        struct strbuf *reply, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 #endif

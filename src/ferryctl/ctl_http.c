@@ -12,6 +12,21 @@
 #include "common/http_client.h"
 #include "common/strbuf.h"
 
+/* The actor header: ferryctl and the login name, if it is plain enough to put in a header
+ * (anything else could split the header line). */
+static void ctl_http_actor(char *buf, size_t size)
+{
+	const char *user = getenv("USER");
+	size_t i;
+
+	for (i = 0; user && user[i]; i++)
+		if (!isalnum((unsigned char)user[i]) && strchr("._@-", user[i]) == NULL)
+			user = NULL;
+	if (user && (*user == '\0' || strlen(user) > 64))
+		user = NULL;
+	snprintf(buf, size, "X-Ferry-Actor: ferryctl%s%s", user ? "/" : "", user ? user : "");
+}
+
 int ctl_http_open(struct ctl_http *h, const char *base_url, long timeout_ms, char *errstr,
                   size_t errstr_size)
 {
@@ -32,6 +47,7 @@ int ctl_http_open(struct ctl_http *h, const char *base_url, long timeout_ms, cha
 		return -1;
 	}
 	memcpy(h->base_url, base_url, len + 1);
+	ctl_http_actor(h->actor, sizeof(h->actor));
 	while (len > 0 && h->base_url[len - 1] == '/')
 		h->base_url[--len] = '\0';
 	h->curl = curl_easy_init();
@@ -53,6 +69,7 @@ long ctl_http_request(struct ctl_http *h, const char *method, const char *path, 
                       json_t **reply, char *errstr, size_t errstr_size)
 {
 	struct strbuf url = STRBUF_INIT, text = STRBUF_INIT;
+	const char *headers[] = {h->actor, NULL};
 	char *json = NULL, curl_err[512];
 	long status = -1;
 
@@ -68,8 +85,8 @@ long ctl_http_request(struct ctl_http *h, const char *method, const char *path, 
 		snprintf(errstr, errstr_size, "out of memory building the request");
 		goto done;
 	}
-	if (http_client_request(h->curl, method, strbuf_str(&url), json, h->timeout_ms, &status,
-	                        &text, curl_err, sizeof(curl_err)) != 0) {
+	if (http_client_request(h->curl, method, strbuf_str(&url), json, headers, h->timeout_ms,
+	                        &status, &text, curl_err, sizeof(curl_err)) != 0) {
 		/* curl_err is "<METHOD> <url>: <reason>"; say what an operator needs: where. */
 		const char *reason = strstr(curl_err, ": ");
 

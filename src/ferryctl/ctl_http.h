@@ -18,6 +18,7 @@ struct ctl_http {
 	CURL *curl;          /* owned */
 	char base_url[1024]; /* "http://host:port" with any trailing '/' removed */
 	long timeout_ms;     /* per request */
+	char actor[160];     /* "X-Ferry-Actor: ferryctl/<user>": re-drives record who asked */
 };
 
 /*
