@@ -113,6 +113,22 @@ static int ctl_e2e_topic(struct ctl_ctx *ctx, const char *want, json_t **topic)
 	return 0;
 }
 
+/* The names in `names` joined by ", ", as a string the caller frees (NULL: out of memory). */
+static char *ctl_e2e_join(const json_t *names)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach (names, i, n)
+		strbuf_printf(&sb, "%s%s", i ? ", " : "", json_string_value(n));
+	if (sb.failed || sb.data == NULL) {
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return sb.data; /* the buffer is a malloc'd string: handed over */
+}
+
 static void ctl_e2e_progress(struct ctl_ctx *ctx, bool tty, const char *what, size_t done,
                              size_t total, double t0)
 {
@@ -277,7 +293,7 @@ static int ctl_e2e_run(struct ctl_ctx *ctx, const struct ctl_args *args)
 		return rc;
 	topic_name = json_string_value(json_object_get(topic, "topicName"));
 	groups = ctl_e2e_active_groups(topic);
-	group_list = json_dumps(groups, JSON_COMPACT);
+	group_list = ctl_e2e_join(groups);
 	msgs = calloc((size_t)count, sizeof(*msgs));
 	lat = calloc((size_t)count, sizeof(*lat));
 	if (msgs == NULL || lat == NULL || group_list == NULL) {
@@ -285,7 +301,7 @@ static int ctl_e2e_run(struct ctl_ctx *ctx, const struct ctl_args *args)
 		goto done;
 	}
 	if (!ctx->json)
-		fprintf(ctx->out, "e2e: %" PRId64 " message(s) to %s, groups %s, batching %s\n",
+		fprintf(ctx->out, "e2e: %" PRId64 " message(s) to %s (groups: %s), batching %s\n",
 		        count, topic_name, group_list, batching ? "on" : "off");
 	fflush(ctx->out);
 	t_send = ctl_e2e_now();

@@ -27,7 +27,8 @@ static const struct ctl_opt ctl_messages_failed_opts[] = {
 static const struct ctl_opt ctl_messages_retry_opts[] = {
     {"group", 'g', "GROUP", false, "redeliver to this consumer group only"},
     {"target", 't', "SERVICE", false, "one message: to this consumer service's instance"},
-    {"status", 's', "STATUS", false, "no ID: requeue the group's FAILED or EXPIRED messages"},
+    {"status", 's', "STATUS", false, "no ID: only the group's FAILED or EXPIRED (default both)"},
+    {"limit", 'n', "N", false, "no ID: at most N messages (1..10000, default 1000)"},
 };
 
 static const struct ctl_opt ctl_messages_purge_opts[] = {
@@ -72,6 +73,36 @@ static void ctl_messages_more(struct ctl_ctx *ctx, const json_t *page)
 
 	if (json_is_integer(next))
 		fprintf(ctx->out, "more: --after-id %lld\n", (long long)json_integer_value(next));
+}
+
+/* What happened to the message after it was sent (retries, verdicts, re-drives), when the
+ * producer keeps a history. */
+static void ctl_messages_print_history(struct ctl_ctx *ctx, const json_t *history)
+{
+	static const char *const headers[] = {"AT", "EVENT", "GROUP", "ACTOR", "DETAIL", NULL};
+	struct ctl_table t;
+	json_t *e;
+	size_t i;
+
+	if (json_array_size(history) == 0)
+		return;
+	fprintf(ctx->out, "\nHistory:\n");
+	ctl_table_init(&t, headers);
+	ctl_table_set_max_width(&t, 4, 80);
+	json_array_foreach (history, i, e) {
+		json_t *detail = json_object_get(e, "detail");
+		char *text = json_is_object(detail) && json_object_size(detail) > 0
+		                 ? json_dumps(detail, JSON_COMPACT)
+		                 : NULL;
+		const char *cells[5] = {ctl_cmd_cell(e, "at", NULL, 0),
+		                        ctl_cmd_cell(e, "event", NULL, 0),
+		                        ctl_cmd_cell(e, "consumerGroup", NULL, 0),
+		                        ctl_cmd_cell(e, "actor", NULL, 0), text};
+
+		ctl_table_add_row(&t, cells);
+		free(text);
+	}
+	ctl_cmd_print_table(ctx, &t);
 }
 
 static int ctl_messages_show(struct ctl_ctx *ctx, const struct ctl_args *args)
@@ -142,6 +173,7 @@ static int ctl_messages_show(struct ctl_ctx *ctx, const struct ctl_args *args)
 	else
 		ctl_cmd_print_table(ctx, &t);
 	ctl_table_free(&t);
+	ctl_messages_print_history(ctx, json_object_get(msg, "history"));
 	json_decref(msg);
 	return CTL_EXIT_OK;
 }
@@ -256,7 +288,7 @@ static int ctl_messages_failed(struct ctl_ctx *ctx, const struct ctl_args *args)
 		ctl_table_add_row(&t, cells);
 	}
 	if (t.n_rows == 0)
-		fprintf(ctx->out, "no FAILED or EXPIRED deliveries\n");
+		fprintf(ctx->out, "no dead letters (FAILED or EXPIRED deliveries)\n");
 	else
 		ctl_cmd_print_table(ctx, &t);
 	ctl_table_free(&t);
@@ -269,7 +301,8 @@ done:
 
 static int ctl_messages_retry_one(struct ctl_ctx *ctx, const struct ctl_args *args)
 {
-	static const char *const headers[] = {"GROUP", "TARGET", "SERVICE", "FALLBACK", NULL};
+	static const char *const headers[] = {"GROUP",    "WAS",      "TARGET", "SERVICE",
+	                                      "INSTANCE", "FALLBACK", NULL};
 	const char *group = ctl_args_get(args, "group"), *target = ctl_args_get(args, "target");
 	json_t *body = json_object(), *reply = NULL, *r;
 	char path[64], errstr[1024];
@@ -285,9 +318,10 @@ static int ctl_messages_retry_one(struct ctl_ctx *ctx, const struct ctl_args *ar
 		rc = ctl_cmd_usage_error(ctx, "%s", errstr);
 		goto done;
 	}
-	if (ctl_args_has(args, "status")) {
-		rc = ctl_cmd_usage_error(ctx, "messages retry: --status is for all of a group's "
-		                              "messages, not with a message id");
+	if (ctl_args_has(args, "status") || ctl_args_has(args, "limit")) {
+		rc = ctl_cmd_usage_error(ctx,
+		                         "messages retry: --status and --limit are for all of a "
+		                         "group's messages, not with a message id");
 		goto done;
 	}
 	if (target && group == NULL) {
@@ -310,9 +344,11 @@ static int ctl_messages_retry_one(struct ctl_ctx *ctx, const struct ctl_args *ar
 	fprintf(ctx->out, "message %" PRId64 " queued for redelivery\n", id);
 	ctl_table_init(&t, headers);
 	json_array_foreach (json_object_get(reply, "redeliveries"), i, r) {
-		const char *cells[4] = {ctl_cmd_cell(r, "consumerGroup", NULL, 0),
+		const char *cells[6] = {ctl_cmd_cell(r, "consumerGroup", NULL, 0),
+		                        ctl_cmd_cell(r, "previousStatus", NULL, 0),
 		                        ctl_cmd_cell(r, "target", NULL, 0),
 		                        ctl_cmd_cell(r, "targetConsumerServiceId", NULL, 0),
+		                        ctl_cmd_cell(r, "targetInstanceId", NULL, 0),
 		                        ctl_cmd_cell(r, "fallbackReason", NULL, 0)};
 
 		ctl_table_add_row(&t, cells);
@@ -329,22 +365,30 @@ static int ctl_messages_retry(struct ctl_ctx *ctx, const struct ctl_args *args)
 	const char *group = ctl_args_get(args, "group"), *st = ctl_args_get(args, "status");
 	json_t *body = NULL, *reply = NULL;
 	char errstr[1024], status[16];
+	int64_t limit = 0;
 	int rc;
 
 	if (args->n_pos == 1)
 		return ctl_messages_retry_one(ctx, args);
-	if (group == NULL || st == NULL)
+	if (group == NULL)
 		return ctl_cmd_usage_error(ctx,
 		                           "messages retry: give a message ID, or --group GROUP "
-		                           "--status FAILED|EXPIRED for all of a group's");
+		                           "for all of a group's FAILED/EXPIRED messages");
 	if (ctl_args_has(args, "target"))
 		return ctl_cmd_usage_error(ctx, "messages retry: --target is for one message ID");
-	rc = ctl_messages_status(ctx, st, status, sizeof(status));
-	if (rc != 0)
+	if (st && (rc = ctl_messages_status(ctx, st, status, sizeof(status))) != 0)
 		return rc;
-	body = json_pack("{s:s, s:s}", "consumerGroup", group, "status", status);
+	if (ctl_args_get(args, "limit") &&
+	    ctl_args_parse_int(ctl_args_get(args, "limit"), "--limit", 1, 10000, &limit, errstr,
+	                       sizeof(errstr)) != 0)
+		return ctl_cmd_usage_error(ctx, "%s", errstr);
+	body = json_pack("{s:s}", "consumerGroup", group);
 	if (body == NULL)
 		return ctl_cmd_usage_error(ctx, "messages retry: the group is not valid UTF-8");
+	if (st)
+		json_object_set_new(body, "status", json_string(status));
+	if (limit > 0)
+		json_object_set_new(body, "limit", json_integer(limit));
 	if (ctl_http_call(&ctx->http, "POST", "/api/messages/retry", body, &reply, errstr,
 	                  sizeof(errstr)) < 0) {
 		rc = ctl_cmd_fail(ctx, "%s", errstr);
@@ -354,7 +398,7 @@ static int ctl_messages_retry(struct ctl_ctx *ctx, const struct ctl_args *args)
 		ctl_cmd_print_json(ctx, reply);
 	else
 		fprintf(ctx->out, "requeued %lld %s message(s) of group %s for redelivery\n",
-		        ctl_cmd_int(reply, "requeued"), status, group);
+		        ctl_cmd_int(reply, "requeued"), st ? status : "FAILED/EXPIRED", group);
 done:
 	json_decref(reply);
 	json_decref(body);
@@ -368,16 +412,15 @@ static int ctl_messages_purge(struct ctl_ctx *ctx, const struct ctl_args *args)
 	json_t *reply = NULL;
 	char errstr[1024];
 	int64_t ms;
-	double t;
 	int rc = CTL_EXIT_OK;
 
 	if (older == NULL)
 		return ctl_cmd_usage_error(ctx,
 		                           "messages purge: --older-than is required (e.g. 7d)");
-	/* The API takes a duration or an ISO time; refuse here what it would refuse, with the
-	 * flag named. */
+	/* The API takes a duration or a time (which PostgreSQL judges); refuse here what is
+	 * neither, with the flag named. */
 	if (ctl_args_parse_duration(older, "--older-than", &ms, errstr, sizeof(errstr)) != 0 &&
-	    ctl_stats_parse_timestamp(older, &t) != 0)
+	    !(older[0] >= '0' && older[0] <= '9' && strchr(older, '-') != NULL))
 		return ctl_cmd_usage_error(ctx,
 		                           "--older-than: expected a duration like 7d or 12h, "
 		                           "or an ISO time like 2026-11-01T00:00:00Z, got '%s'",
@@ -393,8 +436,11 @@ static int ctl_messages_purge(struct ctl_ctx *ctx, const struct ctl_args *args)
 	if (ctx->json)
 		ctl_cmd_print_json(ctx, reply);
 	else
-		fprintf(ctx->out, "deleted %lld dead letter(s) older than %s\n",
-		        ctl_cmd_int(reply, "deleted"), older);
+		fprintf(ctx->out,
+		        "deleted %lld dead delivery(ies) and %lld message(s) the relay gave up on, "
+		        "older than %s\n",
+		        ctl_cmd_int(reply, "deletedDeliveries"),
+		        ctl_cmd_int(reply, "deletedMessages"), older);
 done:
 	json_decref(reply);
 	strbuf_free(&path);
@@ -408,13 +454,15 @@ const struct ctl_command ctl_cmd_messages_commands[] = {
      NULL, 0, 1, 1, ctl_messages_show},
     {"messages pending", NULL, "PENDING messages (not yet published), oldest first", NULL,
      ctl_messages_page_opts, CTL_N(ctl_messages_page_opts), 0, 0, ctl_messages_pending},
-    {"messages failed", NULL, "deliveries that FAILED or EXPIRED, per consumer group", NULL,
+    {"messages failed", NULL, "dead letters: deliveries that FAILED or EXPIRED, per group",
+     "GROUP '-' is a message the relay itself gave up on (Kafka refused it).",
      ctl_messages_failed_opts, CTL_N(ctl_messages_failed_opts), 0, 0, ctl_messages_failed},
     {"messages retry", "[ID]", "redeliver one message, or all FAILED/EXPIRED of a group",
      "Examples:\n"
      "  ferryctl messages retry 42                       # every group that has not acknowledged\n"
      "  ferryctl messages retry 42 -g audit -t consumer-service-2\n"
-     "  ferryctl messages retry -g audit --status FAILED",
+     "  ferryctl messages retry -g audit --status FAILED --limit 100\n"
+     "The producer records each re-drive in the message's history as asked by ferryctl/$USER.",
      ctl_messages_retry_opts, CTL_N(ctl_messages_retry_opts), 0, 1, ctl_messages_retry},
     {"messages purge", NULL, "delete FAILED/EXPIRED deliveries older than an age or time", NULL,
      ctl_messages_purge_opts, CTL_N(ctl_messages_purge_opts), 0, 0, ctl_messages_purge},
