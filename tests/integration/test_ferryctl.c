@@ -139,8 +139,11 @@ static void assert_contains(const char *haystack, const char *needle)
 
 static int setup(void **state)
 {
+	/* A quick retry job, so that dead letters and re-drives settle within the test. */
+	static const char *const env[] = {"FERRY_RETRY_INTERVAL_MS=200", NULL};
+
 	(void)state;
-	it_fixture_open(&fx, "ferryctl", NULL);
+	it_fixture_open(&fx, "ferryctl", env);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", fx.producer.port);
 	return 0;
 }
@@ -501,6 +504,121 @@ static void test_verify_and_e2e(void **state)
 	assert_int_equal(it_producer_stop(&c1), 0);
 }
 
+/* Makes message `id`'s delivery to `group` FAILED: a negative ack, with no retries left. */
+static void fail_delivery(int64_t id, const char *group)
+{
+	struct it_response resp = {0};
+	char body[256];
+
+	if (!it_wait_sql_int(
+	        fx.conn, 1, WAIT_MS,
+	        "SELECT count(*) FROM ferry.message_delivery WHERE message_id = %" PRId64
+	        " AND status = 'SENT'",
+	        id))
+		fail_msg("message %" PRId64 " never reached SENT", id);
+	snprintf(body, sizeof(body),
+	         "{\"messageId\":%" PRId64 ",\"consumerGroup\":\"%s\",\"success\":false,"
+	         "\"errorMessage\":\"boom %" PRId64 "\"}",
+	         id, group, id);
+	assert_int_equal(it_post(&fx.producer, "/api/messages/acknowledge", body, &resp), 200);
+	it_response_free(&resp);
+	if (!it_wait_sql_int(
+	        fx.conn, 1, WAIT_MS,
+	        "SELECT count(*) FROM ferry.message_delivery WHERE message_id = %" PRId64
+	        " AND status = 'FAILED'",
+	        id))
+		fail_msg("message %" PRId64 " never reached FAILED", id);
+}
+
+static int64_t send_json(const char *topic)
+{
+	struct ctl_run r;
+	json_t *j;
+	int64_t id;
+
+	ctl(&r, "send", topic, "dead letter to be", "--json");
+	assert_exit(&r, 0);
+	j = parse_out(&r);
+	id = json_integer_value(it_json_get(j, "messageId"));
+	json_decref(j);
+	return id;
+}
+
+/* messages failed / retry / purge against the producer's dead-letter endpoints. */
+static void test_dead_letters(void **state)
+{
+	struct ctl_run r;
+	char topic[IT_TOPIC_MAX], idtext[32];
+	int64_t a, b, c;
+	json_t *j;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "ctl-dead");
+	ctl(&r, "topics", "register", topic, "--group", "dl", "--max-retries", "0");
+	assert_exit(&r, 0);
+	a = send_json(topic);
+	b = send_json(topic);
+	fail_delivery(a, "dl");
+	fail_delivery(b, "dl");
+
+	ctl(&r, "messages", "failed", "--group", "dl", "--json");
+	assert_exit(&r, 0);
+	j = parse_out(&r);
+	assert_int_equal(json_array_size(it_json_get(j, "failed")), 2);
+	assert_int_equal(json_integer_value(it_json_get(j, "failed.0.messageId")), a);
+	assert_string_equal(it_json_string(j, "failed.0.status"), "FAILED");
+	json_decref(j);
+	ctl(&r, "messages", "failed", "--group", "dl", "--status", "failed");
+	assert_exit(&r, 0);
+	assert_contains(r.out, "boom");
+	assert_contains(r.out, topic);
+	ctl(&r, "messages", "failed", "--group", "dl", "--status", "EXPIRED");
+	assert_exit(&r, 0);
+	assert_contains(r.out, "no dead letters");
+
+	/* One message, to its group: recorded as asked by ferryctl. */
+	snprintf(idtext, sizeof(idtext), "%" PRId64, a);
+	ctl(&r, "messages", "retry", idtext, "--group", "dl");
+	assert_exit(&r, 0);
+	assert_contains(r.out, "queued for redelivery");
+	assert_contains(r.out, "FAILED");
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.message_event WHERE message_id = "
+	                            "%" PRId64 " AND event = 'redrive_requested'"
+	                            " AND actor LIKE 'api:ferryctl%%'",
+	                            a),
+	                 1);
+	/* The whole group: b (and a, if the retry job has not taken it yet). */
+	ctl(&r, "messages", "retry", "--group", "dl", "--status", "FAILED", "--json");
+	assert_exit(&r, 0);
+	j = parse_out(&r);
+	assert_true(json_integer_value(it_json_get(j, "requeued")) >= 1);
+	json_decref(j);
+	/* Both are republished (SENT again, waiting for a consumer). */
+	assert_true(
+	    it_wait_sql_int(fx.conn, 2, WAIT_MS,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id IN "
+	                    "(%" PRId64 ", %" PRId64 ") AND status = 'SENT'",
+	                    a, b));
+
+	/* purge: a fresh dead letter, older than 1 s, is deleted; the re-driven ones are not
+	 * dead letters any more. */
+	c = send_json(topic);
+	fail_delivery(c, "dl");
+	it_sleep_ms(2100); /* the producer's cutoff is in whole seconds: 1 s may mean 2 */
+	ctl(&r, "messages", "purge", "--older-than", "1s", "--group", "dl");
+	assert_exit(&r, 0);
+	assert_contains(r.out, "deleted 1 dead delivery(ies)");
+	ctl(&r, "messages", "failed", "--group", "dl", "--json");
+	j = parse_out(&r);
+	assert_int_equal(json_array_size(it_json_get(j, "failed")), 0);
+	json_decref(j);
+	snprintf(idtext, sizeof(idtext), "%" PRId64, (int64_t)999999999);
+	ctl(&r, "messages", "retry", idtext);
+	assert_exit(&r, 1);
+	assert_one_error_line(&r, "HTTP 404");
+}
+
 /* Unreachable or malformed URLs, unknown subcommands and options. */
 static void test_errors(void **state)
 {
@@ -541,6 +659,12 @@ static void test_errors(void **state)
 	ctl(&r, "messages", "retry", "12", "--target", "svc");
 	assert_exit(&r, 2);
 	assert_one_error_line(&r, "--target needs --group");
+	ctl(&r, "messages", "retry", "12", "--status", "FAILED");
+	assert_exit(&r, 2);
+	assert_one_error_line(&r, "not with a message id");
+	ctl(&r, "messages", "retry", "--group", "g", "--limit", "0");
+	assert_exit(&r, 2);
+	assert_one_error_line(&r, "--limit");
 	ctl(&r, "messages", "retry", "--group", "g", "--status", "LOST");
 	assert_exit(&r, 2);
 	assert_one_error_line(&r, "FAILED or EXPIRED");
@@ -566,6 +690,7 @@ int main(void)
 	    cmocka_unit_test(test_topics),
 	    cmocka_unit_test(test_groups_status_matches_stats),
 	    cmocka_unit_test(test_verify_and_e2e),
+	    cmocka_unit_test(test_dead_letters),
 	    cmocka_unit_test(test_errors),
 	};
 
