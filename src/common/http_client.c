@@ -18,19 +18,37 @@ static size_t http_client_collect(char *data, size_t size, size_t nmemb, void *o
 int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
                           long *status, struct strbuf *reply, char *errstr, size_t errstr_size)
 {
+	return http_client_request(curl, "POST", url, json, NULL, timeout_ms, status, reply, errstr,
+	                           errstr_size);
+}
+
+int http_client_request(CURL *curl, const char *method, const char *url, const char *json,
+                        const char *const *extra_headers, long timeout_ms, long *status,
+                        struct strbuf *reply, char *errstr, size_t errstr_size)
+{
 	struct curl_slist *headers = NULL;
 	CURLcode cc;
 	int rc = -1;
 
 	*status = 0;
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	/* No "Expect: 100-continue" round trip for larger batches. */
-	headers = curl_slist_append(headers, "Expect:");
+	for (; extra_headers && *extra_headers; extra_headers++)
+		headers = curl_slist_append(headers, *extra_headers);
+	if (json) {
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		/* No "Expect: 100-continue" round trip for larger batches. */
+		headers = curl_slist_append(headers, "Expect:");
+	}
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	if (json) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	}
+	/* After POSTFIELDS, which would turn a GET into a POST; "GET" without a body is curl's
+	 * default and needs no custom request line. */
+	if (strcmp(method, "GET") != 0 && !(json && strcmp(method, "POST") == 0))
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -38,7 +56,7 @@ int http_client_post_json(CURL *curl, const char *url, const char *json, long ti
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
-		snprintf(errstr, errstr_size, "POST %s: %s", url, curl_easy_strerror(cc));
+		snprintf(errstr, errstr_size, "%s %s: %s", method, url, curl_easy_strerror(cc));
 		goto done;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);

@@ -1,6 +1,6 @@
 /*
- * http_client.h - one JSON POST with libcurl, for the clients of other ferry services (the
- * consumer's ack sender and agent registration). The caller owns the CURL handle, so one
+ * http_client.h - JSON requests with libcurl, for the clients of other ferry services (the
+ * consumer's ack sender and agent registration, ferryctl). The caller owns the CURL handle, so one
  * thread reuses its connections; a handle is never shared between threads.
  * curl_global_init must have been called (main does it before starting threads).
  */
@@ -20,6 +20,18 @@
  */
 int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
                           long *status, struct strbuf *reply, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Sends `method` ("GET", "POST", "PUT", "DELETE", ...) to `url` with the NUL-terminated JSON
+ * `json` as body (Content-Type: application/json), or no body when json is NULL, plus the
+ * NULL-terminated list of "Name: value" `headers` (NULL: none), and waits at most timeout_ms.
+ * Results and failures as http_client_post_json, whose errstr names the method and the URL
+ * ("GET http://127.0.0.1:5301/api/topics: Couldn't connect to server").
+ */
+int http_client_request(CURL *curl, const char *method, const char *url, const char *json,
+                        const char *const *headers, long timeout_ms, long *status,
+                        struct strbuf *reply, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 #endif

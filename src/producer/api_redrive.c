@@ -100,11 +100,17 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 		return;
 	}
 	if (duration_parse_s(older, &seconds) == 0) {
-		time_t t = time(NULL) - (time_t)seconds;
+		struct timespec now;
 		struct tm tm;
+		time_t t;
+		size_t len;
 
+		/* Milliseconds count: "olderThan=1s" must not take a row 1.9 s old for young. */
+		clock_gettime(CLOCK_REALTIME, &now);
+		t = now.tv_sec - (time_t)seconds;
 		gmtime_r(&t, &tm);
-		strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		len = strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(cutoff + len, sizeof(cutoff) - len, ".%03ldZ", now.tv_nsec / 1000000L);
 	} else if (older[0] >= '0' && older[0] <= '9' && strlen(older) < sizeof(cutoff) &&
 	           strchr(older, '-') != NULL) {
 		snprintf(cutoff, sizeof(cutoff), "%s", older); /* PostgreSQL judges it */

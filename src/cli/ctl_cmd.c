@@ -1,0 +1,314 @@
+/*
+ * ctl_cmd.c - see ctl_cmd.h: the dispatcher and the helpers the subcommands share.
+ *
+ * Common options (--url, --json, --help) are accepted before the command and among any
+ * subcommand's options, because operators type them wherever they remember to.
+ */
+#include "cli/ctl_cmd.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "dev"
+#endif
+
+#define CTL_HTTP_TIMEOUT_MS 30000L
+
+static const struct ctl_opt ctl_cmd_common_opts[] = {
+    {"url", 'u', "URL", false, "producer base URL (default $FERRY_URL, else " CTL_DEFAULT_URL ")"},
+    {"json", 0, NULL, false, "print JSON for scripts instead of tables"},
+    {"help", 'h', NULL, false, "show this help"},
+};
+#define CTL_N_COMMON (sizeof(ctl_cmd_common_opts) / sizeof(ctl_cmd_common_opts[0]))
+
+struct ctl_cmd_module {
+	const struct ctl_command *commands;
+	const size_t *count;
+};
+
+static const struct ctl_cmd_module ctl_cmd_modules[] = {
+    {ctl_cmd_send_commands, &ctl_cmd_send_count},
+    {ctl_cmd_topics_commands, &ctl_cmd_topics_count},
+    {ctl_cmd_messages_commands, &ctl_cmd_messages_count},
+    {ctl_cmd_groups_commands, &ctl_cmd_groups_count},
+    {ctl_cmd_agents_commands, &ctl_cmd_agents_count},
+    {ctl_cmd_e2e_commands, &ctl_cmd_e2e_count},
+};
+#define CTL_N_MODULES (sizeof(ctl_cmd_modules) / sizeof(ctl_cmd_modules[0]))
+
+static void ctl_cmd_vprint(FILE *f, const char *fmt, va_list ap)
+{
+	fputs("ferryctl: ", f);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+	fflush(f);
+}
+
+int ctl_cmd_fail(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ctl_cmd_vprint(ctx->err, fmt, ap);
+	va_end(ap);
+	return CTL_EXIT_FAIL;
+}
+
+int ctl_cmd_usage_error(struct ctl_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ctl_cmd_vprint(ctx->err, fmt, ap);
+	va_end(ap);
+	return CTL_EXIT_USAGE;
+}
+
+void ctl_cmd_print_json(struct ctl_ctx *ctx, const json_t *value)
+{
+	char *text = json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (text == NULL) {
+		fputs("null\n", ctx->out);
+		return;
+	}
+	fprintf(ctx->out, "%s\n", text);
+	free(text);
+}
+
+void ctl_cmd_print_table(struct ctl_ctx *ctx, struct ctl_table *t)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	ctl_table_render(t, &sb);
+	fputs(strbuf_str(&sb), ctx->out);
+	strbuf_free(&sb);
+	ctl_table_free(t);
+}
+
+const char *ctl_cmd_cell(const json_t *obj, const char *key, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	if (json_is_real(v)) {
+		snprintf(buf, size, "%.3g", json_real_value(v));
+		return buf;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "yes" : "no";
+	return NULL;
+}
+
+long long ctl_cmd_int(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+/* --- usage -------------------------------------------------------------------------------- */
+
+static void ctl_cmd_print_overview(FILE *f)
+{
+	size_t m, i;
+
+	fprintf(f, "Usage: ferryctl [--url URL] [--json] COMMAND [SUBCOMMAND] [options]\n\n"
+	           "The operator's tool for ferry: talks to the producer's REST API.\n\n"
+	           "Commands:\n");
+	for (m = 0; m < CTL_N_MODULES; m++)
+		for (i = 0; i < *ctl_cmd_modules[m].count; i++)
+			fprintf(f, "  %-22s %s\n", ctl_cmd_modules[m].commands[i].name,
+			        ctl_cmd_modules[m].commands[i].summary);
+	fprintf(f, "\nCommon options (before or after the command):\n"
+	           "  -u, --url URL    producer base URL (default $FERRY_URL, else " CTL_DEFAULT_URL
+	           ")\n"
+	           "      --json       print JSON for scripts instead of tables\n"
+	           "  -h, --help       help; 'ferryctl COMMAND --help' for a command's options\n\n"
+	           "Exit status: 0 success, 1 failure (also: verify found missing messages, e2e "
+	           "failed), 2 usage error.\n");
+}
+
+static void ctl_cmd_print_group(FILE *f, const char *group)
+{
+	size_t m, i, len = strlen(group);
+
+	fprintf(f, "Usage: ferryctl %s SUBCOMMAND [options]\n\nSubcommands:\n", group);
+	for (m = 0; m < CTL_N_MODULES; m++)
+		for (i = 0; i < *ctl_cmd_modules[m].count; i++) {
+			const struct ctl_command *c = &ctl_cmd_modules[m].commands[i];
+
+			if (strncmp(c->name, group, len) == 0 && c->name[len] == ' ')
+				fprintf(f, "  %-12s %s\n", c->name + len + 1, c->summary);
+		}
+	fprintf(f, "\n'ferryctl %s SUBCOMMAND --help' shows a subcommand's options.\n", group);
+}
+
+static void ctl_cmd_print_help(FILE *f, const struct ctl_command *c)
+{
+	char opts[4096];
+
+	fprintf(f, "Usage: ferryctl %s%s%s [options]\n\n%s\n", c->name, c->args_usage ? " " : "",
+	        c->args_usage ? c->args_usage : "", c->summary);
+	if (c->n_opts > 0) {
+		ctl_args_format_help(c->opts, c->n_opts, opts, sizeof(opts));
+		fprintf(f, "\nOptions:\n%s", opts);
+	}
+	ctl_args_format_help(ctl_cmd_common_opts, CTL_N_COMMON, opts, sizeof(opts));
+	fprintf(f, "\nCommon options:\n%s", opts);
+	if (c->details)
+		fprintf(f, "\n%s\n", c->details);
+}
+
+/* --- dispatch ----------------------------------------------------------------------------- */
+
+static const struct ctl_command *ctl_cmd_find(const char *name)
+{
+	size_t m, i;
+
+	for (m = 0; m < CTL_N_MODULES; m++)
+		for (i = 0; i < *ctl_cmd_modules[m].count; i++)
+			if (strcmp(ctl_cmd_modules[m].commands[i].name, name) == 0)
+				return &ctl_cmd_modules[m].commands[i];
+	return NULL;
+}
+
+static bool ctl_cmd_is_group(const char *name)
+{
+	size_t m, i, len = strlen(name);
+
+	for (m = 0; m < CTL_N_MODULES; m++)
+		for (i = 0; i < *ctl_cmd_modules[m].count; i++) {
+			const char *n = ctl_cmd_modules[m].commands[i].name;
+
+			if (strncmp(n, name, len) == 0 && n[len] == ' ')
+				return true;
+		}
+	return false;
+}
+
+static bool ctl_cmd_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Parses the subcommand's arguments and runs it. */
+static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const char *url, int argc,
+                       char **argv)
+{
+	struct ctl_opt *opts = calloc(c->n_opts + CTL_N_COMMON, sizeof(*opts));
+	struct ctl_args args;
+	char errstr[512];
+	int rc = CTL_EXIT_USAGE;
+
+	memset(&args, 0, sizeof(args));
+	if (opts == NULL) {
+		rc = ctl_cmd_fail(ctx, "out of memory");
+		goto done;
+	}
+	if (c->n_opts)
+		memcpy(opts, c->opts, c->n_opts * sizeof(*opts));
+	memcpy(opts + c->n_opts, ctl_cmd_common_opts, sizeof(ctl_cmd_common_opts));
+	if (ctl_args_parse(opts, c->n_opts + CTL_N_COMMON, argc, argv, &args, errstr,
+	                   sizeof(errstr)) != 0) {
+		rc = ctl_cmd_usage_error(ctx, "%s: %s (try 'ferryctl %s --help')", c->name, errstr,
+		                         c->name);
+		goto done;
+	}
+	if (ctl_args_has(&args, "help")) {
+		ctl_cmd_print_help(ctx->out, c);
+		rc = CTL_EXIT_OK;
+		goto done;
+	}
+	if (args.n_pos < c->min_pos || args.n_pos > c->max_pos) {
+		if (args.n_pos > c->max_pos)
+			rc = ctl_cmd_usage_error(
+			    ctx, "%s: unexpected argument '%s' (try 'ferryctl %s --help')", c->name,
+			    args.pos[c->max_pos], c->name);
+		else
+			rc = ctl_cmd_usage_error(ctx, "%s: missing %s (usage: ferryctl %s %s)",
+			                         c->name, c->args_usage, c->name, c->args_usage);
+		goto done;
+	}
+	if (ctl_args_has(&args, "json"))
+		ctx->json = true;
+	if (ctl_args_get(&args, "url"))
+		url = ctl_args_get(&args, "url");
+	if (ctl_http_open(&ctx->http, url, CTL_HTTP_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
+		rc = ctl_cmd_usage_error(ctx, "%s", errstr);
+		goto done;
+	}
+	rc = c->run(ctx, &args);
+done:
+	ctl_http_close(&ctx->http);
+	ctl_args_free(&args);
+	free(opts);
+	return rc;
+}
+
+int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct ctl_ctx ctx;
+	const struct ctl_command *c;
+	const char *url = getenv("FERRY_URL"), *word;
+	char name[128];
+	int i = 1;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.out = out;
+	ctx.err = err;
+	if (url == NULL || *url == '\0')
+		url = CTL_DEFAULT_URL;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (ctl_cmd_is_help(a)) {
+			ctl_cmd_print_overview(out);
+			return CTL_EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			fprintf(out, "ferryctl %s\n", FERRY_VERSION);
+			return CTL_EXIT_OK;
+		} else if (strcmp(a, "--json") == 0) {
+			ctx.json = true;
+		} else if (strncmp(a, "--url=", 6) == 0) {
+			url = a + 6;
+		} else if ((strcmp(a, "--url") == 0 || strcmp(a, "-u") == 0) && i + 1 < argc) {
+			url = argv[++i];
+		} else {
+			return ctl_cmd_usage_error(
+			    &ctx, "unknown option '%s' (try 'ferryctl --help')", a);
+		}
+	}
+	if (i >= argc) {
+		ctl_cmd_print_overview(err);
+		return CTL_EXIT_USAGE;
+	}
+	word = argv[i++];
+	c = ctl_cmd_find(word);
+	if (c == NULL && ctl_cmd_is_group(word)) {
+		if (i >= argc || ctl_cmd_is_help(argv[i])) {
+			ctl_cmd_print_group(i >= argc ? err : out, word);
+			return i >= argc ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+		}
+		snprintf(name, sizeof(name), "%s %s", word, argv[i]);
+		c = ctl_cmd_find(name);
+		if (c == NULL)
+			return ctl_cmd_usage_error(
+			    &ctx,
+			    "unknown subcommand '%s %.64s' (try 'ferryctl %s "
+			    "--help')",
+			    word, argv[i], word);
+		i++;
+	}
+	if (c == NULL)
+		return ctl_cmd_usage_error(&ctx, "unknown command '%.64s' (try 'ferryctl --help')",
+		                           word);
+	return ctl_cmd_run(&ctx, c, url, argc - i, argv + i);
+}
