@@ -668,6 +668,13 @@ static size_t it_http_collect(char *data, size_t size, size_t nmemb, void *opaqu
 long it_http(const struct it_producer *p, const char *method, const char *path,
              const char *content_type, const char *body, size_t body_len, struct it_response *r)
 {
+	return it_http_with_headers(p, method, path, content_type, body, body_len, NULL, r);
+}
+
+long it_http_with_headers(const struct it_producer *p, const char *method, const char *path,
+                          const char *content_type, const char *body, size_t body_len,
+                          const char *const *extra_headers, struct it_response *r)
+{
 	struct curl_slist *headers = NULL;
 	char url[2048], header[256], errbuf[CURL_ERROR_SIZE] = "";
 	const char *ct = NULL;
@@ -704,6 +711,8 @@ long it_http(const struct it_producer *p, const char *method, const char *path,
 		snprintf(header, sizeof(header), "Content-Type: %s", content_type);
 		headers = curl_slist_append(headers, header);
 	}
+	for (; extra_headers && *extra_headers; extra_headers++)
+		headers = curl_slist_append(headers, *extra_headers);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
 	rc = curl_easy_perform(curl);

@@ -168,6 +168,11 @@ struct it_response {
  */
 long it_http(const struct it_producer *p, const char *method, const char *path,
              const char *content_type, const char *body, size_t body_len, struct it_response *r);
+/* it_http with more request headers: `extra_headers` is a NULL-terminated list of
+ * "Name: value" lines (NULL: none). */
+long it_http_with_headers(const struct it_producer *p, const char *method, const char *path,
+                          const char *content_type, const char *body, size_t body_len,
+                          const char *const *extra_headers, struct it_response *r);
 
 /* GET path. */
 long it_get(const struct it_producer *p, const char *path, struct it_response *r);

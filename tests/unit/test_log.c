@@ -112,7 +112,13 @@ static void test_log_default_threshold_is_info(void **state)
 
 static void test_log_text_line(void **state)
 {
-	const struct log_ctx ctx = {.message_id = 42, .topic = "t", .partition = 1, .offset = 7};
+	const struct log_ctx ctx = {.message_id = 42,
+	                            .topic = "t",
+	                            .partition = 1,
+	                            .offset = 7,
+	                            .group = "billing",
+	                            .traceparent = "00-0af7651916cd43dd8448eb211c80319c-"
+	                                           "b7ad6b7169203331-01"};
 	char *out;
 
 	(void)state;
@@ -128,8 +134,10 @@ static void test_log_text_line(void **state)
 	assert_int_equal(out[10], 'T');
 	assert_int_equal(out[19], '.');
 	assert_int_equal(out[23], 'Z');
-	assert_ptr_equal(strstr(out, " INFO  relay: sent 3 [message_id=42 topic=t partition=1 "
-	                             "offset=7]\n"),
+	assert_ptr_equal(strstr(out,
+	                        " INFO  relay: sent 3 [message_id=42 topic=t partition=1 "
+	                        "offset=7 group=billing traceparent=00-0af7651916cd43dd8448eb211c80"
+	                        "319c-b7ad6b7169203331-01]\n"),
 	                 out + 24);
 	assert_non_null(strstr(out, " WARN  api: two lines\n"));
 	free(out);
@@ -138,7 +146,7 @@ static void test_log_text_line(void **state)
 static void test_log_json_line(void **state)
 {
 	const struct log_ctx ctx = {
-	    .message_id = 42, .topic = "orders", .partition = 1, .offset = 7};
+	    .message_id = 42, .topic = "orders", .partition = 1, .offset = 7, .group = "g1"};
 	json_error_t jerr;
 	json_t *obj;
 	char *out;
@@ -162,6 +170,8 @@ static void test_log_json_line(void **state)
 	assert_string_equal(json_string_value(json_object_get(obj, "topic")), "orders");
 	assert_int_equal(json_integer_value(json_object_get(obj, "partition")), 1);
 	assert_int_equal(json_integer_value(json_object_get(obj, "offset")), 7);
+	assert_string_equal(json_string_value(json_object_get(obj, "group")), "g1");
+	assert_null(json_object_get(obj, "traceparent"));
 	json_decref(obj);
 	free(out);
 }
