@@ -61,10 +61,11 @@ struct http_server {
 	struct MHD_Daemon *daemon;       /* NULL once stopped */
 	const struct http_route *routes; /* caller's array, outlives us */
 	size_t n_routes;
-	size_t max_body_bytes;       /* bodies above this get 413 */
-	int port;                    /* bound port, read once after start */
-	MHD_socket quiesced_fd;      /* listen socket returned by MHD_quiesce_daemon */
-	atomic_int n_live;           /* exchanges created and not yet completed */
+	size_t max_body_bytes;                /* bodies above this get 413 */
+	struct metric_family *requests_total; /* options.requests_total, or NULL */
+	int port;                             /* bound port, read once after start */
+	MHD_socket quiesced_fd;               /* listen socket returned by MHD_quiesce_daemon */
+	atomic_int n_live;                    /* exchanges created and not yet completed */
 	atomic_int n_waiting;        /* handlers started whose exchange is not answered yet */
 	atomic_bool stopping;        /* http_server_stop() has begun: no new handlers */
 	pthread_mutex_t start_mutex; /* guards the two fields below */
@@ -598,6 +599,17 @@ static enum MHD_Result http_exchange_queue(struct http_exchange *ex, struct MHD_
 		goto done; /* could not build one: closing the connection is all that is left */
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
+	if (ex->srv->requests_total) {
+		char code[8];
+		/* Bounded label values: a client cannot grow the series with made-up methods or
+		 * paths. */
+		const char *method = ex->route ? ex->route->method : "OTHER";
+		const char *labels[3] = {method, ex->route ? ex->route->pattern : "unmatched",
+		                         code};
+
+		snprintf(code, sizeof(code), "%u", status);
+		metric_add(ex->srv->requests_total, labels, 1);
+	}
 	if (ret != MHD_YES)
 		log_warn("http", "%s %s: libmicrohttpd refused the %u response", ex->method,
 		         ex->path, status);
@@ -938,6 +950,7 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	srv->routes = routes;
 	srv->n_routes = n;
 	srv->max_body_bytes = opts->max_body_bytes;
+	srv->requests_total = opts->requests_total;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
 	atomic_init(&srv->n_live, 0);
 	atomic_init(&srv->n_waiting, 0);

@@ -31,6 +31,8 @@
 #define FERRY_HTTP_SERVER_H
 
 #include <jansson.h>
+
+#include "common/metrics.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +61,9 @@ struct http_server_options {
 	                           * wait in the kernel's listen backlog until one closes */
 	unsigned idle_timeout_s;  /* idle connections are closed after this many seconds; 0 = never.
 	                           * A request waiting for an asynchronous answer is not idle. */
+	struct metric_family *requests_total; /* counter labelled method,route,status (route
+	                                       * is the matched pattern, "unmatched" for a
+	                                       * 404); NULL = not counted */
 };
 
 /*
