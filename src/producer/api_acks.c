@@ -68,6 +68,16 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 		switch (outcomes[i].result) {
 		case DELIVERY_ACK_RECORDED:
 			recorded++;
+			if (ctx->metrics && outcomes[i].topic[0]) {
+				const char *labels[2] = {outcomes[i].topic, acks[i].consumer_group};
+
+				metric_add(acks[i].success ? ctx->metrics->acknowledged
+				                           : ctx->metrics->nacked,
+				           labels, 1);
+				if (acks[i].success && outcomes[i].since_sent_s >= 0)
+					metric_observe(ctx->metrics->publish_to_ack, labels,
+					               outcomes[i].since_sent_s);
+			}
 			json_object_set_new(r, "groupStatus",
 			                    json_string(outcomes[i].group_status));
 			break;

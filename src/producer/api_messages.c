@@ -76,12 +76,15 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 	pg_pool_put(ctx->pool, conn);
 	if (ctx->relay)
 		relay_wake(ctx->relay);
+	if (!res.duplicate && ctx->metrics)
+		metric_add(ctx->metrics->enqueued, &msg->topic, 1);
 	http_exchange_respond(ex, res.duplicate ? 200 : 201, api_send_reply(msg, &res));
 }
 
 /* What a batched request needs when the batcher answers it. */
 struct api_pending_send {
 	struct http_exchange *ex;
+	struct metric_family *enqueued; /* NULL: not counted */
 	char topic[256];
 };
 
@@ -91,10 +94,13 @@ static void api_send_batched_done(void *opaque, const struct outbox_enqueue_resu
 	struct api_pending_send *p = opaque;
 	struct outbox_new_message msg = {.topic = p->topic};
 
-	if (err != OUTBOX_OK)
+	if (err != OUTBOX_OK) {
 		api_enqueue_failed(p->ex, err, error);
-	else
+	} else {
+		if (!res->duplicate)
+			metric_add(p->enqueued, &msg.topic, 1);
 		http_exchange_respond(p->ex, res->duplicate ? 200 : 201, api_send_reply(&msg, res));
+	}
 	free(p);
 }
 
@@ -152,6 +158,7 @@ static void api_send(struct http_exchange *ex, void *opaque)
 		goto done;
 	}
 	p->ex = ex;
+	p->enqueued = ctx->metrics ? ctx->metrics->enqueued : NULL;
 	snprintf(p->topic, sizeof(p->topic), "%s", req.msg.topic);
 	if (batcher_submit(ctx->batcher, &req.msg, api_send_batched_done, p, errstr,
 	                   sizeof(errstr)) != 0) {
@@ -216,6 +223,8 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 	for (i = 0; i < n; i++) {
 		json_array_append_new(results, api_send_reply(&msgs[i], &res[i]));
 		created += !res[i].duplicate;
+		if (!res[i].duplicate && ctx->metrics)
+			metric_add(ctx->metrics->enqueued, &msgs[i].topic, 1);
 	}
 	http_exchange_respond(ex, created > 0 ? 201 : 200,
 	                      json_pack("{s:o, s:I, s:I}", "results", results, "count",

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "common/http_server.h"
+#include "producer/producer_metrics.h"
 #include "common/pg.h"
 #include "producer/batcher.h"
 #include "producer/relay.h"
@@ -24,6 +25,7 @@ struct api_context {
 	const char *instance_id;
 	int pool_timeout_ms;                /* how long a request waits for a free connection */
 	enum outbox_registry_mode registry; /* REQUIRE, or AUTO with FERRY_AUTO_REGISTER_TOPICS */
+	struct producer_metrics *metrics; /* enqueues and acknowledgments are counted; NULL: not */
 };
 
 /* The routes, bound to `ctx`. Writes the count to *n; the array lives as long as ctx. */

@@ -44,9 +44,17 @@ int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, si
 		params[a] = strbuf_str(&arr[a]);
 	}
 	res = PQexecParams(conn,
-	                   "SELECT ord, result, coalesce(group_status, '') FROM ferry.acknowledge("
-	                   "$1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::text[],"
-	                   " $6::text[])",
+	                   /* The joins see the rows as they were before the acknowledgments (one
+	                    * snapshot): the topic, and when the group was last sent the message,
+	                    * for the publish-to-acknowledgment latency. */
+	                   "SELECT a.ord, a.result, coalesce(a.group_status, ''),"
+	                   " coalesce(m.topic, ''), coalesce(extract(epoch FROM clock_timestamp()"
+	                   " - coalesce(d.last_retry_at, d.sent_at)), -1)"
+	                   " FROM ferry.acknowledge($1::bigint[], $2::text[], $3::boolean[],"
+	                   " $4::text[], $5::text[], $6::text[]) a"
+	                   " LEFT JOIN ferry.outbox_message m ON m.id = ($1::bigint[])[a.ord]"
+	                   " LEFT JOIN ferry.message_delivery d ON d.message_id = m.id"
+	                   "  AND d.consumer_group = ($2::text[])[a.ord]",
 	                   6, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
@@ -73,6 +81,8 @@ int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, si
 		                                                : DELIVERY_ACK_NOT_FOR_GROUP;
 		snprintf(o->group_status, sizeof(o->group_status), "%s",
 		         PQgetvalue(res, (int)i, 2));
+		snprintf(o->topic, sizeof(o->topic), "%s", PQgetvalue(res, (int)i, 3));
+		o->since_sent_s = strtod(PQgetvalue(res, (int)i, 4), NULL);
 	}
 	rc = 0;
 done:

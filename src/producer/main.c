@@ -31,6 +31,7 @@
 #include "producer/batcher.h"
 #include "producer/cleanup_job.h"
 #include "producer/producer_config.h"
+#include "producer/producer_metrics.h"
 #include "producer/relay.h"
 #include "producer/retry_job.h"
 #include "producer/scheduler.h"
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 	struct api_topics_context topics_api;
 	struct api_agents_context agents_api;
 	struct api_redrive_context redrive_api;
+	struct api_metrics_context metrics_api;
+	struct producer_metrics metrics;
 	struct scheduler *scheduler = NULL;
 	struct retry_job *retry_job = NULL;
 	struct cleanup_job *cleanup_job = NULL;
@@ -78,6 +81,7 @@ int main(int argc, char **argv)
 	enum log_format format;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&metrics, 0, sizeof(metrics));
 	table = producer_config_table(&cfg, &ntable);
 	rc = service_cli_parse(argc, argv, "ferry-producer", FERRY_VERSION, usage, table, ntable,
 	                       &urls_flag);
@@ -170,6 +174,10 @@ int main(int argc, char **argv)
 	PQfinish(conn);
 	conn = NULL;
 
+	if (producer_metrics_init(&metrics) != 0) {
+		fprintf(stderr, "ferry-producer: out of memory\n");
+		goto done;
+	}
 	pool = pg_pool_new(conninfo, "ferry-producer-api", (int)cfg.db_pool_size);
 	if (pool == NULL) {
 		fprintf(stderr, "ferry-producer: out of memory\n");
@@ -250,6 +258,9 @@ int main(int argc, char **argv)
 		    .backoff_base_ms = cfg.retry_backoff_base_ms,
 		    .backoff_max_ms = cfg.retry_backoff_max_ms,
 		    .publish_timeout_ms = 30000,
+		    .retried = metrics.retried,
+		    .failed = metrics.failed,
+		    .expired = metrics.expired,
 		};
 		rd_kafka_conf_t *rconf =
 		    kafka_conf_build(cfg.kafka_bootstrap, retry_defaults,
@@ -294,6 +305,7 @@ int main(int argc, char **argv)
 	    .instance_id = instance,
 	    .pool_timeout_ms = 5000,
 	    .registry = registry,
+	    .metrics = &metrics,
 	};
 	topics_api = (struct api_topics_context){
 	    .pool = pool,
@@ -315,11 +327,22 @@ int main(int argc, char **argv)
 	    .scheduler = retry_job ? scheduler : NULL,
 	    .retry_job = retry_job_index,
 	};
+	metrics_api = (struct api_metrics_context){
+	    .metrics = &metrics,
+	    .pool = pool,
+	    .pool_timeout_ms = 5000,
+	    .relay = relay,
+	    .retry_job = retry_job,
+	    .cleanup_job = cleanup_job,
+	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{
 		const struct http_route *part;
 		size_t k, nk;
 
+		part = api_metrics_routes(&metrics_api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
 		part = api_topics_routes(&topics_api, &nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
@@ -345,6 +368,7 @@ int main(int argc, char **argv)
 		    .max_body_bytes = (size_t)cfg.http_max_body_bytes,
 		    .max_connections = (unsigned)cfg.http_max_connections,
 		    .idle_timeout_s = (unsigned)cfg.http_idle_timeout_s,
+		    .requests_total = metrics.http_requests,
 		};
 
 		http = http_server_start(&ho, routes, nroutes, errstr, sizeof(errstr));
@@ -389,6 +413,7 @@ done:
 		PQfinish(conn);
 	if (kconf)
 		rd_kafka_conf_destroy(kconf);
+	producer_metrics_destroy(&metrics);
 	config_free(table, ntable);
 	if (rc == 0)
 		log_info("main", "stopped cleanly");

@@ -27,6 +27,7 @@ struct retry_job {
 	long backoff_base_ms;
 	long backoff_max_ms;
 	long publish_timeout_ms;
+	struct metric_family *retried, *failed, *expired;
 	uint64_t rng; /* xorshift state for the backoff's jitter */
 
 	PGconn *conn;
@@ -102,6 +103,9 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 	job->backoff_base_ms = opts->backoff_base_ms;
 	job->backoff_max_ms = opts->backoff_max_ms;
 	job->publish_timeout_ms = opts->publish_timeout_ms;
+	job->retried = opts->retried;
+	job->failed = opts->failed;
+	job->expired = opts->expired;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	job->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
 	if (job->rng == 0)
@@ -194,6 +198,14 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 	}
 }
 
+static void retry_job_settled(void *arg, const char *topic, const char *group, bool failed)
+{
+	struct retry_job *job = arg;
+	const char *labels[2] = {topic, group};
+
+	metric_add(failed ? job->failed : job->expired, labels, 1);
+}
+
 long retry_job_run(void *arg)
 {
 	struct retry_job *job = arg;
@@ -210,8 +222,8 @@ long retry_job_run(void *arg)
 		retry_job_note_error(job, "database unreachable", errstr);
 		return -1;
 	}
-	if (retry_store_settle_spent(job->conn, job->batch_size, job->actor, &failed, &expired,
-	                             errstr, sizeof(errstr)) != 0) {
+	if (retry_store_settle_spent(job->conn, job->batch_size, job->actor, retry_job_settled, job,
+	                             &failed, &expired, errstr, sizeof(errstr)) != 0) {
 		retry_job_note_error(job, "settling spent retries", errstr);
 		return -1;
 	}
@@ -261,6 +273,13 @@ long retry_job_run(void *arg)
 			retry_job_note_error(job, "recording retries (they will be republished)",
 			                     errstr);
 			published = 0;
+		} else {
+			for (i = 0; i < batch.n; i++) {
+				const char *labels[2] = {batch.rows[i].topic, batch.rows[i].group};
+
+				if (out[i].published)
+					metric_add(job->retried, labels, 1);
+			}
 		}
 	} else {
 		retry_store_abandon(job->conn);

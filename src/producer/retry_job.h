@@ -24,6 +24,8 @@
 #define FERRY_RETRY_JOB_H
 
 #include <librdkafka/rdkafka.h>
+
+#include "common/metrics.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,11 @@ struct retry_job_options {
 	long backoff_base_ms;
 	long backoff_max_ms;
 	long publish_timeout_ms; /* a pass gives up on Kafka after this long */
+	/* Counters labelled topic,group (NULL: not counted): republished, settled FAILED, settled
+	 * EXPIRED. */
+	struct metric_family *retried;
+	struct metric_family *failed;
+	struct metric_family *expired;
 };
 
 struct retry_job_status {

@@ -11,8 +11,9 @@
 #include "common/pg.h"
 #include "common/strbuf.h"
 
-int retry_store_settle_spent(PGconn *conn, int limit, const char *actor, int *failed, int *expired,
-                             char *errstr, size_t errstr_size)
+int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
+                             retry_store_settled_fn on_settled, void *arg, int *failed,
+                             int *expired, char *errstr, size_t errstr_size)
 {
 	char lim[16];
 	const char *params[2] = {lim, actor};
@@ -21,18 +22,25 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor, int *fa
 
 	*failed = *expired = 0;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecParams(conn, "SELECT status FROM ferry.retry_settle_spent($1::integer, $2)", 2,
-	                   NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn,
+	                   "SELECT s.status, s.consumer_group, coalesce(m.topic, '')"
+	                   " FROM ferry.retry_settle_spent($1::integer, $2) s"
+	                   " LEFT JOIN ferry.outbox_message m ON m.id = s.message_id",
+	                   2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		PQclear(res);
 		return -1;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
-		if (strcmp(PQgetvalue(res, i, 0), "FAILED") == 0)
+		bool is_failed = strcmp(PQgetvalue(res, i, 0), "FAILED") == 0;
+
+		if (is_failed)
 			(*failed)++;
 		else
 			(*expired)++;
+		if (on_settled)
+			on_settled(arg, PQgetvalue(res, i, 2), PQgetvalue(res, i, 1), is_failed);
 	}
 	PQclear(res);
 	return 0;

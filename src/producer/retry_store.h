@@ -56,13 +56,20 @@ struct retry_outcome {
 	int32_t partition; /* where it went (when published) */
 };
 
+/* Told of each delivery settled: its message's topic, its group, FAILED (true) or EXPIRED. */
+typedef void (*retry_store_settled_fn)(void *arg, const char *topic, const char *group,
+                                       bool failed);
+
 /*
  * Settles deliveries whose retry budget is spent (FAILED after a negative acknowledgment,
  * EXPIRED after a timeout), at most `limit`, in its own transaction, recording `actor` in the
- * history. *failed and *expired count them. Returns 0 or -1.
+ * history. *failed and *expired count them; on_settled (may be NULL) hears of each. Returns 0
+ * or -1.
  */
-int retry_store_settle_spent(PGconn *conn, int limit, const char *actor, int *failed, int *expired,
-                             char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
+                             retry_store_settled_fn on_settled, void *arg, int *failed,
+                             int *expired, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /*
  * Opens a transaction and claims up to `limit` deliveries due for a redelivery, their messages

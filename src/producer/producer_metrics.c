@@ -1,0 +1,168 @@
+/*
+ * producer_metrics.c - see producer_metrics.h.
+ */
+#include "producer/producer_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strbuf.h"
+#include "producer/cleanup_job.h"
+#include "producer/relay.h"
+#include "producer/retry_job.h"
+
+/* Seconds: from a few milliseconds (a warm relay) to minutes (an outage, a slow consumer). */
+static const double producer_metrics_latency_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800};
+static const double producer_metrics_batch_buckets[] = {1,   5,   10,   25,   50,   100,
+                                                        250, 500, 1000, 2500, 5000, 10000};
+
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+
+int producer_metrics_init(struct producer_metrics *m)
+{
+	struct metrics *r;
+
+	memset(m, 0, sizeof(*m));
+	r = m->registry = metrics_new();
+	if (r == NULL)
+		return -1;
+	m->enqueued =
+	    metrics_counter(r, "ferry_messages_enqueued_total",
+	                    "Messages this instance's REST API committed to the outbox.", "topic");
+	m->published =
+	    metrics_counter(r, "ferry_messages_published_total",
+	                    "Messages this instance's relay published and marked SENT.", "topic");
+	m->acknowledged =
+	    metrics_counter(r, "ferry_messages_acknowledged_total",
+	                    "Successful acknowledgments recorded, per group.", "topic,group");
+	m->nacked = metrics_counter(r, "ferry_messages_negatively_acknowledged_total",
+	                            "Negative acknowledgments (processing failures) recorded.",
+	                            "topic,group");
+	m->retried =
+	    metrics_counter(r, "ferry_messages_retried_total",
+	                    "Redeliveries this instance's retry job republished.", "topic,group");
+	m->failed = metrics_counter(r, "ferry_messages_failed_total",
+	                            "Deliveries settled FAILED (retries spent after failures).",
+	                            "topic,group");
+	m->expired = metrics_counter(
+	    r, "ferry_messages_expired_total",
+	    "Deliveries settled EXPIRED (retries spent, never acknowledged).", "topic,group");
+	m->commit_to_publish = metrics_histogram(
+	    r, "ferry_commit_to_publish_seconds",
+	    "From the enqueuing transaction's start to Kafka's confirmation.", "topic",
+	    producer_metrics_latency_buckets, NB(producer_metrics_latency_buckets));
+	m->publish_to_ack = metrics_histogram(
+	    r, "ferry_publish_to_ack_seconds",
+	    "From a group's (last) delivery to its successful acknowledgment.", "topic,group",
+	    producer_metrics_latency_buckets, NB(producer_metrics_latency_buckets));
+	m->batch_size =
+	    metrics_histogram(r, "ferry_relay_batch_size", "Rows per batch the relay marked.", NULL,
+	                      producer_metrics_batch_buckets, NB(producer_metrics_batch_buckets));
+	m->delivery_errors =
+	    metrics_counter(r, "ferry_kafka_delivery_errors_total",
+	                    "Rows Kafka refused or failed to deliver (relay).", NULL);
+	m->relay_batches =
+	    metrics_counter(r, "ferry_relay_batches_total", "Batches the relay marked.", NULL);
+	m->backlog = metrics_gauge(r, "ferry_outbox_backlog",
+	                           "PENDING messages in the outbox (all instances).", NULL);
+	m->oldest_pending =
+	    metrics_gauge(r, "ferry_outbox_oldest_pending_age_seconds",
+	                  "Age of the oldest PENDING message: the relay's lag.", NULL);
+	m->database_up =
+	    metrics_gauge(r, "ferry_database_up", "1 when PostgreSQL answered this scrape.", NULL);
+	m->retry_errors =
+	    metrics_counter(r, "ferry_retry_publish_errors_total",
+	                    "Redeliveries Kafka refused or did not confirm in time.", NULL);
+	m->cleanup_deleted =
+	    metrics_counter(r, "ferry_cleanup_deleted_total",
+	                    "Rows the cleanup job deleted past retention.", "kind");
+	m->http_requests =
+	    metrics_counter(r, "ferry_http_requests_total",
+	                    "HTTP requests answered, by route and status.", "method,route,status");
+	if (!m->enqueued || !m->published || !m->acknowledged || !m->nacked || !m->retried ||
+	    !m->failed || !m->expired || !m->commit_to_publish || !m->publish_to_ack ||
+	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->backlog ||
+	    !m->oldest_pending || !m->database_up || !m->retry_errors || !m->cleanup_deleted ||
+	    !m->http_requests) {
+		producer_metrics_destroy(m);
+		return -1;
+	}
+	return 0;
+}
+
+void producer_metrics_destroy(struct producer_metrics *m)
+{
+	metrics_free(m->registry);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Reads the backlog gauges; 0 when PostgreSQL answered. */
+static int api_metrics_backlog(struct api_metrics_context *ctx)
+{
+	char errstr[256];
+	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	PGresult *res;
+	int rc = -1;
+
+	if (conn == NULL)
+		return -1;
+	res = PQexec(conn, "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)),"
+	                   " 0) FROM ferry.outbox_message WHERE status = 'PENDING'");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		metric_set(ctx->metrics->backlog, NULL, strtod(PQgetvalue(res, 0, 0), NULL));
+		metric_set(ctx->metrics->oldest_pending, NULL, strtod(PQgetvalue(res, 0, 1), NULL));
+		rc = 0;
+	}
+	PQclear(res);
+	pg_pool_put(ctx->pool, conn);
+	return rc;
+}
+
+static void api_metrics(struct http_exchange *ex, void *opaque)
+{
+	struct api_metrics_context *ctx = opaque;
+	struct producer_metrics *m = ctx->metrics;
+	struct strbuf out = STRBUF_INIT;
+
+	metric_set(m->database_up, NULL, api_metrics_backlog(ctx) == 0 ? 1 : 0);
+	if (ctx->relay) {
+		struct relay_status st;
+
+		relay_get_status(ctx->relay, &st);
+		metric_set(m->delivery_errors, NULL, (double)st.delivery_errors_total);
+		metric_set(m->relay_batches, NULL, (double)st.batches_total);
+	}
+	if (ctx->retry_job) {
+		struct retry_job_status st;
+
+		retry_job_status(ctx->retry_job, &st);
+		metric_set(m->retry_errors, NULL, (double)st.publish_errors_total);
+	}
+	if (ctx->cleanup_job) {
+		struct cleanup_job_status st;
+		const char *messages[1] = {"message"}, *checks[1] = {"health_check"};
+
+		cleanup_job_status(ctx->cleanup_job, &st);
+		metric_set(m->cleanup_deleted, messages, (double)st.messages_deleted_total);
+		metric_set(m->cleanup_deleted, checks, (double)st.health_checks_deleted_total);
+	}
+	metrics_render(m->registry, &out);
+	if (out.failed)
+		http_exchange_error(ex, 503, "out of memory");
+	else
+		http_exchange_respond_bytes(ex, 200, "text/plain; version=0.0.4; charset=utf-8",
+		                            strbuf_str(&out), out.len);
+	strbuf_free(&out);
+}
+
+const struct http_route *api_metrics_routes(struct api_metrics_context *ctx, size_t *n)
+{
+	static struct http_route routes[] = {
+	    {"GET", "/metrics", api_metrics, NULL},
+	};
+
+	routes[0].opaque = ctx;
+	*n = 1;
+	return routes;
+}
