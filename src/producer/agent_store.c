@@ -289,11 +289,11 @@ static void agent_store_producer_params(const struct agent_producer_registration
 	params[6] = interval;
 }
 
-/* The upsert both registration ($8 true: a new start) and heartbeats ($8 false) use. */
-#define PRODUCER_UPSERT                                                                            \
+/* The upsert of registration ($8 true: a new start) and of a heartbeat that found no row
+ * ($8 false), as an INSERT of `select`'s rows. */
+#define PRODUCER_UPSERT_OF(select)                                                                 \
 	"INSERT INTO ferry.producer_service_agent AS a (service_id, instance_id, host, port,"      \
-	"  version, relay_enabled, heartbeat_interval_s)"                                          \
-	" VALUES ($1, $2, $3, $4::integer, $5, $6::boolean, $7::integer)"                          \
+	"  version, relay_enabled, heartbeat_interval_s) " select                                  \
 	" ON CONFLICT (service_id, instance_id) DO UPDATE SET host = EXCLUDED.host,"               \
 	"  port = EXCLUDED.port, version = EXCLUDED.version,"                                      \
 	"  relay_enabled = EXCLUDED.relay_enabled,"                                                \
@@ -301,6 +301,11 @@ static void agent_store_producer_params(const struct agent_producer_registration
 	"  started_at = CASE WHEN $8::boolean THEN now() ELSE a.started_at END,"                   \
 	"  last_heartbeat_at = now(), status = 'ACTIVE'"                                           \
 	" RETURNING a.id, a.xmax = 0 AS created"
+#define PRODUCER_UPSERT                                                                            \
+	PRODUCER_UPSERT_OF("VALUES ($1, $2, $3, $4::integer, $5, $6::boolean, $7::integer)")
+#define PRODUCER_UPSERT_FROM_SELECT                                                                \
+	PRODUCER_UPSERT_OF("SELECT $1, $2, $3, $4::integer, $5, $6::boolean, $7::integer"          \
+	                   " WHERE NOT EXISTS (SELECT 1 FROM u)")
 
 /* Runs a producer upsert whose first row is (id, created). Returns CREATED, OK or ERROR. */
 static int agent_store_producer_upsert(PGconn *conn, const char *sql, int nparams,
@@ -350,15 +355,22 @@ int agent_store_producer_heartbeat(PGconn *conn, const struct agent_producer_reg
 	params[7] = "false";
 	params[8] = healthy ? "true" : "false";
 	params[9] = details_json;
-	/* One statement, so the beat and its health check commit together. The INSERT of the
-	 * health check runs although the outer query does not read it (PostgreSQL completes
-	 * every data-modifying CTE). */
+	/* One statement, so the beat and its health check commit together. The ordinary beat is
+	 * the UPDATE; the upsert runs only when there was no row to update (an INSERT ... SELECT
+	 * that selects nothing evaluates no default), so beats do not draw an id from the shared
+	 * sequence each time. The INSERT of the health check runs although the outer query does
+	 * not read it (PostgreSQL completes every data-modifying CTE). */
 	rc = agent_store_producer_upsert(
 	    conn,
-	    "WITH u AS (" PRODUCER_UPSERT "),"
+	    "WITH u AS (UPDATE ferry.producer_service_agent a SET host = $3, port = $4::integer,"
+	    "  version = $5, relay_enabled = $6::boolean, heartbeat_interval_s = $7::integer,"
+	    "  last_heartbeat_at = now(), status = 'ACTIVE'"
+	    "  WHERE a.service_id = $1 AND a.instance_id = $2"
+	    "  RETURNING a.id, false AS created),"
+	    " i AS (" PRODUCER_UPSERT_FROM_SELECT "),"
 	    " h AS (INSERT INTO ferry.service_health_check (agent_kind, service_id, instance_id,"
 	    "  healthy, details) VALUES ('producer', $1, $2, $9::boolean, $10::jsonb))"
-	    " SELECT id, created FROM u",
+	    " SELECT id, created FROM u UNION ALL SELECT id, created FROM i",
 	    10, params, id, errstr, errstr_size);
 	return rc == AGENT_STORE_CREATED ? AGENT_STORE_OK : rc;
 }
