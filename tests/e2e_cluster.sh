@@ -28,7 +28,8 @@ psql "$FERRY_TEST_PG" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 export ConnectionStrings__DefaultConnection="${ConnectionStrings__DefaultConnection/Database=outbox_db/Database=$db}"
 export FERRY_CLUSTER_DB_URL="$db_url"
 export FERRY_CLUSTER_DIR="$FERRY_RUN_DIR/cluster-e2e-$$"
-export FERRY_CLUSTER_SUFFIX="-e2e-$$-$(date +%s)"
+FERRY_CLUSTER_SUFFIX="-e2e-$$-$(date +%s)"
+export FERRY_CLUSTER_SUFFIX
 export FERRY_CLUSTER_PRODUCER_PORT=0 FERRY_CLUSTER_CONSUMER_PORT=0
 export FERRY_AGENT_HEARTBEAT_INTERVAL_S=1 FERRY_HEARTBEAT_INTERVAL_S=1
 S="$FERRY_CLUSTER_SUFFIX"
