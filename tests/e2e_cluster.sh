@@ -8,7 +8,8 @@
 #   - every group processed each of its messages exactly once (group-a and group-b 5,000, group-c 2,500);
 #   - per key, the seqs rise in Kafka offset order and in the order each group processed them;
 #   - every consumer instance took part; then `scripts/cluster verify`, then `scripts/cluster down`, after
-#     which every agent of the cluster is STOPPED (graceful shutdowns deregister).
+#     which every agent of the cluster is STOPPED (graceful shutdowns deregister) and every instance logged a
+#     clean stop with no sanitizer report.
 # Its own database, cluster directory, topic and group names and free ports: it disturbs neither a cluster a
 # person left running nor other tests. FERRY_E2E_RELAYS (default 1) is how many producers run a relay: strict
 # per-key order across several relays needs shard ownership (see README), which this branch does not have.
@@ -137,6 +138,11 @@ check "all 6 consumer instances processed messages" 6 \
 check "every agent STOPPED after down" "0 0" "$(sql "SELECT
 	(SELECT count(*) FROM ferry.producer_service_agent WHERE status <> 'STOPPED') || ' ' ||
 	(SELECT count(*) FROM ferry.consumer_service_agent WHERE status <> 'STOPPED')")"
+
+# Every instance stopped cleanly, and (in a sanitizer build) without a sanitizer report.
+check "every instance logged a clean stop" 9 "$(grep -l 'stopped cleanly' "$FERRY_CLUSTER_DIR"/*-instance-*.log | wc -l)"
+check "no sanitizer report in the logs" 0 \
+	"$(cat "$FERRY_CLUSTER_DIR"/*.log | grep -cE 'ERROR: (Address|Leak)Sanitizer|runtime error:' || true)"
 
 echo "e2e cluster: $passed passed, $failed failed"
 ((failed == 0))
