@@ -21,18 +21,52 @@
  * parameter holding the heartbeat interval in seconds ("$4"). now() is the statement's
  * transaction start, so a row a write just refreshed (last_heartbeat_at = now()) is healthy.
  */
-#define AGENT_JSON(interval)                                                                       \
-	"json_build_object('id', a.id, 'serviceId', a.service_id, 'instanceId', a.instance_id,"    \
-	" 'consumerGroup', a.consumer_group, 'topics', a.topics, 'host', a.host, 'port', a.port,"  \
-	" 'version', a.version, 'startedAt', a.started_at, 'registeredAt', a.registered_at,"       \
-	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status,"                             \
-	" 'assignedPartitions', a.assigned_partitions, 'health', CASE"                             \
-	" WHEN a.status = 'STOPPED' THEN 'stopped'"                                                \
+/*
+ * The derived health of an agent row aliased a whose heartbeat interval, in seconds, is the SQL
+ * expression `interval`. now() is the statement's transaction start, so a row a write just
+ * refreshed (last_heartbeat_at = now()) is healthy.
+ */
+#define AGENT_HEALTH(interval)                                                                     \
+	"CASE WHEN a.status = 'STOPPED' THEN 'stopped'"                                            \
 	" WHEN a.last_heartbeat_at >= now() - 3 * " interval "::integer * interval '1 second'"     \
 	"  THEN 'healthy'"                                                                         \
 	" WHEN a.last_heartbeat_at >= now() - 6 * " interval "::integer * interval '1 second'"     \
 	"  THEN 'unhealthy'"                                                                       \
-	" ELSE 'inactive' END)"
+	" ELSE 'inactive' END"
+
+/* A consumer agent as the REST API shows it, from an agent row aliased a; `interval` is the
+ * query parameter holding the heartbeat interval in seconds ("$4"). */
+#define AGENT_JSON(interval)                                                                       \
+	"json_build_object('id', a.id, 'kind', 'consumer', 'serviceId', a.service_id,"             \
+	" 'instanceId', a.instance_id,"                                                            \
+	" 'consumerGroup', a.consumer_group, 'topics', a.topics, 'host', a.host, 'port', a.port,"  \
+	" 'version', a.version, 'startedAt', a.started_at, 'registeredAt', a.registered_at,"       \
+	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status,"                             \
+	" 'assignedPartitions', a.assigned_partitions, 'health', " AGENT_HEALTH(interval) ")"
+
+/*
+ * A producer agent as the REST API shows it, from a producer_service_agent row aliased a joined
+ * with its latest health check aliased h (PRODUCER_LATEST_CHECK). Its health is judged by the
+ * interval the instance registered with.
+ */
+#define PRODUCER_JSON                                                                                                \
+	"json_build_object('id', a.id, 'kind', 'producer', 'serviceId', a.service_id,"                               \
+	" 'instanceId', a.instance_id, 'host', a.host, 'port', a.port, 'version', a.version,"                        \
+	" 'relayEnabled', a.relay_enabled, 'heartbeatIntervalSeconds', a.heartbeat_interval_s,"                      \
+	" 'startedAt', a.started_at, 'registeredAt', a.registered_at,"                                               \
+	" 'lastHeartbeatAt', a.last_heartbeat_at, 'status', a.status,"                                               \
+	" 'health', " AGENT_HEALTH(                                                                                  \
+	    "a.heartbeat_interval_s") ","                                                                            \
+	                              " 'lastHealthCheck', CASE WHEN h.id IS NULL THEN NULL ELSE json_build_object(" \
+	                              "  'checkedAt', h.checked_at, 'healthy', h.healthy, 'details', h.details) END)"
+
+/* FROM clause: producer agents a with their latest health check h (service_health_check_latest
+ * makes this one index probe per agent). */
+#define PRODUCER_FROM                                                                              \
+	" FROM ferry.producer_service_agent a LEFT JOIN LATERAL (SELECT c.id, c.checked_at,"       \
+	"  c.healthy, c.details FROM ferry.service_health_check c WHERE c.agent_kind = 'producer'" \
+	"  AND c.service_id = a.service_id AND c.instance_id = a.instance_id"                      \
+	"  ORDER BY c.id DESC LIMIT 1) h ON true"
 
 /* The agents one heartbeat or deregistration addresses, in a row aliased `t`: $1 service,
  * $2 instance, $3 group (NULL = all of the instance's groups). */
@@ -237,5 +271,166 @@ int agent_store_get_consumer(PGconn *conn, int64_t id, int heartbeat_interval_s,
 	    conn,
 	    "SELECT " AGENT_JSON(
 	        "$2") " FROM ferry.consumer_service_agent a WHERE a.id = $1::bigint",
+	    2, params, out, NULL, errstr, errstr_size);
+}
+
+/* The parameters of a producer registration, $1..$7, in `params` (7 entries); port and
+ * interval are formatted into the caller's buffers. */
+static void agent_store_producer_params(const struct agent_producer_registration *reg,
+                                        const char **params, char *port, size_t port_size,
+                                        char *interval, size_t interval_size)
+{
+	snprintf(port, port_size, "%d", reg->port);
+	snprintf(interval, interval_size, "%d", reg->heartbeat_interval_s);
+	params[0] = reg->service_id;
+	params[1] = reg->instance_id;
+	params[2] = reg->host;
+	params[3] = port;
+	params[4] = reg->version;
+	params[5] = reg->relay_enabled ? "true" : "false";
+	params[6] = interval;
+}
+
+/* The upsert of registration ($8 true: a new start) and of a heartbeat that found no row
+ * ($8 false), as an INSERT of `select`'s rows. */
+#define PRODUCER_UPSERT_OF(select)                                                                 \
+	"INSERT INTO ferry.producer_service_agent AS a (service_id, instance_id, host, port,"      \
+	"  version, relay_enabled, heartbeat_interval_s) " select                                  \
+	" ON CONFLICT (service_id, instance_id) DO UPDATE SET host = EXCLUDED.host,"               \
+	"  port = EXCLUDED.port, version = EXCLUDED.version,"                                      \
+	"  relay_enabled = EXCLUDED.relay_enabled,"                                                \
+	"  heartbeat_interval_s = EXCLUDED.heartbeat_interval_s,"                                  \
+	"  started_at = CASE WHEN $8::boolean THEN now() ELSE a.started_at END,"                   \
+	"  last_heartbeat_at = now(), status = 'ACTIVE'"                                           \
+	" RETURNING a.id, a.xmax = 0 AS created"
+#define PRODUCER_UPSERT                                                                            \
+	PRODUCER_UPSERT_OF("VALUES ($1, $2, $3, $4::integer, $5, $6::boolean, $7::integer)")
+#define PRODUCER_UPSERT_FROM_SELECT                                                                \
+	PRODUCER_UPSERT_OF("SELECT $1, $2, $3, $4::integer, $5, $6::boolean, $7::integer"          \
+	                   " WHERE NOT EXISTS (SELECT 1 FROM u)")
+
+/* Runs a producer upsert whose first row is (id, created). Returns CREATED, OK or ERROR. */
+static int agent_store_producer_upsert(PGconn *conn, const char *sql, int nparams,
+                                       const char *const *params, int64_t *id, char *errstr,
+                                       size_t errstr_size)
+{
+	PGresult *res = NULL;
+	int rc;
+
+	rc = agent_store_exec(conn, sql, nparams, params, &res, errstr, errstr_size);
+	if (rc != AGENT_STORE_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		snprintf(errstr, errstr_size, "registering the producer agent returned no row");
+		rc = AGENT_STORE_ERROR;
+		goto done;
+	}
+	*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (PQgetvalue(res, 0, 1)[0] == 't')
+		rc = AGENT_STORE_CREATED;
+done:
+	PQclear(res);
+	return rc;
+}
+
+int agent_store_register_producer(PGconn *conn, const struct agent_producer_registration *reg,
+                                  int64_t *id, char *errstr, size_t errstr_size)
+{
+	char port[16], interval[16];
+	const char *params[8];
+
+	agent_store_producer_params(reg, params, port, sizeof(port), interval, sizeof(interval));
+	params[7] = "true";
+	return agent_store_producer_upsert(conn, PRODUCER_UPSERT, 8, params, id, errstr,
+	                                   errstr_size);
+}
+
+int agent_store_producer_heartbeat(PGconn *conn, const struct agent_producer_registration *reg,
+                                   bool healthy, const char *details_json, int64_t *id,
+                                   char *errstr, size_t errstr_size)
+{
+	char port[16], interval[16];
+	const char *params[10];
+	int rc;
+
+	agent_store_producer_params(reg, params, port, sizeof(port), interval, sizeof(interval));
+	params[7] = "false";
+	params[8] = healthy ? "true" : "false";
+	params[9] = details_json;
+	/* One statement, so the beat and its health check commit together. The ordinary beat is
+	 * the UPDATE; the upsert runs only when there was no row to update (an INSERT ... SELECT
+	 * that selects nothing evaluates no default), so beats do not draw an id from the shared
+	 * sequence each time. The INSERT of the health check runs although the outer query does
+	 * not read it (PostgreSQL completes every data-modifying CTE). */
+	rc = agent_store_producer_upsert(
+	    conn,
+	    "WITH u AS (UPDATE ferry.producer_service_agent a SET host = $3, port = $4::integer,"
+	    "  version = $5, relay_enabled = $6::boolean, heartbeat_interval_s = $7::integer,"
+	    "  last_heartbeat_at = now(), status = 'ACTIVE'"
+	    "  WHERE a.service_id = $1 AND a.instance_id = $2"
+	    "  RETURNING a.id, false AS created),"
+	    " i AS (" PRODUCER_UPSERT_FROM_SELECT "),"
+	    " h AS (INSERT INTO ferry.service_health_check (agent_kind, service_id, instance_id,"
+	    "  healthy, details) VALUES ('producer', $1, $2, $9::boolean, $10::jsonb))"
+	    " SELECT id, created FROM u UNION ALL SELECT id, created FROM i",
+	    10, params, id, errstr, errstr_size);
+	return rc == AGENT_STORE_CREATED ? AGENT_STORE_OK : rc;
+}
+
+int agent_store_deregister_producer(PGconn *conn, const char *service_id, const char *instance_id,
+                                    char *errstr, size_t errstr_size)
+{
+	const char *params[2] = {service_id, instance_id};
+	PGresult *res = NULL;
+	int rc;
+
+	rc = agent_store_exec(conn,
+	                      "UPDATE ferry.producer_service_agent SET status = 'STOPPED'"
+	                      " WHERE service_id = $1 AND instance_id = $2",
+	                      2, params, &res, errstr, errstr_size);
+	if (rc != AGENT_STORE_OK)
+		return rc;
+	if (strcmp(PQcmdTuples(res), "0") == 0)
+		rc = AGENT_STORE_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+int agent_store_list_producers(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+{
+	int rc = agent_store_query_json(conn,
+	                                "SELECT coalesce(json_agg(" PRODUCER_JSON " ORDER BY a.id),"
+	                                " '[]'::json)" PRODUCER_FROM,
+	                                0, NULL, out, NULL, errstr, errstr_size);
+
+	return rc == AGENT_STORE_OK ? rc : AGENT_STORE_ERROR;
+}
+
+int agent_store_get_producer(PGconn *conn, int64_t id, json_t **out, char *errstr,
+                             size_t errstr_size)
+{
+	char idbuf[32];
+	const char *params[1] = {idbuf};
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+	return agent_store_query_json(
+	    conn, "SELECT " PRODUCER_JSON PRODUCER_FROM " WHERE a.id = $1::bigint", 1, params, out,
+	    NULL, errstr, errstr_size);
+}
+
+int agent_store_get_any(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
+                        char *errstr, size_t errstr_size)
+{
+	char idbuf[32], interval[16];
+	const char *params[2] = {idbuf, interval};
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
+	/* The shared id space makes at most one of the two subqueries find a row. */
+	return agent_store_query_json(
+	    conn,
+	    "SELECT coalesce((SELECT " PRODUCER_JSON PRODUCER_FROM " WHERE a.id = $1::bigint),"
+	    " (SELECT " AGENT_JSON("$2") " FROM ferry.consumer_service_agent a"
+	                                 " WHERE a.id = $1::bigint))",
 	    2, params, out, NULL, errstr, errstr_size);
 }

@@ -1,12 +1,20 @@
 /*
- * agent_store.h - every query on ferry.consumer_service_agent and ferry.service_health_check
- * (the tables of sql/producer/003_agents.sql): the consumer agents registered with the producer.
+ * agent_store.h - every query on ferry.consumer_service_agent, ferry.producer_service_agent and
+ * ferry.service_health_check (sql/producer/003_agents.sql, 007_producer_agents.sql): the consumer
+ * agents registered with the producer, and the producer instances themselves.
  *
  * Reads and writes return the REST API's JSON, built in SQL so the column list lives here once:
- *   agent = {id, serviceId, instanceId, consumerGroup, topics: [..], host, port, version,
- *            startedAt, registeredAt, lastHeartbeatAt, status ("ACTIVE" | "STOPPED"), health}
+ *   agent = {id, kind: "consumer", serviceId, instanceId, consumerGroup, topics: [..], host, port,
+ *            version, startedAt, registeredAt, lastHeartbeatAt, status ("ACTIVE" | "STOPPED"),
+ *            health}
+ *   producer agent = {id, kind: "producer", serviceId, instanceId, host, port, version,
+ *            relayEnabled, heartbeatIntervalSeconds, startedAt, registeredAt, lastHeartbeatAt,
+ *            status, health, lastHealthCheck: {checkedAt, healthy, details} | null}
+ * Producer and consumer agents share one id space (007_producer_agents.sql), so an id names one
+ * agent of either kind.
  * health is derived when the row is read, from the age of last_heartbeat_at against the
- * heartbeat interval the caller passes (FERRY_AGENT_HEARTBEAT_INTERVAL_S):
+ * heartbeat interval: for consumers the one the caller passes (FERRY_AGENT_HEARTBEAT_INTERVAL_S of
+ * the producer answering), for producers the one each instance registered with:
  *   "stopped"    status STOPPED (whatever the age)
  *   "healthy"    last heartbeat at most 3 intervals ago
  *   "unhealthy"  at most 6 intervals ago
@@ -25,6 +33,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,5 +83,55 @@ int agent_store_list_consumers(PGconn *conn, int heartbeat_interval_s, json_t **
 /* The consumer agent with this id. Returns OK with *out, NOT_FOUND, or ERROR. */
 int agent_store_get_consumer(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* A producer instance, as it registers and beats (src/producer/producer_agent.c). */
+struct agent_producer_registration {
+	const char *service_id;   /* SERVICE_ID */
+	const char *instance_id;  /* INSTANCE_ID or <hostname>-<port> */
+	const char *host;         /* where its HTTP server can be reached */
+	int port;                 /* its HTTP port */
+	const char *version;      /* ferry's version; NULL = not reported */
+	bool relay_enabled;       /* FERRY_RELAY_ENABLED */
+	int heartbeat_interval_s; /* 1..3600; its health is judged by it */
+};
+
+/*
+ * Registers a producer instance, or refreshes the registration of the same (service, instance):
+ * every field is replaced, status becomes ACTIVE, started_at and last_heartbeat_at now(); the id
+ * and registered_at are kept. Returns CREATED or OK (a refresh) with *id, or ERROR.
+ */
+int agent_store_register_producer(PGconn *conn, const struct agent_producer_registration *reg,
+                                  int64_t *id, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Records a producer's heartbeat: last_heartbeat_at = now() and status ACTIVE (a row missing
+ * because someone deleted it is registered again from `reg`, so a beat always leaves the
+ * instance visible), plus one ferry.service_health_check row (agent_kind 'producer', `healthy`,
+ * `details_json`: a JSON object's text). Returns OK with *id, or ERROR (nothing written).
+ */
+int agent_store_producer_heartbeat(PGconn *conn, const struct agent_producer_registration *reg,
+                                   bool healthy, const char *details_json, int64_t *id,
+                                   char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Sets status STOPPED on the producer instance (idempotent). Returns OK, NOT_FOUND when it never
+ * registered, or ERROR. */
+int agent_store_deregister_producer(PGconn *conn, const char *service_id, const char *instance_id,
+                                    char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* Every producer agent, by id. Returns OK with *out a JSON array, or ERROR. */
+int agent_store_list_producers(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* The producer agent with this id. Returns OK with *out, NOT_FOUND, or ERROR. */
+int agent_store_get_producer(PGconn *conn, int64_t id, json_t **out, char *errstr,
+                             size_t errstr_size) __attribute__((warn_unused_result));
+
+/* The agent of either kind with this id (consumer health judged by heartbeat_interval_s).
+ * Returns OK with *out, NOT_FOUND, or ERROR. */
+int agent_store_get_any(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
+                        char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

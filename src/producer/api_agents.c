@@ -197,6 +197,57 @@ static void api_agents_get(struct http_exchange *ex, void *opaque)
 	api_agents_answer(ex, rc, out, 200, what, errstr);
 }
 
+static void api_agents_list_producers(struct http_exchange *ex, void *opaque)
+{
+	struct api_agents_context *ctx = opaque;
+	PGconn *conn = api_agents_conn(ctx, ex);
+	json_t *out = NULL;
+	char errstr[512];
+	int rc;
+
+	if (conn == NULL)
+		return;
+	rc = agent_store_list_producers(conn, &out, errstr, sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	api_agents_answer(ex, rc, out, 200, "", errstr);
+}
+
+/* GET /api/agents/producers/{id} (only == true) and GET /api/agents/{id} (either kind). */
+static void api_agents_get_one(struct http_exchange *ex, struct api_agents_context *ctx,
+                               bool producers_only)
+{
+	json_t *out = NULL;
+	char errstr[512], what[96];
+	int64_t id = 0;
+	PGconn *conn;
+	int rc;
+
+	if (http_exchange_param_id(ex, "id", "agent id", &id) != 0)
+		return;
+	conn = api_agents_conn(ctx, ex);
+	if (conn == NULL)
+		return;
+	if (producers_only)
+		rc = agent_store_get_producer(conn, id, &out, errstr, sizeof(errstr));
+	else
+		rc = agent_store_get_any(conn, id, ctx->heartbeat_interval_s, &out, errstr,
+		                         sizeof(errstr));
+	pg_pool_put(ctx->pool, conn);
+	snprintf(what, sizeof(what), "no %sagent with id %lld", producers_only ? "producer " : "",
+	         (long long)id);
+	api_agents_answer(ex, rc, out, 200, what, errstr);
+}
+
+static void api_agents_get_producer(struct http_exchange *ex, void *opaque)
+{
+	api_agents_get_one(ex, opaque, true);
+}
+
+static void api_agents_get_any(struct http_exchange *ex, void *opaque)
+{
+	api_agents_get_one(ex, opaque, false);
+}
+
 const struct http_route *api_agents_routes(struct api_agents_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
@@ -205,6 +256,10 @@ const struct http_route *api_agents_routes(struct api_agents_context *ctx, size_
 	    {"POST", "/api/agents/consumers/deregister", api_agents_deregister, NULL},
 	    {"GET", "/api/agents/consumers", api_agents_list, NULL},
 	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL},
+	    {"GET", "/api/agents/producers", api_agents_list_producers, NULL},
+	    {"GET", "/api/agents/producers/{id}", api_agents_get_producer, NULL},
+	    /* Last: "producers" and "consumers" above are not ids. */
+	    {"GET", "/api/agents/{id}", api_agents_get_any, NULL},
 	};
 	size_t i;
 

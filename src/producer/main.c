@@ -2,9 +2,10 @@
  * ferry-producer: wires the producer service together and nothing else.
  *
  * Start-up: settings -> logger -> PostgreSQL reachable -> migrations -> relay -> batcher ->
- * HTTP server. Shutdown on SIGTERM/SIGINT, in reverse: stop accepting requests, let the
- * batcher commit what it holds (answering those requests), stop the HTTP server, then let the
- * relay flush and mark what is in flight. Exit 0 on a clean stop.
+ * HTTP server -> agent (registers and beats). Shutdown on SIGTERM/SIGINT, in reverse:
+ * deregister the agent, stop accepting requests, let the batcher commit what it holds
+ * (answering those requests), stop the HTTP server, then let the relay flush and mark what is
+ * in flight. Exit 0 on a clean stop.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "producer/api_topics.h"
 #include "producer/batcher.h"
 #include "producer/cleanup_job.h"
+#include "producer/producer_agent.h"
 #include "producer/producer_config.h"
 #include "producer/producer_metrics.h"
 #include "producer/relay.h"
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
 	struct pg_pool *pool = NULL;
 	struct relay *relay = NULL;
 	struct batcher *batcher = NULL;
+	struct producer_agent *agent = NULL;
 	struct http_server *http = NULL;
 	const struct http_route *routes;
 	struct http_route all_routes[64];
@@ -382,6 +385,25 @@ int main(int argc, char **argv)
 	         FERRY_VERSION, host[0] ? host : "0.0.0.0", http_server_port(http), cfg.service_id,
 	         instance);
 
+	{
+		struct producer_agent_options ao = {
+		    .conninfo = conninfo,
+		    .service_id = cfg.service_id,
+		    .instance_id = instance,
+		    .host = host,
+		    .port = http_server_port(http),
+		    .version = FERRY_VERSION,
+		    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
+		    .relay = relay,
+		};
+
+		agent = producer_agent_new(&ao, errstr, sizeof(errstr));
+		if (agent == NULL || producer_agent_start(agent, errstr, sizeof(errstr)) != 0) {
+			fprintf(stderr, "ferry-producer: producer agent: %s\n", errstr);
+			goto done;
+		}
+	}
+
 	/* Registered topics exist on Kafka before anyone needs them. Kafka being down is not fatal
 	 * here: the relay waits for it anyway, and registration creates topics too. */
 	{
@@ -397,10 +419,12 @@ int main(int argc, char **argv)
 	if (sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
 	log_info("main", "signal %d: shutting down", sig);
+	producer_agent_stop(agent); /* deregisters: this instance is going away */
 	http_server_quiesce(http);
 	batcher_stop(batcher); /* commits and answers what it holds */
 	rc = 0;
 done:
+	producer_agent_destroy(agent); /* before the relay it probes */
 	http_server_stop(http);
 	scheduler_destroy(scheduler); /* waits for a job pass in progress */
 	retry_job_destroy(retry_job);

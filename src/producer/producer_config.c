@@ -54,9 +54,9 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "Partitions of a Kafka topic created by topic registration, unless the request says.",
 	  &c->topic_partitions);
 	S("FERRY_AGENT_HEARTBEAT_INTERVAL_S", CONFIG_INT, "30", 1, 3600, NULL,
-	  "Heartbeat interval expected of consumer agents: GET /api/agents/consumers calls one "
-	  "healthy when its last heartbeat is at most 3 intervals old, unhealthy at most 6, "
-	  "else inactive.",
+	  "Heartbeat interval of this producer's own agent row and the one expected of consumer "
+	  "agents: GET /api/agents/... calls an agent healthy when its last heartbeat is at most 3 "
+	  "intervals old, unhealthy at most 6, else inactive.",
 	  &c->agent_heartbeat_interval_s);
 	S("FERRY_RELAY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
 	  "Run the relay in this process (false: API only).", &c->relay_enabled);

@@ -31,7 +31,7 @@ struct producer_config {
 	bool relay_enabled;
 	bool auto_register_topics;
 	long topic_partitions;
-	long agent_heartbeat_interval_s; /* expected of consumer agents; health is judged by it */
+	long agent_heartbeat_interval_s; /* own beats; expected of consumer agents too */
 	long relay_batch_size;
 	long relay_inflight_batches;
 	long relay_poll_min_ms;

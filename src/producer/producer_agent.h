@@ -1,0 +1,66 @@
+/*
+ * producer_agent.h - the producer instance announcing itself (the seed's ProducerServiceAgent and
+ * AgentHeartbeatJob): one thread that registers the instance in ferry.producer_service_agent
+ * when it starts, beats every heartbeat interval, and marks it STOPPED on a graceful shutdown.
+ *
+ * Each beat measures what an operator asks first about an instance and writes it as a
+ * ferry.service_health_check row (agent_kind 'producer') in the same statement as the beat:
+ *   {"database": {"ok", "latencyMs"}, "kafka": {"ok", "brokers", "error"?} (asked through the
+ *    relay's producer handle; {"checked": false} when this instance runs no relay),
+ *    "relay": {"enabled", "running", "published", "deliveryErrors", "lastError"?},
+ *    "outbox": {"pending", "oldestPendingAgeSeconds"}}
+ * and the row's `healthy` is database ok and (no relay, or Kafka answered).
+ *
+ * Liveness is what the beat itself proves: a process that is stopped (SIGSTOP), hung or killed
+ * stops beating and readers see it turn unhealthy after 3 intervals and inactive after 6
+ * (agent_store.h). When the database is unreachable no beat can be written; the thread logs,
+ * reconnects and beats as soon as it can, so an instance comes back by itself.
+ *
+ * Beats are at a fixed rate (each deadline is the previous one plus the interval, on the
+ * monotonic clock), so the probes' own duration does not stretch the interval; a thread that was
+ * stopped for several intervals beats once when it resumes, not once per missed interval.
+ *
+ * The thread owns one PGconn of its own (never the pool's: a slow probe must not hold a request
+ * connection). producer_agent_new/start/stop/destroy are called from one thread (main).
+ */
+#ifndef FERRY_PRODUCER_AGENT_H
+#define FERRY_PRODUCER_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "producer/relay.h"
+
+struct producer_agent;
+
+struct producer_agent_options {
+	const char *conninfo;     /* libpq conninfo (copied) */
+	const char *service_id;   /* SERVICE_ID (copied) */
+	const char *instance_id;  /* (copied) */
+	const char *host;         /* bind address; "", 0.0.0.0 or :: registers the host name */
+	int port;                 /* the HTTP server's actual port */
+	const char *version;      /* ferry's version (copied) */
+	int heartbeat_interval_s; /* 1..3600 */
+	struct relay *relay;      /* borrowed, NULL when the relay is disabled; must outlive the
+	                           * agent (destroy the agent first) */
+};
+
+/* Creates the agent (no I/O yet). Returns NULL with errstr when out of memory. */
+struct producer_agent *producer_agent_new(const struct producer_agent_options *opts, char *errstr,
+                                          size_t errstr_size);
+
+/* Starts the thread, which registers at once and then beats. Returns 0, or -1 with errstr. */
+int producer_agent_start(struct producer_agent *agent, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Stops beating, joins the thread, and deregisters (status STOPPED): one attempt, logged when it
+ * fails (the row then goes unhealthy, then inactive, like a crash). Idempotent; a no-op when the
+ * thread was never started.
+ */
+void producer_agent_stop(struct producer_agent *agent);
+
+/* Stops (as producer_agent_stop) and frees. NULL is a no-op. */
+void producer_agent_destroy(struct producer_agent *agent);
+
+#endif

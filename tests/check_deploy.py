@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Checks the deployment files in deploy/ against the binaries, without Docker or Kubernetes.
+
+Usage: check_deploy.py FERRY_PRODUCER FERRY_CONSUMER SOURCE_DIR
+
+No Docker engine or cluster runs here, so this checks what can be checked from the files and the built
+binaries, and says what failed one line each:
+  deploy/Dockerfile     stages and COPY --from names; the build stage's COPY sources exist; the runtime stage
+                        runs as a non-root user, has a HEALTHCHECK on a real route, and its CMD is a ferry
+                        binary; the runtime packages provide every shared library the binaries need (readelf
+                        NEEDED -> dpkg -S on this Debian 12 machine, the image's base) and the build packages
+                        every pkg-config module CMakeLists.txt requires; ENV settings exist in both binaries.
+  docker-compose.yml    and deploy/k8s/*.yaml: every ferry container runs ferry-producer or ferry-consumer
+                        with flags its --help lists; every variable it gets (env, envFrom, anchors) is in
+                        that binary's --config-table and its value fits the type there; ports and probes
+                        point at the PORT the service listens on and at routes the service has; consumers
+                        subscribe to topics and groups the registration script registers, and send to a
+                        producer service that exists; references between objects (depends_on, selectors,
+                        Secret/ConfigMap keys, named ports) resolve.
+Prints "deploy check: N passed, M failed" and exits 1 on any failure.
+"""
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import yaml
+
+producer_bin, consumer_bin, src = sys.argv[1], sys.argv[2], sys.argv[3]
+deploy = os.path.join(src, "deploy")
+BINARIES = {"ferry-producer": producer_bin, "ferry-consumer": consumer_bin}
+passed = 0
+failures = []
+
+
+def check(ok, what):
+    global passed
+    if ok:
+        passed += 1
+    else:
+        failures.append(what)
+    return ok
+
+
+def config_table(binary):
+    """{NAME: type} from `binary --config-table` (README's table rows)."""
+    out = subprocess.run([binary, "--config-table"], capture_output=True, text=True, check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].startswith("`"):
+            table[cells[0].strip("`")] = cells[1]
+    return table
+
+
+TABLES = {name: config_table(path) for name, path in BINARIES.items()}
+HELP = {name: subprocess.run([path, "--help"], capture_output=True, text=True).stdout
+        for name, path in BINARIES.items()}
+
+
+def routes(files):
+    found = set()
+    for f in files:
+        found |= set(re.findall(r'\{"GET", "(/[^"]*)"', open(f).read()))
+    return found
+
+
+ROUTES = {"ferry-producer": routes(glob.glob(os.path.join(src, "src/producer/api_*.c"))),
+          "ferry-consumer": routes(glob.glob(os.path.join(src, "src/consumer/api_*.c")))}
+
+
+def value_fits(typ, value):
+    """Whether `value` is acceptable for a setting of type `typ` as --config-table prints it."""
+    value = str(value)
+    m = re.match(r"integer \((-?\d+)\.\.(-?\d+)\)", typ)
+    if m:
+        return re.fullmatch(r"-?\d+", value) is not None and int(m[1]) <= int(value) <= int(m[2])
+    if typ == "boolean":
+        return value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off")
+    m = re.match(r"one of (.*)", typ)
+    if m:
+        return value.lower() in [v.strip() for v in m[1].split(",")]
+    return True  # string
+
+
+def check_settings(where, binary, env):
+    """env: {NAME: value or None (set from a source we cannot read, e.g. the downward API)}."""
+    table = TABLES[binary]
+    for name, value in env.items():
+        if check(name in table, f"{where}: {name} is not a setting of {binary} (see {binary} --config-table)"):
+            if value is not None:
+                check(value_fits(table[name], value),
+                      f"{where}: {name}={value!r} does not fit its type '{table[name]}'")
+
+
+def check_command(where, command):
+    """A ferry container's command: the binary, then flags its --help lists. Returns the binary or None."""
+    if isinstance(command, str):
+        command = shlex.split(command)
+    if not check(bool(command) and command[0] in BINARIES,
+                 f"{where}: command {command!r} does not run ferry-producer or ferry-consumer"):
+        return None
+    for arg in command[1:]:
+        if arg.startswith("--"):
+            check(arg.split("=")[0] in HELP[command[0]], f"{where}: {command[0]} has no flag {arg}")
+    return command[0]
+
+
+def check_route(where, binary, path):
+    check(path in ROUTES[binary], f"{where}: {binary} has no route GET {path}")
+
+
+def registration_script(where, script):
+    """The topic registration script: JSON bodies POSTed to /api/topics/register. Returns {topic: {groups}}."""
+    check("/api/topics/register" in script, f"{where}: the script does not call /api/topics/register")
+    registered = {}
+    for body in re.findall(r"'(\{.*?\})'", script):
+        try:
+            doc = json.loads(body)
+        except ValueError as e:
+            check(False, f"{where}: registration body is not JSON ({e}): {body}")
+            continue
+        check(set(doc) <= {"topicName", "description", "partitions", "consumerGroups"},
+              f"{where}: unknown field in registration body {body}")
+        registered[doc["topicName"]] = {g["consumerGroupName"] for g in doc.get("consumerGroups", [])}
+    check(bool(registered), f"{where}: no registration body found")
+    return registered
+
+
+def check_subscriptions(where, env, registered, producer_ports):
+    group, topics = env.get("KAFKA_CONSUMER_GROUP"), env.get("KAFKA_TOPICS")
+    if group and topics:
+        for t in topics.split(","):
+            check(group in registered.get(t, set()),
+                  f"{where}: consumes {t} as {group}, but the registration gives {t} the groups "
+                  f"{sorted(registered.get(t, set()))}")
+    url = env.get("ProducerService__BaseUrl")
+    if url:
+        m = re.match(r"http://([^:/]+):(\d+)", url)
+        check(m is not None and (m[1], m[2]) in producer_ports,
+              f"{where}: ProducerService__BaseUrl {url} is not a producer service of this deployment "
+              f"({sorted(producer_ports)})")
+
+
+# --- Dockerfile ------------------------------------------------------------------------------------------------
+def check_dockerfile():
+    path = os.path.join(deploy, "Dockerfile")
+    text = re.sub(r"\\\n", " ", open(path).read())
+    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+    stages, current = [], None
+    for line in lines:
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+            current = {"base": m[1], "name": m[2], "lines": []}
+            stages.append(current)
+        elif current is not None:
+            current["lines"].append((word, rest))
+    check(len(stages) >= 2, "Dockerfile: not multi-stage")
+    names = set()
+    for st in stages:
+        for word, rest in st["lines"]:
+            if word == "COPY":
+                m = re.match(r"--from=(\S+)\s", rest)
+                if m:
+                    check(m[1] in names, f"Dockerfile: COPY --from={m[1]} names no earlier stage")
+                elif st is stages[0]:
+                    for source in rest.split()[:-1]:
+                        check(os.path.exists(os.path.join(src, source)),
+                              f"Dockerfile: COPY source {source} does not exist in the repository")
+        names.add(st["name"])
+    build, runtime = stages[0], stages[-1]
+    words = {w: r for w, r in runtime["lines"]}
+    user = words.get("USER", "root").split(":")[0]
+    check(user not in ("root", "0"), "Dockerfile: the runtime stage runs as root")
+    check("HEALTHCHECK" in words, "Dockerfile: no HEALTHCHECK")
+    m = re.search(r"http://127\.0\.0\.1:\$\{?PORT\}?(/\S*?)\"", words.get("HEALTHCHECK", ""))
+    if check(m is not None, "Dockerfile: HEALTHCHECK does not GET http://127.0.0.1:${PORT}/..."):
+        for binary in BINARIES:
+            check_route("Dockerfile HEALTHCHECK", binary, m[1])
+    cmd = json.loads(words.get("CMD", "[]"))
+    check_command("Dockerfile CMD", cmd)
+    env = dict(re.findall(r"(\w+)=(\S+)", words.get("ENV", "")))
+    for binary in BINARIES:
+        check_settings("Dockerfile ENV", binary,
+                       {k: v for k, v in env.items() if k not in ("PATH", "LD_LIBRARY_PATH")})
+
+    def apt_packages(stage):
+        pk = set()
+        for word, rest in stage["lines"]:
+            if word == "RUN" and "apt-get install" in rest:
+                tail = rest.split("apt-get install", 1)[1].split("&&")[0]
+                pk |= {p for p in tail.split() if not p.startswith("-")}
+        return pk
+
+    runtime_pkgs, build_pkgs = apt_packages(runtime), apt_packages(build)
+    # Every library the binaries link directly comes from a package of the runtime stage.
+    for binary, path in BINARIES.items():
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]",
+                            subprocess.run(["readelf", "-d", path], capture_output=True, text=True).stdout)
+        for lib in needed:
+            if lib.startswith(("libc.so", "libm.so", "libpthread", "libdl", "ld-linux", "libasan", "libubsan")):
+                continue  # libc6 / the toolchain, in every Debian image
+            out = subprocess.run(["dpkg", "-S", lib], capture_output=True, text=True).stdout
+            pkgs = {l.split(":")[0] for l in out.splitlines() if l}
+            check(bool(pkgs & runtime_pkgs),
+                  f"Dockerfile: {binary} needs {lib} (package {', '.join(sorted(pkgs)) or '?'}), "
+                  f"not installed in the runtime stage")
+    # Every pkg-config module CMakeLists.txt requires is installed in the build stage.
+    modules = re.findall(r"pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET (\S+)\)",
+                         open(os.path.join(src, "CMakeLists.txt")).read())
+    for mod in modules:
+        if mod == "cmocka":
+            continue  # tests only; the image builds with FERRY_BUILD_TESTS=OFF
+        pc = subprocess.run(["pkg-config", "--variable=pcfiledir", mod], capture_output=True, text=True).stdout
+        out = subprocess.run(["dpkg", "-S", os.path.join(pc.strip(), mod + ".pc")],
+                             capture_output=True, text=True).stdout
+        pkgs = {l.split(":")[0] for l in out.splitlines() if l}
+        check(bool(pkgs & build_pkgs), f"Dockerfile: pkg-config module {mod} ({', '.join(sorted(pkgs))}) "
+                                       f"not installed in the build stage")
+    check("-DFERRY_BUILD_TESTS=OFF" in text, "Dockerfile: builds the tests (needs cmocka)")
+
+
+# --- docker-compose.yml ----------------------------------------------------------------------------------------
+def check_compose():
+    path = os.path.join(deploy, "docker-compose.yml")
+    doc = yaml.safe_load(open(path))
+    services = doc.get("services", {})
+    check(bool(services), "docker-compose.yml: no services")
+    ferry, registered, producer_ports = {}, {}, set()
+    for name, svc in services.items():
+        for dep in (svc.get("depends_on") or {}):
+            check(dep in services, f"compose {name}: depends_on unknown service {dep}")
+        build = svc.get("build")
+        if build:
+            ctx = os.path.normpath(os.path.join(deploy, build.get("context", ".")))
+            check(os.path.exists(os.path.join(ctx, build.get("dockerfile", "Dockerfile"))),
+                  f"compose {name}: build dockerfile not found")
+        if not str(svc.get("image", "")).startswith("ferry"):
+            continue
+        command = svc.get("command") or ["ferry-producer"]  # the image's CMD
+        if command[0] == "sh":
+            registered.update(registration_script(f"compose {name}", command[-1]))
+            continue
+        binary = check_command(f"compose {name}", command)
+        if binary:
+            env = {k: (None if v is None else str(v)) for k, v in (svc.get("environment") or {}).items()}
+            ferry[name] = (binary, env, svc)
+            if binary == "ferry-producer":
+                producer_ports.add((name, env.get("PORT", "5301")))
+    kinds = {b for b, _, _ in ferry.values()}
+    check(kinds == set(BINARIES), f"compose: want producer and consumer services, found {sorted(kinds)}")
+    check({"postgres", "kafka", "kafka-ui"} <= set(services), "compose: postgres, kafka or kafka-ui missing")
+    kafka_env = services.get("kafka", {}).get("environment", {})
+    check("controller" in str(kafka_env.get("KAFKA_PROCESS_ROLES", "")),
+          "compose kafka: not in KRaft mode (KAFKA_PROCESS_ROLES with controller)")
+    for name, (binary, env, svc) in ferry.items():
+        where = f"compose {name}"
+        check_settings(where, binary, env)
+        port = env.get("PORT", "5301" if binary == "ferry-producer" else "5401")
+        check(env.get("FERRY_HTTP_HOST") == "0.0.0.0", f"{where}: FERRY_HTTP_HOST must be 0.0.0.0 in a container")
+        for mapping in svc.get("ports", []):
+            check(str(mapping).split(":")[-1] == port, f"{where}: port mapping {mapping} is not to PORT {port}")
+        test = " ".join(svc.get("healthcheck", {}).get("test", []))
+        m = re.search(r"http://127\.0\.0\.1:(\d+)(/\S*)", test)
+        if check(m is not None, f"{where}: no HTTP healthcheck"):
+            check(m[1] == port, f"{where}: healthcheck port {m[1]} is not PORT {port}")
+            check_route(where, binary, m[2])
+        if binary == "ferry-consumer":
+            check_subscriptions(where, env, registered, producer_ports)
+
+
+# --- Kubernetes ------------------------------------------------------------------------------------------------
+def check_k8s():
+    docs = []
+    for f in sorted(glob.glob(os.path.join(deploy, "k8s", "*.yaml"))):
+        for d in yaml.safe_load_all(open(f)):
+            if d:
+                docs.append((os.path.basename(f), d))
+    check(len(docs) > 0, "k8s: no manifests")
+    data = {}
+    for f, d in docs:
+        check(all(k in d for k in ("apiVersion", "kind", "metadata")) and "name" in d["metadata"],
+              f"k8s {f}: a document lacks apiVersion, kind or metadata.name")
+        if d["kind"] in ("ConfigMap", "Secret"):
+            data[(d["kind"], d["metadata"]["name"])] = {**d.get("data", {}), **d.get("stringData", {})}
+    pods, registered, producer_ports, ferry = [], {}, set(), []
+    for f, d in docs:
+        if d["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        where = f"k8s {f} {d['kind']}/{d['metadata']['name']}"
+        tmpl = d["spec"]["template"]
+        labels = tmpl["metadata"].get("labels", {})
+        if d["kind"] != "Job":
+            sel = d["spec"]["selector"]["matchLabels"]
+            check(all(labels.get(k) == v for k, v in sel.items()), f"{where}: selector does not match its pods")
+        pods.append((where, labels, tmpl["spec"]["containers"]))
+        for c in tmpl["spec"]["containers"]:
+            env = {}
+            for src_ in c.get("envFrom", []):
+                ref = src_.get("configMapRef") or src_.get("secretRef")
+                kind = "ConfigMap" if "configMapRef" in src_ else "Secret"
+                if check((kind, ref["name"]) in data, f"{where}: envFrom unknown {kind} {ref['name']}"):
+                    env.update({k: str(v) for k, v in data[(kind, ref["name"])].items()})
+            for e in c.get("env", []):
+                if "value" in e:
+                    env[e["name"]] = str(e["value"])
+                else:
+                    vf = e.get("valueFrom", {})
+                    ref = vf.get("secretKeyRef") or vf.get("configMapKeyRef")
+                    if ref:
+                        kind = "Secret" if "secretKeyRef" in vf else "ConfigMap"
+                        ok = check(ref["key"] in data.get((kind, ref["name"]), {}),
+                                   f"{where}: {e['name']} refers to missing {kind} {ref['name']} key {ref['key']}")
+                        env[e["name"]] = str(data[(kind, ref["name"])][ref["key"]]) if ok else None
+                    else:
+                        env[e["name"]] = None  # downward API
+            if not str(c.get("image", "")).startswith("ferry"):
+                continue
+            command = c.get("command") or ["ferry-producer"]
+            if command[0] == "sh":
+                registered.update(registration_script(where, command[-1]))
+                continue
+            binary = check_command(where, command)
+            if binary:
+                ferry.append((where, binary, env, c))
+    for where, binary, env, c in ferry:
+        check_settings(where, binary, env)
+        port = env.get("PORT", "5301" if binary == "ferry-producer" else "5401")
+        named = {p.get("name"): str(p["containerPort"]) for p in c.get("ports", [])}
+        check(port in named.values(), f"{where}: no containerPort {port} (its PORT)")
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            http = c.get(probe, {}).get("httpGet")
+            if check(http is not None, f"{where}: no HTTP {probe}"):
+                p = str(http["port"])
+                check(named.get(p, p) == port, f"{where}: {probe} port {p} is not PORT {port}")
+                check_route(f"{where} {probe}", binary, http["path"])
+        if binary == "ferry-producer":
+            for f, d in docs:
+                if d["kind"] == "Service":
+                    for sp in d["spec"].get("ports", []):
+                        if named.get(str(sp.get("targetPort")), str(sp.get("targetPort"))) == port:
+                            producer_ports.add((d["metadata"]["name"], str(sp["port"])))
+    for where, binary, env, c in ferry:
+        if binary == "ferry-consumer":
+            check_subscriptions(where, env, registered, producer_ports)
+    for f, d in docs:
+        if d["kind"] != "Service":
+            continue
+        sel = d["spec"].get("selector", {})
+        match = [p for p in pods if all(p[1].get(k) == v for k, v in sel.items())]
+        if check(bool(match), f"k8s {f} Service/{d['metadata']['name']}: selects no pods"):
+            for sp in d["spec"].get("ports", []):
+                tp = sp.get("targetPort", sp["port"])
+                if isinstance(tp, str):
+                    check(any(tp == p.get("name") for _, _, cs in match for c in cs for p in c.get("ports", [])),
+                          f"k8s {f} Service/{d['metadata']['name']}: targetPort {tp} names no container port")
+
+
+check_dockerfile()
+check_compose()
+check_k8s()
+for f in failures:
+    print("FAIL: " + f, file=sys.stderr)
+print(f"deploy check: {passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
