@@ -30,6 +30,7 @@
 #include "consumer/api_consumer.h"
 #include "consumer/consume_loop.h"
 #include "consumer/consumer_config.h"
+#include "consumer/consumer_metrics.h"
 #include "consumer/inbox_cleanup.h"
 
 #define FERRY_VERSION "0.1.0"
@@ -60,6 +61,9 @@ int main(int argc, char **argv)
 	struct http_server *http = NULL;
 	const struct http_route *routes;
 	struct api_consumer_context api;
+	struct api_consumer_metrics_context metrics_api;
+	struct consumer_metrics metrics;
+	struct http_route all_routes[16];
 	PGconn *conn = NULL;
 	sigset_t sigs;
 	int port = 0, sig = 0, rc = 1;
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
 	enum log_format format;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&metrics, 0, sizeof(metrics));
 	memset(&groups, 0, sizeof(groups));
 	memset(loops, 0, sizeof(loops));
 	instance[0] = '\0';
@@ -154,7 +159,30 @@ int main(int argc, char **argv)
 	    .instance_id = instance,
 	    .pool_timeout_ms = 3000,
 	};
-	routes = api_consumer_routes(&api, &nroutes);
+	if (consumer_metrics_init(&metrics) != 0) {
+		fprintf(stderr, "ferry-consumer: out of memory\n");
+		goto done;
+	}
+	metrics_api = (struct api_consumer_metrics_context){
+	    .metrics = &metrics,
+	    .pool = pool,
+	    .pool_timeout_ms = 3000,
+	    .loops = loops,
+	    .loop_count = 0, /* set once the loops exist */
+	};
+	{
+		const struct http_route *part;
+		size_t k, nk;
+
+		nroutes = 0;
+		part = api_consumer_metrics_routes(&metrics_api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_consumer_routes(&api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		routes = all_routes;
+	}
 	{
 		struct http_server_options ho = {
 		    .host = host,
@@ -163,6 +191,7 @@ int main(int argc, char **argv)
 		    .max_body_bytes = 65536,
 		    .max_connections = 64,
 		    .idle_timeout_s = 30,
+		    .requests_total = metrics.http_requests,
 		};
 
 		http = http_server_start(&ho, routes, nroutes, errstr, sizeof(errstr));
@@ -272,6 +301,8 @@ int main(int argc, char **argv)
 		}
 	}
 	api.loop_count = nloops;
+	metrics_api.cleanup = cleanup;
+	metrics_api.loop_count = nloops;
 	{
 		struct agent_client_options ago = {
 		    .producer_url = cfg.producer_url,
@@ -317,10 +348,12 @@ done:
 	agent_client_stop_and_destroy(agent, rc == 0 ? 2000 : 0);
 	http_server_stop(http);
 	api.loop_count = 0;
+	metrics_api.loop_count = 0;
 	for (g = 0; g < nloops; g++)
 		consume_loop_destroy(loops[g]);
 	ack_sender_destroy(acks);
 	inbox_cleanup_stop(cleanup);
+	consumer_metrics_destroy(&metrics);
 	pg_pool_destroy(pool);
 	if (conn)
 		PQfinish(conn);
