@@ -52,7 +52,10 @@ struct relay {
 	long poll_min_ms;
 	long poll_idle_ms;
 	long shutdown_timeout_ms;
-	rd_kafka_conf_t *conf_template; /* duplicated for each producer handle */
+	struct metric_family *metric_published;         /* options.published, or NULL */
+	struct metric_family *metric_commit_to_publish; /* options.commit_to_publish, or NULL */
+	struct metric_family *metric_batch_size;        /* options.batch_sizes, or NULL */
+	rd_kafka_conf_t *conf_template;                 /* duplicated for each producer handle */
 
 	/* The producer handle; replaced after a fatal error under the write lock. */
 	pthread_rwlock_t rk_lock;
@@ -178,6 +181,9 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	relay->poll_min_ms = opts->poll_min_ms;
 	relay->poll_idle_ms = opts->poll_idle_ms;
 	relay->shutdown_timeout_ms = opts->shutdown_timeout_ms;
+	relay->metric_published = opts->published;
+	relay->metric_commit_to_publish = opts->commit_to_publish;
+	relay->metric_batch_size = opts->batch_sizes;
 	relay->slots = calloc((size_t)relay->nslots, sizeof(*relay->slots));
 	pthread_rwlock_init(&relay->rk_lock, NULL);
 	pthread_mutex_init(&relay->wake_lock, NULL);
@@ -333,6 +339,54 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	return (long)slot->batch.n;
 }
 
+/* Seconds since an ISO-8601 UTC timestamp as outbox_store renders created_at
+ * ("2026-11-26T20:21:46.123456Z"); -1 when it cannot be read. */
+static double relay_age_s(const char *iso, const struct timespec *now)
+{
+	struct tm tm;
+	double frac = 0;
+	const char *dot;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (iso == NULL || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+	                          &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	dot = strchr(iso, '.');
+	if (dot)
+		frac = strtod(dot, NULL);
+	return (double)(now->tv_sec - t) + (double)now->tv_nsec / 1e9 - frac;
+}
+
+/* Counts a marked batch's deliveries into the metrics (when the relay has them). */
+static void relay_count_published(struct relay *relay, const struct relay_slot *slot)
+{
+	struct timespec now;
+	size_t i, delivered = 0;
+
+	if (relay->metric_published == NULL && relay->metric_commit_to_publish == NULL &&
+	    relay->metric_batch_size == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (i = 0; i < slot->batch.n; i++) {
+		const struct outbox_row *row = &slot->batch.rows[i];
+		double age;
+
+		if (slot->deliveries[i].error)
+			continue;
+		delivered++;
+		metric_add(relay->metric_published, &row->topic, 1);
+		age = relay_age_s(row->created_at, &now);
+		if (age >= 0)
+			metric_observe(relay->metric_commit_to_publish, &row->topic, age);
+	}
+	if (delivered > 0)
+		metric_observe(relay->metric_batch_size, NULL, (double)delivered);
+}
+
 /* Records a finished batch. Returns the number of rows that failed delivery, or -1 when the
  * mark itself failed (the rows stay PENDING and will be published again). */
 static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
@@ -355,6 +409,7 @@ static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 		relay->status.delivery_errors_total += failed;
 		relay->status.batches_total++;
 		pthread_mutex_unlock(&relay->status_lock);
+		relay_count_published(relay, slot);
 		if (failed) {
 			/* Name a row that actually failed, not merely the batch's first. */
 			for (i = 0; slot->deliveries[i].error == NULL; i++)

@@ -30,6 +30,8 @@
 #define FERRY_RELAY_H
 
 #include <librdkafka/rdkafka.h>
+
+#include "common/metrics.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +47,12 @@ struct relay_options {
 	long poll_min_ms;         /* poll interval while rows flow */
 	long poll_idle_ms;        /* fallback poll interval when idle */
 	long shutdown_timeout_ms; /* relay_stop waits this long for deliveries in flight */
+	/* Metrics (NULL: not counted): a counter and a histogram labelled topic, counted when a
+	 * batch is marked (delivered rows, and the seconds from their enqueuing transaction's start
+	 * to Kafka's confirmation), and a histogram of delivered rows per batch. */
+	struct metric_family *published;
+	struct metric_family *commit_to_publish;
+	struct metric_family *batch_sizes;
 };
 
 /* Counters and state for health and metrics; a consistent snapshot. */

@@ -1,0 +1,222 @@
+/*
+ * test_metrics.c - GET /metrics on both services: every metric the operators' issue names is
+ * present in the Prometheus text format and moves the right way after traffic: enqueued,
+ * published, acknowledged, failed and retried counters by topic (and group), the outbox backlog
+ * gauges, the two latency histograms, the relay's batch sizes and delivery errors, HTTP requests
+ * by route and status; on the consumer, processed/duplicate/failed counts and the ack backlog.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS 60000
+
+static const char *const producer_env[] = {
+    "FERRY_RETRY_INTERVAL_MS=200",
+    "FERRY_RETRY_BACKOFF_BASE_MS=100",
+    NULL,
+};
+
+static struct it_fixture fx;
+
+static int setup(void **state)
+{
+	(void)state;
+	it_fixture_open(&fx, "metrics", producer_env);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	it_fixture_close(&fx);
+	return 0;
+}
+
+/* The exposition text of `svc`; checks the content type. The caller frees. */
+static char *scrape(const struct it_producer *svc)
+{
+	struct it_response r = {0};
+	char *text;
+
+	if (it_get(svc, "/metrics", &r) != 200)
+		fail_msg("/metrics answered %ld: %s", r.status, r.text);
+	assert_non_null(strstr(r.content_type, "text/plain"));
+	text = strdup(r.text);
+	it_response_free(&r);
+	return text;
+}
+
+/* The value of the sample named exactly `series` (name plus labels as rendered), or -1. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p = text;
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return -1;
+}
+
+static void assert_family(const char *text, const char *name, const char *type)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "# TYPE %s %s\n", name, type);
+	if (strstr(text, want) == NULL)
+		fail_msg("no '%s' in /metrics", want);
+}
+
+static void test_metrics_move_with_traffic(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160], body[1024], s[512], url[128], g[256], t[256];
+	const char *env[] = {
+	    g,   t, url, "FERRY_PROCESSOR=plugin", "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN,
+	    NULL};
+	struct it_producer c = {0};
+	struct it_response r = {0};
+	char *before, *after, *cons;
+	int i;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "metrics");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"topicName\":\"%s\",\"partitions\":2,\"consumerGroups\":[{\"consumerGroupName\":"
+	    "\"%s\",\"maxRetries\":1}]}",
+	    topic, group);
+	assert_int_equal(it_post(&fx.producer, "/api/topics/register", body, &r), 201);
+	before = scrape(&fx.producer);
+	/* Present before any traffic. */
+	assert_family(before, "ferry_messages_enqueued_total", "counter");
+	assert_family(before, "ferry_messages_published_total", "counter");
+	assert_family(before, "ferry_messages_acknowledged_total", "counter");
+	assert_family(before, "ferry_messages_failed_total", "counter");
+	assert_family(before, "ferry_messages_retried_total", "counter");
+	assert_family(before, "ferry_outbox_backlog", "gauge");
+	assert_family(before, "ferry_outbox_oldest_pending_age_seconds", "gauge");
+	assert_family(before, "ferry_commit_to_publish_seconds", "histogram");
+	assert_family(before, "ferry_publish_to_ack_seconds", "histogram");
+	assert_family(before, "ferry_relay_batch_size", "histogram");
+	assert_family(before, "ferry_kafka_delivery_errors_total", "counter");
+	assert_family(before, "ferry_http_requests_total", "counter");
+	assert_true(sample(before, "ferry_database_up") == 1);
+
+	/* 20 messages, 2 of which always fail: with maxRetries 1 they are retried once, then
+	 * FAILED. */
+	for (i = 0; i < 20; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"topic\":\"%s\",\"key\":\"k%d\",\"message\":\"%s %d\"}", topic, i % 4,
+		         i < 2 ? "fail" : "ok", i);
+		assert_int_equal(it_post(&fx.producer, "/api/messages/send", body, &r), 201);
+	}
+	assert_int_equal(it_get(&fx.producer, "/api/messages/999999999", &r), 404);
+	it_response_free(&r);
+	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
+	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
+	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
+	         fx.producer.port);
+	it_consumer_start(&c, &fx.db, env);
+	assert_true(
+	    it_wait_sql_int(fx.conn, 18, WAIT_MS,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE consumer_group"
+	                    " = '%s' AND status = 'ACKNOWLEDGED'",
+	                    group));
+	assert_true(
+	    it_wait_sql_int(fx.conn, 2, WAIT_MS,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE consumer_group"
+	                    " = '%s' AND status = 'FAILED'",
+	                    group));
+	after = scrape(&fx.producer);
+
+	snprintf(s, sizeof(s), "ferry_messages_enqueued_total{topic=\"%s\"}", topic);
+	assert_true(sample(before, s) < 0);
+	assert_true(sample(after, s) == 20);
+	snprintf(s, sizeof(s), "ferry_messages_published_total{topic=\"%s\"}", topic);
+	assert_true(sample(after, s) == 20);
+	snprintf(s, sizeof(s), "ferry_messages_acknowledged_total{topic=\"%s\",group=\"%s\"}",
+	         topic, group);
+	assert_true(sample(after, s) == 18);
+	snprintf(s, sizeof(s),
+	         "ferry_messages_negatively_acknowledged_total{topic=\"%s\",group=\"%s\"}", topic,
+	         group);
+	assert_true(sample(after, s) == 4); /* 2 messages x (first attempt + 1 retry) */
+	snprintf(s, sizeof(s), "ferry_messages_retried_total{topic=\"%s\",group=\"%s\"}", topic,
+	         group);
+	assert_true(sample(after, s) == 2);
+	snprintf(s, sizeof(s), "ferry_messages_failed_total{topic=\"%s\",group=\"%s\"}", topic,
+	         group);
+	assert_true(sample(after, s) == 2);
+	snprintf(s, sizeof(s), "ferry_commit_to_publish_seconds_count{topic=\"%s\"}", topic);
+	assert_true(sample(after, s) == 20);
+	snprintf(s, sizeof(s), "ferry_publish_to_ack_seconds_count{topic=\"%s\",group=\"%s\"}",
+	         topic, group);
+	assert_true(sample(after, s) == 18);
+	snprintf(s, sizeof(s),
+	         "ferry_publish_to_ack_seconds_bucket{topic=\"%s\",group=\"%s\",le=\"+Inf\"}",
+	         topic, group);
+	assert_true(sample(after, s) == 18);
+	assert_true(sample(after, "ferry_relay_batch_size_count") >=
+	            (sample(before, "ferry_relay_batch_size_count") < 0
+	                 ? 1
+	                 : sample(before, "ferry_relay_batch_size_count") + 1));
+	assert_true(sample(after, "ferry_relay_batch_size_sum") >= 20);
+	assert_true(sample(after, "ferry_kafka_delivery_errors_total") == 0);
+	assert_true(sample(after, "ferry_outbox_backlog") == 0);
+	assert_true(sample(after, "ferry_outbox_oldest_pending_age_seconds") == 0);
+	assert_true(sample(after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
+	                          "send\",status=\"201\"}") >= 20);
+	assert_true(sample(after, "ferry_http_requests_total{method=\"GET\",route=\"/api/messages/"
+	                          "{id}\",status=\"404\"}") == 1);
+	assert_true(sample(after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
+	                          "acknowledge\",status=\"200\"}") >= 1);
+
+	/* The consumer's own. */
+	cons = scrape(&c);
+	snprintf(s, sizeof(s), "ferry_consumer_messages_processed_total{group=\"%s\"}", group);
+	assert_true(sample(cons, s) == 18);
+	snprintf(s, sizeof(s), "ferry_consumer_messages_failed_total{group=\"%s\"}", group);
+	assert_true(sample(cons, s) == 4);
+	snprintf(s, sizeof(s), "ferry_consumer_messages_duplicate_total{group=\"%s\"}", group);
+	assert_true(sample(cons, s) == 0);
+	assert_family(cons, "ferry_consumer_ack_backlog", "gauge");
+	assert_true(sample(cons, "ferry_consumer_ack_backlog") >= 0);
+	assert_true(sample(cons, "ferry_database_up") == 1);
+	assert_family(cons, "ferry_http_requests_total", "counter");
+
+	/* A backlog shows: with the consumer's acks flowing, stop the relay's input by sending to
+	 * a topic whose rows cannot be published yet (backoff), and watch the gauges. */
+	it_sql_exec(fx.conn, "INSERT INTO ferry.outbox_message (topic, payload, next_attempt_at,"
+	                     " created_at) VALUES ('metrics-held', 'p', now() + interval '1 hour',"
+	                     " now() - interval '10 seconds')");
+	free(after);
+	after = scrape(&fx.producer);
+	assert_true(sample(after, "ferry_outbox_backlog") == 1);
+	assert_true(sample(after, "ferry_outbox_oldest_pending_age_seconds") >= 10);
+	it_sql_exec(fx.conn, "DELETE FROM ferry.outbox_message WHERE topic = 'metrics-held'");
+	assert_int_equal(it_producer_stop(&c), 0);
+	free(before);
+	free(after);
+	free(cons);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_metrics_move_with_traffic),
+	};
+	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
+}
