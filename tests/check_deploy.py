@@ -361,9 +361,30 @@ def check_k8s():
                           f"k8s {f} Service/{d['metadata']['name']}: targetPort {tp} names no container port")
 
 
+def check_grafana():
+    """The sample Grafana dashboard parses, and every ferry_* metric its queries use is one the
+    services export (declared in src/producer/producer_metrics.c or src/consumer/consumer_metrics.c;
+    histograms by their _bucket/_sum/_count series)."""
+    path = os.path.join(src, "deploy", "grafana", "ferry-dashboard.json")
+    with open(path) as fh:
+        dash = json.load(fh)
+    declared = set()
+    for f in ("src/producer/producer_metrics.c", "src/consumer/consumer_metrics.c"):
+        with open(os.path.join(src, f)) as fh:
+            text = fh.read()
+        for name in re.findall(r'"(ferry_[a-z_]+)"', text):
+            declared.update({name, name + "_bucket", name + "_sum", name + "_count"})
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    check(len(exprs) > 0, "grafana: no queries")
+    for e in exprs:
+        for name in re.findall(r"\bferry_[a-z_]+", e):
+            check(name in declared, f"grafana: query uses {name}, which no service exports")
+
+
 check_dockerfile()
 check_compose()
 check_k8s()
+check_grafana()
 for f in failures:
     print("FAIL: " + f, file=sys.stderr)
 print(f"deploy check: {passed} passed, {len(failures)} failed")
