@@ -13,6 +13,7 @@ target="$FERRY_TEST_PG dbname=$db"
 for f in "$src"/sql/producer/*.sql "$src"/sql/consumer/*.sql; do
 	psql_q "$target" -f "$f" >/dev/null
 done
+# shellcheck disable=SC2016 # the backticks are Python's, not the shell's
 blocks="$(python3 -c 'import re,sys; print("\n".join(re.findall(r"```sql\n(.*?)```", open(sys.argv[1]).read(), re.S)))' "$src/docs/operations.md")"
 [[ -n "$blocks" ]] || { echo "docs/operations.md has no sql blocks" >&2; exit 1; }
 psql_q "$target" <<<"$blocks" >/dev/null
