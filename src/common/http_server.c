@@ -344,37 +344,20 @@ done:
 	return resp;
 }
 
-/* http_exchange_respond() with an optional Allow header (for 405). */
-static void http_exchange_answer(struct http_exchange *ex, int status, json_t *body,
-                                 const char *allow)
+/*
+ * Hands a built response to the exchange: stored for the access callback to queue, resuming the
+ * connection when the handler already returned. Takes ownership of resp (NULL: out of memory,
+ * the connection is then closed). Shared by the JSON and the raw-bytes answers.
+ */
+static void http_exchange_deliver(struct http_exchange *ex, unsigned status,
+                                  struct MHD_Response *resp)
 {
-	struct MHD_Response *resp = NULL;
 	bool free_ex = false;
-
-	if (body == NULL)
-		body = json_object();
-	if (status < 200 || status > 599) {
-		log_error("http", "%s %s: handler answered invalid status %d, sending 500",
-		          ex->method, ex->path, status);
-		status = 500;
-	}
-	if (status >= 500) {
-		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-
-		log_warn("http", "%s %s -> %d %.300s", ex->method, ex->path, status,
-		         text != NULL ? text : "");
-		free(text);
-	}
-	resp = http_exchange_build_response(body, allow);
-	body = NULL;
-	if (resp == NULL)
-		log_error("http", "%s %s: out of memory building the response", ex->method,
-		          ex->path);
 
 	pthread_mutex_lock(&ex->mutex);
 	if (ex->responded) {
 		pthread_mutex_unlock(&ex->mutex);
-		log_error("http", "%s %s: answered twice, second answer (%d) dropped", ex->method,
+		log_error("http", "%s %s: answered twice, second answer (%u) dropped", ex->method,
 		          ex->path, status);
 		goto done;
 	}
@@ -386,7 +369,7 @@ static void http_exchange_answer(struct http_exchange *ex, int status, json_t *b
 		goto done;
 	}
 	ex->responded = true;
-	ex->status = (unsigned)status;
+	ex->status = status;
 	ex->response = resp;
 	resp = NULL;
 	if (ex->suspended) {
@@ -408,6 +391,67 @@ done:
 		MHD_destroy_response(resp);
 	if (free_ex)
 		http_exchange_free(ex);
+}
+
+/* A status outside 200-599 is a handler bug: logged, and sent as 500. */
+static int http_exchange_check_status(const struct http_exchange *ex, int status)
+{
+	if (status < 200 || status > 599) {
+		log_error("http", "%s %s: handler answered invalid status %d, sending 500",
+		          ex->method, ex->path, status);
+		status = 500;
+	}
+	return status;
+}
+
+/* http_exchange_respond() with an optional Allow header (for 405). */
+static void http_exchange_answer(struct http_exchange *ex, int status, json_t *body,
+                                 const char *allow)
+{
+	struct MHD_Response *resp = NULL;
+
+	if (body == NULL)
+		body = json_object();
+	status = http_exchange_check_status(ex, status);
+	if (status >= 500) {
+		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		log_warn("http", "%s %s -> %d %.300s", ex->method, ex->path, status,
+		         text != NULL ? text : "");
+		free(text);
+	}
+	resp = http_exchange_build_response(body, allow);
+	body = NULL;
+	if (resp == NULL)
+		log_error("http", "%s %s: out of memory building the response", ex->method,
+		          ex->path);
+	http_exchange_deliver(ex, (unsigned)status, resp);
+}
+
+void http_exchange_respond_bytes(struct http_exchange *ex, int status, const char *content_type,
+                                 const void *data, size_t len)
+{
+	struct MHD_Response *resp = NULL;
+
+	status = http_exchange_check_status(ex, status);
+	if (status >= 500)
+		log_warn("http", "%s %s -> %d (%zu bytes of %s)", ex->method, ex->path, status, len,
+		         content_type != NULL ? content_type : "application/octet-stream");
+	/* Copied: the caller's buffer may go away as soon as we return, and MHD may send
+	 * later, from its own thread. */
+	resp = MHD_create_response_from_buffer(len, (void *)(len > 0 ? data : ""),
+	                                       MHD_RESPMEM_MUST_COPY);
+	if (resp != NULL &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                            content_type != NULL ? content_type
+	                                                 : "application/octet-stream") != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+	if (resp == NULL)
+		log_error("http", "%s %s: out of memory building a %zu-byte response", ex->method,
+		          ex->path, len);
+	http_exchange_deliver(ex, (unsigned)status, resp);
 }
 
 void http_exchange_respond(struct http_exchange *ex, int status, json_t *body)

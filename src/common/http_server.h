@@ -5,7 +5,8 @@
  * ("/api/messages/{id}"), a request-body limit (413, and nothing more stored), connection
  * limits and idle timeouts, JSON responses with the right content type, 404 for unknown routes
  * and 405 (with an Allow header) for known routes with the wrong method, both with a JSON
- * {"error": ...} body.
+ * {"error": ...} body. Answers that are not JSON (an HTML page) go through
+ * http_exchange_respond_bytes with a content type of their own.
  *
  * Handlers may answer synchronously (call http_exchange_respond before returning) or
  * asynchronously: a handler that returns without responding leaves the connection suspended
@@ -113,6 +114,16 @@ const char *http_exchange_header(const struct http_exchange *ex, const char *nam
  * call from inside the handler is logged and ignored.
  */
 void http_exchange_respond(struct http_exchange *ex, int status, json_t *body);
+
+/*
+ * Answers with `status` and `len` bytes of `data` as they are, with Content-Type: `content_type`
+ * (NULL means application/octet-stream). For the few answers that are not JSON (the dashboard's
+ * HTML page). The bytes are copied before it returns: `data` stays the caller's. Otherwise the
+ * same rules as http_exchange_respond: any thread, exactly once per exchange, `ex` must not be
+ * touched afterwards.
+ */
+void http_exchange_respond_bytes(struct http_exchange *ex, int status, const char *content_type,
+                                 const void *data, size_t len);
 
 /* Answers with {"error": "<formatted message>"} and the given status. Same rules as above. */
 void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, ...)

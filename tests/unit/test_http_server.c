@@ -184,6 +184,31 @@ static void test_h_fail(struct http_exchange *ex, void *opaque)
 	http_exchange_error(ex, 503, "database unavailable: %s", "try later");
 }
 
+/* Raw bytes, not JSON: ?kind=html (a page with a NUL byte inside, to show nothing is cut at
+ * it), empty (204, no bytes), raw (no content type given), bad (an invalid status). */
+static const char test_page[] = "<!doctype html>\n<p>caf\xc3\xa9</p>\0tail";
+
+static void test_h_bytes(struct http_exchange *ex, void *opaque)
+{
+	const char *kind = http_exchange_query(ex, "kind");
+	char copy[sizeof(test_page)];
+
+	(void)opaque;
+	if (kind != NULL && strcmp(kind, "empty") == 0) {
+		http_exchange_respond_bytes(ex, 204, NULL, NULL, 0);
+	} else if (kind != NULL && strcmp(kind, "raw") == 0) {
+		http_exchange_respond_bytes(ex, 200, NULL, "abc", 3);
+	} else if (kind != NULL && strcmp(kind, "bad") == 0) {
+		http_exchange_respond_bytes(ex, 99, "text/plain", "x", 1);
+	} else {
+		/* The bytes are copied: scribbling over the buffer afterwards changes nothing. */
+		memcpy(copy, test_page, sizeof(copy));
+		http_exchange_respond_bytes(ex, 200, "text/html; charset=utf-8", copy,
+		                            sizeof(copy) - 1);
+		memset(copy, 'X', sizeof(copy));
+	}
+}
+
 static const struct http_route test_routes[] = {
     {"GET", "/items/{id}", test_h_item, NULL},  /* echoes param, query, header, path */
     {"POST", "/echo", test_h_echo, NULL},       /* parses and echoes the JSON body */
@@ -193,6 +218,7 @@ static const struct http_route test_routes[] = {
     {"GET", "/race", test_h_race, NULL},        /* answered before the handler returns */
     {"GET", "/fail", test_h_fail, NULL},        /* 503 */
     {"GET", "/slow", test_h_slow, NULL},        /* answered 1.5 s later */
+    {"GET", "/bytes", test_h_bytes, NULL},      /* raw bytes with a content type */
 };
 
 /* --- HTTP client helpers --- */
@@ -689,6 +715,41 @@ static void test_async_concurrent(void **state)
 		         (long long)elapsed);
 }
 
+/* Raw bytes go out exactly as given, with the content type given. */
+static void test_respond_bytes(void **state)
+{
+	struct test_reply r;
+
+	(void)state;
+	test_request("GET", "/bytes?kind=html", NULL, 0, TEST_BODY_LENGTH, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "text/html; charset=utf-8");
+	assert_int_equal(r.len, sizeof(test_page) - 1);
+	assert_memory_equal(r.body, test_page, sizeof(test_page) - 1);
+	test_reply_free(&r);
+
+	test_request("GET", "/bytes?kind=empty", NULL, 0, TEST_BODY_LENGTH, &r);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(r.len, 0);
+	test_reply_free(&r);
+
+	/* A handler's invalid status is sent as 500, the bytes unchanged. */
+	test_request("GET", "/bytes?kind=bad", NULL, 0, TEST_BODY_LENGTH, &r);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.content_type, "text/plain");
+	assert_int_equal(r.len, 1);
+	assert_memory_equal(r.body, "x", 1);
+	test_reply_free(&r);
+
+	/* No content type given: application/octet-stream. */
+	test_request("GET", "/bytes?kind=raw", NULL, 0, TEST_BODY_LENGTH, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/octet-stream");
+	assert_int_equal(r.len, 3);
+	assert_memory_equal(r.body, "abc", 3);
+	test_reply_free(&r);
+}
+
 /* respond() on another thread before the handler returns: the response still goes out. */
 static void test_respond_before_return(void **state)
 {
@@ -1090,27 +1151,17 @@ static void test_bind_variants(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_get_param_echo),
-	    cmocka_unit_test(test_two_params),
-	    cmocka_unit_test(test_post_json_echo),
-	    cmocka_unit_test(test_body_at_limit),
-	    cmocka_unit_test(test_not_found),
-	    cmocka_unit_test(test_method_not_allowed),
-	    cmocka_unit_test(test_body_too_large),
-	    cmocka_unit_test(test_bad_json),
-	    cmocka_unit_test(test_server_error),
-	    cmocka_unit_test(test_async_concurrent),
-	    cmocka_unit_test(test_respond_before_return),
-	    cmocka_unit_test(test_keep_alive),
-	    cmocka_unit_test(test_huge_announced_body),
-	    cmocka_unit_test(test_connection_limit),
-	    cmocka_unit_test(test_idle_timeout),
-	    cmocka_unit_test(test_large_body),
-	    cmocka_unit_test(test_slow_answer_not_idle),
-	    cmocka_unit_test(test_quiesce),
-	    cmocka_unit_test(test_stop_waits_for_answers),
-	    cmocka_unit_test(test_start_errors),
-	    cmocka_unit_test(test_bind_variants),
+	    cmocka_unit_test(test_get_param_echo),   cmocka_unit_test(test_two_params),
+	    cmocka_unit_test(test_post_json_echo),   cmocka_unit_test(test_body_at_limit),
+	    cmocka_unit_test(test_not_found),        cmocka_unit_test(test_method_not_allowed),
+	    cmocka_unit_test(test_body_too_large),   cmocka_unit_test(test_bad_json),
+	    cmocka_unit_test(test_server_error),     cmocka_unit_test(test_respond_bytes),
+	    cmocka_unit_test(test_async_concurrent), cmocka_unit_test(test_respond_before_return),
+	    cmocka_unit_test(test_keep_alive),       cmocka_unit_test(test_huge_announced_body),
+	    cmocka_unit_test(test_connection_limit), cmocka_unit_test(test_idle_timeout),
+	    cmocka_unit_test(test_large_body),       cmocka_unit_test(test_slow_answer_not_idle),
+	    cmocka_unit_test(test_quiesce),          cmocka_unit_test(test_stop_waits_for_answers),
+	    cmocka_unit_test(test_start_errors),     cmocka_unit_test(test_bind_variants),
 	};
 
 	return cmocka_run_group_tests(tests, test_group_setup, test_group_teardown);
