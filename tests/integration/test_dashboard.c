@@ -6,7 +6,8 @@
  * sent to a group nobody consumes. Then Debian's chromium, headless, loads GET / and lets the
  * page poll for a few (virtual) seconds; the DOM it dumps must show the numbers the REST API
  * gives for the same endpoints. A 1366x768 screenshot is saved as a test artifact:
- * <build>/test-artifacts/dashboard.png (and the dumped DOM next to it).
+ * <build>/test-artifacts/dashboard.png, with the dumped DOM (dashboard-dom.html) and the
+ * browser's output (chromium.log) next to it.
  *
  * Without chromium the test is skipped (exit 77, which ctest reports as skipped) unless
  * FERRY_REQUIRE_CHROMIUM is set, as scripts/test does: then a missing browser fails it.
@@ -232,8 +233,9 @@ static void run_chromium(const char *url, const char *extra1, const char *extra2
 	argv[n] = NULL;
 
 	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : log_path,
-	                                                  O_WRONLY | O_CREAT | O_TRUNC, 0644),
+	assert_int_equal(posix_spawn_file_actions_addopen(
+	                     &fa, 1, out_path ? out_path : log_path,
+	                     O_WRONLY | O_CREAT | (out_path ? O_TRUNC : O_APPEND), 0644),
 	                 0);
 	assert_int_equal(
 	    posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644),
@@ -453,6 +455,13 @@ static void test_browser_shows_api_numbers(void **state)
 	}
 	if (mkdir(FERRY_ARTIFACT_DIR, 0755) != 0 && errno != EEXIST)
 		fail_msg("cannot create %s: %s", FERRY_ARTIFACT_DIR, strerror(errno));
+	{
+		/* chromium.log: both runs' output, this test run only. */
+		FILE *log = fopen(FERRY_ARTIFACT_DIR "/chromium.log", "w");
+
+		if (log != NULL)
+			fclose(log);
+	}
 
 	/* Topic A: group G. Topic B: G and an idle group nobody consumes (its messages stay
 	 * SENT). No retries: a failure is a dead letter at once. */
