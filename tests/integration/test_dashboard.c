@@ -5,9 +5,10 @@
  * traffic over two topics until the numbers settle: acknowledged, failed (dead letters), and
  * sent to a group nobody consumes. Then Debian's chromium, headless, loads GET / and lets the
  * page poll for a few (virtual) seconds; the DOM it dumps must show the numbers the REST API
- * gives for the same endpoints. A 1366x768 screenshot is saved as a test artifact:
- * <build>/test-artifacts/dashboard.png, with the dumped DOM (dashboard-dom.html) and the
- * browser's output (chromium.log) next to it.
+ * gives for the same endpoints. Then, driven over the DevTools protocol, the browser clicks a
+ * dead letter's re-drive button, and the producer records the re-drive. A 1366x768 screenshot is
+ * saved as a test artifact: <build>/test-artifacts/dashboard.png, with the dumped DOM
+ * (dashboard-dom.html) and the browser's output (chromium.log) next to it.
  *
  * Without chromium the test is skipped (exit 77, which ctest reports as skipped) unless
  * FERRY_REQUIRE_CHROMIUM is set, as scripts/test does: then a missing browser fails it.
@@ -25,11 +26,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +61,7 @@ static const char *const producer_env[] = {
 static struct it_fixture fx;
 static char chromium[512];
 static bool skipped;
+static pid_t browser_pgid; /* a DevTools-driven browser still running (a failed test) */
 
 /* The browser: $FERRY_CHROMIUM, else chromium or chromium-browser on PATH. */
 static bool find_chromium(void)
@@ -89,6 +93,20 @@ done:
 	return found;
 }
 
+/*
+ * Kills what is left of the browser's process group and reaps it all. main() made this process
+ * a subreaper, so the browser's helpers, orphaned when it exits, are our children too: without
+ * this they would stay zombies (a container's init may not reap them).
+ */
+static void reap_group(pid_t pgid)
+{
+	int status;
+
+	kill(-pgid, SIGKILL);
+	while (waitpid(-pgid, &status, 0) > 0 || errno == EINTR)
+		;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -99,6 +117,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	if (browser_pgid > 0)
+		reap_group(browser_pgid);
 	it_fixture_close(&fx);
 	return 0;
 }
@@ -254,9 +274,8 @@ static void run_chromium(const char *url, const char *extra1, const char *extra2
 	if (got == 0) {
 		kill(-pid, SIGKILL);
 		waitpid(pid, &status, 0);
-	} else {
-		kill(-pid, SIGKILL); /* helpers it may have left behind */
 	}
+	reap_group(pid); /* helpers it may have left behind */
 	(void)nftw(profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (got == 0)
 		fail_msg("chromium did not finish within %d s (log: %s)", CHROMIUM_MS / 1000,
@@ -386,6 +405,205 @@ static void expect_str(const char *dom, const char *id, const char *want)
 
 	if (strcmp(got, want) != 0)
 		fail_msg("the page shows %s = '%s', the API says '%s'", id, got, want);
+}
+
+/* --- chromium driven over the DevTools protocol (for clicks) ------------------------------- */
+
+/*
+ * A browser started with --remote-debugging-pipe: commands go to its fd 3 and answers come from
+ * its fd 4, one JSON message each, ended by a NUL byte. Enough of the protocol to open a page,
+ * evaluate JavaScript in it and close the browser.
+ */
+struct cdp {
+	pid_t pid;
+	int to;   /* our end of the browser's fd 3 */
+	int from; /* our end of the browser's fd 4 */
+	char *buf;
+	size_t len, cap;
+	int next_id;
+	char profile[64];
+};
+
+static void cdp_start(struct cdp *b)
+{
+	char profile_arg[128], log_path[512];
+	const char *argv[16];
+	int to[2], from[2], n = 0, rc;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->profile, sizeof(b->profile), "/tmp/ferry-dashboard-chromium-XXXXXX");
+	if (mkdtemp(b->profile) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	snprintf(profile_arg, sizeof(profile_arg), "--user-data-dir=%s", b->profile);
+	snprintf(log_path, sizeof(log_path), "%s/chromium.log", FERRY_ARTIFACT_DIR);
+	/* Close-on-exec everywhere: only the dup2 copies at 3 and 4 reach the browser. */
+	assert_int_equal(pipe2(to, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from, O_CLOEXEC), 0);
+	assert_true(to[0] > 4 && from[1] > 4);
+	argv[n++] = chromium;
+	argv[n++] = "--headless=new";
+	argv[n++] = "--no-sandbox";
+	argv[n++] = "--disable-gpu";
+	argv[n++] = "--disable-dev-shm-usage";
+	argv[n++] = "--no-first-run";
+	argv[n++] = "--no-default-browser-check";
+	argv[n++] = "--disable-extensions";
+	argv[n++] = "--remote-debugging-pipe";
+	argv[n++] = profile_arg;
+	argv[n++] = "about:blank";
+	argv[n] = NULL;
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, to[0], 3), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, from[1], 4), 0);
+	assert_int_equal(
+	    posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644),
+	    0);
+	assert_int_equal(
+	    posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644),
+	    0);
+	assert_int_equal(posix_spawnattr_init(&attr), 0);
+	assert_int_equal(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP), 0);
+	assert_int_equal(posix_spawnattr_setpgroup(&attr, 0), 0);
+	rc = posix_spawn(&b->pid, chromium, &fa, &attr, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(to[0]);
+	close(from[1]);
+	b->to = to[1];
+	b->from = from[0];
+	if (rc != 0) {
+		b->pid = 0;
+		fail_msg("cannot start %s: %s", chromium, strerror(rc));
+	}
+	browser_pgid = b->pid;
+}
+
+/* Ends the browser (it was asked to close, or is killed) and removes its profile. */
+static void cdp_stop(struct cdp *b)
+{
+	int64_t deadline = it_now_ms() + 10000;
+	int status;
+
+	if (b->pid > 0) {
+		close(b->to); /* a browser reading commands from a closed pipe exits */
+		b->to = -1;
+		while (waitpid(b->pid, &status, WNOHANG) == 0 && it_now_ms() < deadline)
+			it_sleep_ms(50);
+		kill(-b->pid, SIGKILL);
+		(void)waitpid(b->pid, &status, 0);
+		reap_group(b->pid);
+		b->pid = 0;
+		browser_pgid = 0;
+	}
+	if (b->to >= 0)
+		close(b->to);
+	if (b->from >= 0)
+		close(b->from);
+	free(b->buf);
+	b->buf = NULL;
+	(void)nftw(b->profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Sends `method` with `params` (taken; NULL: none) to the session (NULL: the browser) and
+ * returns the answer's "result" (new reference), skipping events; fails the test on an error
+ * answer or after timeout_ms.
+ */
+static json_t *cdp_call(struct cdp *b, const char *session, const char *method, json_t *params,
+                        int timeout_ms)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+	int id = ++b->next_id;
+	json_t *msg = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params",
+	                        params ? params : json_object());
+	json_t *result = NULL;
+	char *text;
+	size_t len;
+
+	assert_non_null(msg);
+	if (session != NULL)
+		json_object_set_new(msg, "sessionId", json_string(session));
+	text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	assert_non_null(text);
+	len = strlen(text) + 1; /* the NUL ends the message */
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(b->to, text + off, len - off);
+
+		if (w <= 0) {
+			free(text);
+			fail_msg("DevTools pipe: write failed: %s", strerror(errno));
+		}
+		off += (size_t)w;
+	}
+	free(text);
+	while (result == NULL) {
+		char *nul = b->len > 0 ? memchr(b->buf, '\0', b->len) : NULL;
+
+		if (nul != NULL) {
+			size_t mlen = (size_t)(nul - b->buf);
+			json_t *m = json_loadb(b->buf, mlen, 0, NULL);
+
+			memmove(b->buf, nul + 1, b->len - mlen - 1);
+			b->len -= mlen + 1;
+			if (m != NULL && json_integer_value(json_object_get(m, "id")) == id) {
+				if (json_object_get(m, "error") != NULL) {
+					char *e = json_dumps(json_object_get(m, "error"), 0);
+
+					json_decref(m);
+					fail_msg("DevTools %s failed: %s", method, e ? e : "?");
+				}
+				result = json_incref(json_object_get(m, "result"));
+				if (result == NULL)
+					result = json_object();
+			}
+			json_decref(m);
+			continue;
+		}
+		{
+			struct pollfd p = {.fd = b->from, .events = POLLIN};
+			int left = (int)(deadline - it_now_ms());
+			ssize_t r;
+
+			if (left <= 0 || poll(&p, 1, left) <= 0)
+				fail_msg("DevTools %s: no answer within %d ms", method, timeout_ms);
+			if (b->len + 65536 > b->cap) {
+				b->cap = b->len + 65536 * 2;
+				b->buf = realloc(b->buf, b->cap);
+				assert_non_null(b->buf);
+			}
+			r = read(b->from, b->buf + b->len, b->cap - b->len);
+			if (r <= 0)
+				fail_msg("DevTools %s: the browser closed the pipe", method);
+			b->len += (size_t)r;
+		}
+	}
+	return result;
+}
+
+/* Evaluates `js` in the session (awaiting a promise) and returns its string value (the caller
+ * frees), failing the test on an exception or a non-string. */
+static char *cdp_eval(struct cdp *b, const char *session, const char *js, int timeout_ms)
+{
+	json_t *r = cdp_call(b, session, "Runtime.evaluate",
+	                     json_pack("{s:s, s:b, s:b, s:i}", "expression", js, "awaitPromise", 1,
+	                               "returnByValue", 1, "timeout", timeout_ms),
+	                     timeout_ms + 5000);
+	const char *v = json_string_value(it_json_get(r, "result.value"));
+	char *copy;
+
+	if (json_object_get(r, "exceptionDetails") != NULL || v == NULL) {
+		char *t = json_dumps(r, 0);
+
+		json_decref(r);
+		fail_msg("evaluating in the page failed: %.500s", t ? t : "?");
+	}
+	copy = strdup(v);
+	json_decref(r);
+	assert_non_null(copy);
+	return copy;
 }
 
 /* --- tests ---------------------------------------------------------------------------------- */
@@ -639,15 +857,85 @@ static void test_browser_shows_api_numbers(void **state)
 	assert_int_equal(it_producer_stop(&consumer), 0);
 }
 
+/*
+ * The re-drive button, clicked in the browser: the page POSTs the retry as "dashboard" and shows
+ * the answer. Runs after test_browser_shows_api_numbers, whose dead letters it re-drives.
+ */
+static void test_redrive_button(void **state)
+{
+	static const char js_fmt[] =
+	    "(async () => {"
+	    " const sleep = (ms) => new Promise((r) => setTimeout(r, ms));"
+	    " const sel = '[data-testid=\"redrive-%" JSON_INTEGER_FORMAT "-%s\"]';"
+	    " for (let i = 0; i < 150 && !document.querySelector(sel); i++) await sleep(100);"
+	    " const b = document.querySelector(sel);"
+	    " if (!b) return 'no button ' + sel;"
+	    " b.click();"
+	    " const log = document.querySelector('[data-testid=\"redrive-log\"]');"
+	    " for (let i = 0; i < 150 && !log.firstChild; i++) await sleep(100);"
+	    " return log.textContent;"
+	    "})()";
+	struct it_response failed = {0};
+	struct cdp b = {.to = -1, .from = -1};
+	char url[128], js[1024], *answer;
+	const char *session, *group;
+	json_int_t id;
+	json_t *r, *target;
+
+	(void)state;
+	if (chromium[0] == '\0') {
+		skipped = true;
+		skip();
+	}
+	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?limit=1", &failed), 200);
+	assert_int_equal(json_array_size(json_object_get(failed.json, "failed")), 1);
+	id = json_integer_value(it_json_get(failed.json, "failed.0.messageId"));
+	group = it_json_string(failed.json, "failed.0.consumerGroup");
+	snprintf(js, sizeof(js), js_fmt, id, group);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx.producer.port);
+
+	cdp_start(&b);
+	/* A blank tab first, then the page: Page.navigate answers once the page's document is
+	 * committed, so the evaluation runs in it, not in a context about to be replaced. */
+	target = cdp_call(&b, NULL, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"),
+	                  30000);
+	r = cdp_call(
+	    &b, NULL, "Target.attachToTarget",
+	    json_pack("{s:O, s:b}", "targetId", json_object_get(target, "targetId"), "flatten", 1),
+	    30000);
+	json_decref(target);
+	session = json_string_value(json_object_get(r, "sessionId"));
+	assert_non_null(session);
+	json_decref(cdp_call(&b, session, "Page.navigate", json_pack("{s:s}", "url", url), 30000));
+	answer = cdp_eval(&b, session, js, 30000);
+	json_decref(r);
+	json_decref(cdp_call(&b, NULL, "Browser.close", NULL, 10000));
+	cdp_stop(&b);
+
+	if (strstr(answer, "re-driven") == NULL || strstr(answer, "(was FAILED)") == NULL)
+		fail_msg("the page's re-drive answer: '%s'", answer);
+	free(answer);
+	/* The producer recorded it, with the page as the actor. */
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.message_event WHERE message_id = "
+	                            "%" JSON_INTEGER_FORMAT " AND event = 'redrive_requested' "
+	                            "AND actor = 'api:dashboard'",
+	                            id),
+	                 1);
+	it_response_free(&failed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_page_served),
 	    cmocka_unit_test(test_browser_shows_api_numbers),
+	    cmocka_unit_test(test_redrive_button),
 	};
 	const char *require = getenv("FERRY_REQUIRE_CHROMIUM");
 	int failed;
 
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (!find_chromium()) {
 		chromium[0] = '\0';
 		if (require != NULL && require[0] != '\0' && strcmp(require, "0") != 0) {
