@@ -606,6 +606,30 @@ static char *cdp_eval(struct cdp *b, const char *session, const char *js, int ti
 	return copy;
 }
 
+/* Opens `url` in a new tab and returns the DevTools session attached to it (caller frees). */
+static char *cdp_open_page(struct cdp *b, const char *url)
+{
+	json_t *target, *attached;
+	char *session;
+
+	/* A blank tab first, then the page: Page.navigate answers once the page's document is
+	 * committed, so what is evaluated next runs in it, not in a context about to be
+	 * replaced. */
+	target = cdp_call(b, NULL, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"),
+	                  30000);
+	attached = cdp_call(
+	    b, NULL, "Target.attachToTarget",
+	    json_pack("{s:O, s:b}", "targetId", json_object_get(target, "targetId"), "flatten", 1),
+	    30000);
+	json_decref(target);
+	assert_non_null(json_string_value(json_object_get(attached, "sessionId")));
+	session = strdup(json_string_value(json_object_get(attached, "sessionId")));
+	json_decref(attached);
+	assert_non_null(session);
+	json_decref(cdp_call(b, session, "Page.navigate", json_pack("{s:s}", "url", url), 30000));
+	return session;
+}
+
 /* --- tests ---------------------------------------------------------------------------------- */
 
 /* GET / and /dashboard serve the page from the repository, as HTML, needing no other host. */
@@ -877,10 +901,9 @@ static void test_redrive_button(void **state)
 	    "})()";
 	struct it_response failed = {0};
 	struct cdp b = {.to = -1, .from = -1};
-	char url[128], js[1024], *answer;
-	const char *session, *group;
+	char url[128], js[1024], *answer, *session;
+	const char *group;
 	json_int_t id;
-	json_t *r, *target;
 
 	(void)state;
 	if (chromium[0] == '\0') {
@@ -895,20 +918,9 @@ static void test_redrive_button(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx.producer.port);
 
 	cdp_start(&b);
-	/* A blank tab first, then the page: Page.navigate answers once the page's document is
-	 * committed, so the evaluation runs in it, not in a context about to be replaced. */
-	target = cdp_call(&b, NULL, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"),
-	                  30000);
-	r = cdp_call(
-	    &b, NULL, "Target.attachToTarget",
-	    json_pack("{s:O, s:b}", "targetId", json_object_get(target, "targetId"), "flatten", 1),
-	    30000);
-	json_decref(target);
-	session = json_string_value(json_object_get(r, "sessionId"));
-	assert_non_null(session);
-	json_decref(cdp_call(&b, session, "Page.navigate", json_pack("{s:s}", "url", url), 30000));
+	session = cdp_open_page(&b, url);
 	answer = cdp_eval(&b, session, js, 30000);
-	json_decref(r);
+	free(session);
 	json_decref(cdp_call(&b, NULL, "Browser.close", NULL, 10000));
 	cdp_stop(&b);
 
@@ -925,12 +937,62 @@ static void test_redrive_button(void **state)
 	it_response_free(&failed);
 }
 
+/*
+ * The latency charts' arithmetic, run in the page itself (its own functions) on a made-up
+ * Prometheus text: /metrics comes with another issue, so no producer serves it yet. Histograms
+ * are summed over their label sets, and the 95th percentile of the observations between two
+ * answers is interpolated within its bucket: 100 new observations, 90 up to 0.5 s and the rest
+ * up to 1 s, give 0.75 s; no new observation gives null (a gap in the chart).
+ */
+static void test_latency_from_metrics(void **state)
+{
+	static const char js[] =
+	    "(async () => {"
+	    " for (let i = 0; i < 150 && typeof windowP95 !== 'function'; i++)"
+	    "  await new Promise((r) => setTimeout(r, 100));"
+	    " const n = 'ferry_publish_to_ack_seconds';"
+	    " const text = (a, b, c, sum) => ["
+	    "  '# HELP ' + n + ' Publish to acknowledgment.', '# TYPE ' + n + ' histogram',"
+	    "  n + '_bucket{group=\"g1\",le=\"0.1\"} ' + a, n + '_bucket{group=\"g1\",le=\"0.5\"} ' + b,"
+	    "  n + '_bucket{group=\"g1\",le=\"1\"} ' + c, n + '_bucket{group=\"g1\",le=\"+Inf\"} ' + c,"
+	    "  n + '_sum{group=\"g1\"} ' + sum, n + '_count{group=\"g1\"} ' + c,"
+	    "  n + '_bucket{group=\"g2\",le=\"0.1\"} 1', n + '_bucket{group=\"g2\",le=\"0.5\"} 1',"
+	    "  n + '_bucket{group=\"g2\",le=\"1\"} 1', n + '_bucket{group=\"g2\",le=\"+Inf\"} 1',"
+	    "  n + '_sum{group=\"g2\"} 0.05', n + '_count{group=\"g2\"} 1',"
+	    "  'ferry_commit_to_publish_seconds_count 7', ''].join('\\n');"
+	    " const h1 = parseHistogram(text(0, 0, 0, 0), n);"
+	    " const h2 = parseHistogram(text(10, 90, 100, 30), n);"
+	    " return JSON.stringify([h2.count, h2.sum, windowP95(h2, h1), windowP95(h2, h2),"
+	    "  parseHistogram('', n)]);"
+	    "})()";
+	struct cdp b = {.to = -1, .from = -1};
+	char url[128], *answer, *session;
+
+	(void)state;
+	if (chromium[0] == '\0') {
+		skipped = true;
+		skip();
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx.producer.port);
+	cdp_start(&b);
+	session = cdp_open_page(&b, url);
+	answer = cdp_eval(&b, session, js, 30000);
+	free(session);
+	json_decref(cdp_call(&b, NULL, "Browser.close", NULL, 10000));
+	cdp_stop(&b);
+	if (strcmp(answer, "[101,30.05,0.75,null,null]") != 0)
+		fail_msg("latency arithmetic in the page: %s, wanted [101,30.05,0.75,null,null]",
+		         answer);
+	free(answer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_page_served),
 	    cmocka_unit_test(test_browser_shows_api_numbers),
 	    cmocka_unit_test(test_redrive_button),
+	    cmocka_unit_test(test_latency_from_metrics),
 	};
 	const char *require = getenv("FERRY_REQUIRE_CHROMIUM");
 	int failed;
