@@ -26,6 +26,7 @@
 #include "common/pg.h"
 #include "producer/api_acks.h"
 #include "producer/api_agents.h"
+#include "producer/api_dashboard.h"
 #include "producer/api_messages.h"
 #include "producer/api_redrive.h"
 #include "producer/api_topics.h"
@@ -362,6 +363,9 @@ int main(int argc, char **argv)
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 		part = api_messages_routes(&api, &nk);
+		for (k = 0; k < nk; k++)
+			all_routes[nroutes++] = part[k];
+		part = api_dashboard_routes(&nk);
 		for (k = 0; k < nk; k++)
 			all_routes[nroutes++] = part[k];
 	}

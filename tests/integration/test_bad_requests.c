@@ -157,7 +157,9 @@ static void test_unknown_routes_and_methods(void **state)
 	expect_refusal("unknown route", "GET", "/api/nothing-here", NULL, 0, 404);
 	expect_refusal("unknown route under /api/messages", "POST", "/api/messages/send/now", NULL,
 	               0, 404);
-	expect_refusal("root", "GET", "/", NULL, 0, 404);
+	/* GET / is the dashboard page (test_dashboard.c); anything else there is refused. */
+	expect_refusal("POST on the dashboard", "POST", "/", "{}", 2, 405);
+	expect_refusal("unknown route under the dashboard", "GET", "/dashboard/x", NULL, 0, 404);
 	expect_refusal("DELETE on send", "DELETE", "/api/messages/send", NULL, 0, 405);
 	expect_refusal("PUT on send-batch", "PUT", "/api/messages/send-batch", "[]", 2, 405);
 	expect_refusal("POST on health", "POST", "/api/messages/health", "{}", 2, 405);
