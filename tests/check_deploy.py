@@ -369,7 +369,8 @@ def check_grafana():
     with open(path) as fh:
         dash = json.load(fh)
     declared = set()
-    for f in ("src/producer/producer_metrics.c", "src/consumer/consumer_metrics.c"):
+    for f in ("src/producer/producer_metrics.c", "src/consumer/consumer_metrics.c",
+              "src/common/metrics_http.c"):
         with open(os.path.join(src, f)) as fh:
             text = fh.read()
         for name in re.findall(r'"(ferry_[a-z_]+)"', text):

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "common/strbuf.h"
+#include "common/metrics_http.h"
 #include "consumer/consume_loop.h"
 #include "consumer/inbox_cleanup.h"
 #include "consumer/inbox_store.h"
@@ -36,13 +36,10 @@ int consumer_metrics_init(struct consumer_metrics *m)
 	                  "Acknowledgments waiting to be accepted by the producer.", NULL);
 	m->ack_oldest = metrics_gauge(r, "ferry_consumer_ack_oldest_age_seconds",
 	                              "Age of the oldest acknowledgment still waiting.", NULL);
-	m->database_up =
-	    metrics_gauge(r, "ferry_database_up", "1 when PostgreSQL answered this scrape.", NULL);
+	m->database_up = metrics_database_up(r);
 	m->inbox_deleted = metrics_counter(r, "ferry_consumer_inbox_deleted_total",
 	                                   "Inbox rows deleted past retention.", NULL);
-	m->http_requests =
-	    metrics_counter(r, "ferry_http_requests_total",
-	                    "HTTP requests answered, by route and status.", "method,route,status");
+	m->http_requests = metrics_http_requests(r);
 	if (!m->processed || !m->duplicates || !m->failed || !m->skipped || !m->partitions ||
 	    !m->ack_backlog || !m->ack_oldest || !m->database_up || !m->inbox_deleted ||
 	    !m->http_requests) {
@@ -62,7 +59,6 @@ static void api_consumer_metrics(struct http_exchange *ex, void *opaque)
 {
 	struct api_consumer_metrics_context *ctx = opaque;
 	struct consumer_metrics *m = ctx->metrics;
-	struct strbuf out = STRBUF_INIT;
 	char errstr[256];
 	int64_t backlog = 0;
 	double oldest = 0;
@@ -90,13 +86,7 @@ static void api_consumer_metrics(struct http_exchange *ex, void *opaque)
 	pg_pool_put(ctx->pool, conn);
 	metric_set(m->database_up, NULL, db_ok ? 1 : 0);
 	metric_set(m->inbox_deleted, NULL, (double)inbox_cleanup_deleted(ctx->cleanup));
-	metrics_render(m->registry, &out);
-	if (out.failed)
-		http_exchange_error(ex, 503, "out of memory");
-	else
-		http_exchange_respond_bytes(ex, 200, "text/plain; version=0.0.4; charset=utf-8",
-		                            strbuf_str(&out), out.len);
-	strbuf_free(&out);
+	metrics_http_respond(ex, m->registry);
 }
 
 const struct http_route *api_consumer_metrics_routes(struct api_consumer_metrics_context *ctx,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/strbuf.h"
+#include "common/metrics_http.h"
 #include "producer/cleanup_job.h"
 #include "producer/relay.h"
 #include "producer/retry_job.h"
@@ -69,17 +69,14 @@ int producer_metrics_init(struct producer_metrics *m)
 	m->oldest_pending =
 	    metrics_gauge(r, "ferry_outbox_oldest_pending_age_seconds",
 	                  "Age of the oldest PENDING message: the relay's lag.", NULL);
-	m->database_up =
-	    metrics_gauge(r, "ferry_database_up", "1 when PostgreSQL answered this scrape.", NULL);
+	m->database_up = metrics_database_up(r);
 	m->retry_errors =
 	    metrics_counter(r, "ferry_retry_publish_errors_total",
 	                    "Redeliveries Kafka refused or did not confirm in time.", NULL);
 	m->cleanup_deleted =
 	    metrics_counter(r, "ferry_cleanup_deleted_total",
 	                    "Rows the cleanup job deleted past retention.", "kind");
-	m->http_requests =
-	    metrics_counter(r, "ferry_http_requests_total",
-	                    "HTTP requests answered, by route and status.", "method,route,status");
+	m->http_requests = metrics_http_requests(r);
 	if (!m->enqueued || !m->published || !m->acknowledged || !m->nacked || !m->retried ||
 	    !m->failed || !m->expired || !m->commit_to_publish || !m->publish_to_ack ||
 	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->backlog ||
@@ -123,7 +120,6 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 {
 	struct api_metrics_context *ctx = opaque;
 	struct producer_metrics *m = ctx->metrics;
-	struct strbuf out = STRBUF_INIT;
 
 	metric_set(m->database_up, NULL, api_metrics_backlog(ctx) == 0 ? 1 : 0);
 	if (ctx->relay) {
@@ -147,13 +143,7 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 		metric_set(m->cleanup_deleted, messages, (double)st.messages_deleted_total);
 		metric_set(m->cleanup_deleted, checks, (double)st.health_checks_deleted_total);
 	}
-	metrics_render(m->registry, &out);
-	if (out.failed)
-		http_exchange_error(ex, 503, "out of memory");
-	else
-		http_exchange_respond_bytes(ex, 200, "text/plain; version=0.0.4; charset=utf-8",
-		                            strbuf_str(&out), out.len);
-	strbuf_free(&out);
+	metrics_http_respond(ex, m->registry);
 }
 
 const struct http_route *api_metrics_routes(struct api_metrics_context *ctx, size_t *n)
