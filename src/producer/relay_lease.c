@@ -131,16 +131,18 @@ done:
 	return rc;
 }
 
-/* Try-locks up to `want` shards nobody holds. */
+/* Try-locks up to `want` shards nobody holds, then reads back from pg_locks which shards this
+ * session holds: the server's word, not our bookkeeping, decides what we may claim. */
 static int relay_lease_take(struct relay_lease *lease, int want, char *errstr, size_t errstr_size)
 {
 	struct strbuf sql = STRBUF_INIT;
 	PGresult *res = NULL;
-	int s, n = 0, i, rc = -1;
+	int s, n = 0, i, rc = -1, before = 0, after = 0;
 
-	/* The outer WHERE is volatile, so PostgreSQL neither pushes it into the ordered subquery
-	 * nor evaluates it past the LIMIT: it locks at most `want` shards. Shards this session
-	 * holds are left out, as a second lock on them would only stack. */
+	/* OFFSET 0 keeps the subquery from being pulled up: flattened, the volatile try-lock
+	 * would run below the sort, on every candidate, and lock them all whatever the LIMIT.
+	 * Above it, it runs once per row the LIMIT asks for. Shards this session holds are left
+	 * out, as a second lock on them would only stack. */
 	strbuf_printf(&sql,
 	              "SELECT s FROM (SELECT s FROM generate_series(0, %d) s"
 	              " WHERE s <> ALL('{",
@@ -150,23 +152,34 @@ static int relay_lease_take(struct relay_lease *lease, int want, char *errstr, s
 			strbuf_printf(&sql, "%s%d", n++ ? "," : "", s);
 	strbuf_printf(
 	    &sql,
-	    "}'::int[]) ORDER BY (s + %u) %% %d) c"
-	    " WHERE pg_try_advisory_lock(" RELAY_LEASE_STR(RELAY_LEASE_SHARD_CLASS) ", s) LIMIT %d",
+	    "}'::int[]) ORDER BY (s + %u) %% %d OFFSET 0) c"
+	    " WHERE pg_try_advisory_lock(" RELAY_LEASE_STR(
+	        RELAY_LEASE_SHARD_CLASS) ", s) LIMIT %d;"
+	                                 "SELECT objid FROM pg_locks WHERE locktype = 'advisory'"
+	                                 " AND pid = pg_backend_pid() AND classid = " RELAY_LEASE_STR(
+	                                     RELAY_LEASE_SHARD_CLASS) " AND objsubid = 2 AND granted",
 	    lease->start, RELAY_LEASE_SHARDS, want);
 	if (sql.failed) {
 		snprintf(errstr, errstr_size, "out of memory building the lease query");
 		goto done;
 	}
+	/* PQexec returns the last statement's result: the locks held. */
 	res = relay_lease_query(lease, strbuf_str(&sql), errstr, errstr_size);
 	if (res == NULL)
 		goto done;
+	for (s = 0; s < RELAY_LEASE_SHARDS; s++)
+		before += lease->held[s];
 	for (i = 0; i < PQntuples(res); i++) {
 		s = atoi(PQgetvalue(res, i, 0));
-		if (s >= 0 && s < RELAY_LEASE_SHARDS)
+		if (s >= 0 && s < RELAY_LEASE_SHARDS && !lease->held[s]) {
 			lease->held[s] = true;
+			lease->draining[s] = false;
+		}
 	}
-	if (PQntuples(res) > 0)
-		log_info("relay", "took %d shard(s)", PQntuples(res));
+	for (s = 0; s < RELAY_LEASE_SHARDS; s++)
+		after += lease->held[s];
+	if (after > before)
+		log_info("relay", "took %d shard(s)", after - before);
 	rc = 0;
 done:
 	PQclear(res);
