@@ -48,7 +48,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Keep `inflight` claims open at once, as the relay does, then mark the oldest. */
 	for (i = 0; i < inflight; i++)
-		if (outbox_store_claim(conns[i], batch_size, &batches[i], errstr, sizeof(errstr)))
+		if (outbox_store_claim(conns[i], batch_size, NULL, 0, &batches[i], errstr,
+		                       sizeof(errstr)))
 			goto fail;
 	for (i = 0; empty < inflight; i = (i + 1) % inflight) {
 		struct outbox_delivery *d;
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
 				d[k].offset = (int64_t)k;
 			}
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			if (outbox_store_mark(conns[i], d, n, errstr, sizeof(errstr)) != 0) {
+			if (outbox_store_mark(conns[i], d, n, 5, errstr, sizeof(errstr)) != 0) {
 				free(d);
 				goto fail;
 			}
@@ -79,7 +80,8 @@ int main(int argc, char **argv)
 		}
 		outbox_batch_free(&batches[i]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (outbox_store_claim(conns[i], batch_size, &batches[i], errstr, sizeof(errstr)))
+		if (outbox_store_claim(conns[i], batch_size, NULL, 0, &batches[i], errstr,
+		                       sizeof(errstr)))
 			goto fail;
 		claim_secs += seconds_since(&ts);
 	}

@@ -342,13 +342,14 @@ static void api_health(struct http_exchange *ex, void *opaque)
 	}
 	body = json_pack(
 	    "{s:s, s:s, s:s, s:{s:b, s:f, s:s?}, s:{s:b, s:i, s:s?}, s:{s:b, s:b, s:I, s:I, "
-	    "s:I, s:s?}, s:{s:I, s:f}}",
+	    "s:I, s:I, s:i, s:i, s:s?}, s:{s:I, s:f}}",
 	    "status", db_ok && kafka_ok ? "Healthy" : "Unhealthy", "serviceId", ctx->service_id,
 	    "instanceId", ctx->instance_id, "database", "ok", db_ok, "latencyMs", db_ms, "error",
 	    db_ok ? NULL : db_err, "kafka", "ok", kafka_ok, "brokers", brokers > 0 ? brokers : 0,
 	    "error", kafka_ok ? NULL : kafka_err, "relay", "enabled", ctx->relay != NULL, "running",
 	    rs.running, "published", (json_int_t)rs.published_total, "deliveryErrors",
-	    (json_int_t)rs.delivery_errors_total, "batches", (json_int_t)rs.batches_total,
+	    (json_int_t)rs.delivery_errors_total, "failed", (json_int_t)rs.failed_total, "batches",
+	    (json_int_t)rs.batches_total, "shards", rs.shards_owned, "relaysLive", rs.relays_live,
 	    "lastError", rs.last_error[0] ? rs.last_error : NULL, "outbox", "pending",
 	    (json_int_t)stats.pending, "oldestPendingAgeSeconds", stats.oldest_age_seconds);
 	http_exchange_respond(ex, db_ok && kafka_ok ? 200 : 503, body);

@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 		    .poll_min_ms = cfg.relay_poll_min_ms,
 		    .poll_idle_ms = cfg.relay_poll_idle_ms,
 		    .shutdown_timeout_ms = cfg.shutdown_timeout_ms,
+		    .max_attempts = (int)cfg.relay_max_attempts,
 		    .published = metrics.published,
 		    .commit_to_publish = metrics.commit_to_publish,
 		    .batch_sizes = metrics.batch_size,

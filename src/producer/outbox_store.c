@@ -91,28 +91,47 @@ done:
 	return rc;
 }
 
-int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, char *errstr,
-                       size_t errstr_size)
+int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                       struct outbox_batch *batch, char *errstr, size_t errstr_size)
 {
-	char sql[640];
+	struct strbuf sql = STRBUF_INIT;
 	PGresult *res = NULL;
 	size_t i;
 	int rc = -1;
 
 	memset(batch, 0, sizeof(*batch));
 	/* One message to the server: the transaction and the locking read together. ORDER BY id
-	 * walks the partial pending index; SKIP LOCKED passes over the batch still in flight. */
-	snprintf(sql, sizeof(sql),
-	         "BEGIN;"
-	         "SELECT id, topic, message_key, payload, headers::text, idempotency_key,"
-	         " producer_service_id, producer_instance_id,"
-	         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	         " target_group"
-	         " FROM ferry.outbox_message WHERE status = 'PENDING'"
-	         " AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
-	         " ORDER BY id LIMIT %zu FOR UPDATE SKIP LOCKED",
-	         limit);
-	res = PQexec(conn, sql);
+	 * walks the partial pending index; SKIP LOCKED passes over the batch still in flight.
+	 * The shard filter reads the row the claim fetches anyway (006_relay_shards.sql says why
+	 * there is no per-shard index); with every shard owned it is left out. The NOT EXISTS
+	 * probes the backoff index, which is empty while Kafka refuses nothing. */
+	strbuf_printf(&sql, "BEGIN;"
+	                    "SELECT m.id, m.topic, m.message_key, m.payload, m.headers::text,"
+	                    " m.idempotency_key, m.producer_service_id, m.producer_instance_id,"
+	                    " to_char(m.created_at AT TIME ZONE 'UTC',"
+	                    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	                    " m.target_group, m.publish_attempts"
+	                    " FROM ferry.outbox_message m WHERE m.status = 'PENDING'"
+	                    " AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= now())");
+	if (shards) {
+		strbuf_printf(&sql, " AND m.shard = ANY('{");
+		for (i = 0; i < nshards; i++)
+			strbuf_printf(&sql, "%s%d", i ? "," : "", shards[i]);
+		strbuf_printf(&sql, "}'::smallint[])");
+	}
+	strbuf_printf(&sql,
+	              " AND NOT (m.message_key IS NOT NULL AND EXISTS (SELECT 1"
+	              "  FROM ferry.outbox_message b WHERE b.status = 'PENDING'"
+	              "  AND b.next_attempt_at IS NOT NULL AND b.topic = m.topic"
+	              "  AND b.message_key = m.message_key AND b.id < m.id"
+	              "  AND b.next_attempt_at > now()))"
+	              " ORDER BY m.id LIMIT %zu FOR UPDATE OF m SKIP LOCKED",
+	              limit);
+	if (sql.failed) {
+		snprintf(errstr, errstr_size, "out of memory building the claim");
+		goto fail;
+	}
+	res = PQexec(conn, strbuf_str(&sql));
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto fail;
@@ -123,6 +142,7 @@ int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, c
 		res = NULL;
 		if (pg_command(conn, "COMMIT", errstr, errstr_size) != 0)
 			goto fail;
+		strbuf_free(&sql);
 		return 0;
 	}
 	batch->rows = calloc(batch->n, sizeof(*batch->rows));
@@ -146,10 +166,13 @@ int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, c
 		r->producer_instance_id = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
 		r->created_at = PQgetvalue(res, row, 8);
 		r->target_group = PQgetisnull(res, row, 9) ? NULL : PQgetvalue(res, row, 9);
+		r->publish_attempts = atoi(PQgetvalue(res, row, 10));
 	}
 	batch->res = res;
+	strbuf_free(&sql);
 	return 0;
 fail:
+	strbuf_free(&sql);
 	PQclear(res);
 	free(batch->rows);
 	memset(batch, 0, sizeof(*batch));
@@ -164,8 +187,8 @@ void outbox_batch_free(struct outbox_batch *batch)
 	memset(batch, 0, sizeof(*batch));
 }
 
-int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, char *errstr,
-                      size_t errstr_size)
+int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
+                      char *errstr, size_t errstr_size)
 {
 	struct strbuf ids = STRBUF_INIT, parts = STRBUF_INIT, offs = STRBUF_INIT,
 	              errs = STRBUF_INIT;
@@ -182,6 +205,8 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, c
 	for (i = 0; i < n; i++) {
 		char num[32];
 
+		if (d[i].held)
+			continue; /* never reached Kafka: nothing to record */
 		snprintf(num, sizeof(num), "%" PRId64, d[i].id);
 		pg_array_add(&ids, num);
 		snprintf(num, sizeof(num), "%" PRId32, d[i].partition);
@@ -213,14 +238,19 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, c
 	    "WITH d AS (SELECT * FROM unnest('%s'::bigint[], '%s'::int[], '%s'::bigint[],"
 	    "  %s::text[]) AS d(id, p, o, err)),"
 	    " marked AS (UPDATE ferry.outbox_message m SET"
-	    "  status = CASE WHEN d.err IS NULL THEN 'SENT' ELSE m.status END,"
+	    "  status = CASE WHEN d.err IS NULL THEN 'SENT'"
+	    "   WHEN m.publish_attempts + 1 >= %d THEN 'FAILED' ELSE m.status END,"
 	    "  sent_at = CASE WHEN d.err IS NULL THEN clock_timestamp() ELSE m.sent_at END,"
+	    "  processed_at = CASE WHEN d.err IS NOT NULL AND m.publish_attempts + 1 >= %d"
+	    "   THEN clock_timestamp() ELSE m.processed_at END,"
 	    "  kafka_partition = coalesce(d.p, m.kafka_partition),"
 	    "  kafka_offset = coalesce(d.o, m.kafka_offset),"
 	    "  publish_attempts = m.publish_attempts + 1,"
 	    "  error_message = d.err,"
-	    /* A refused row waits 1 s, 2 s, 4 s ... up to 5 minutes before its next attempt. */
-	    "  next_attempt_at = CASE WHEN d.err IS NULL THEN NULL ELSE clock_timestamp() +"
+	    /* A refused row waits 1 s, 2 s, 4 s ... up to 5 minutes before its next attempt; a
+	     * FAILED one waits for nothing (and so leaves the backoff index, freeing its key). */
+	    "  next_attempt_at = CASE WHEN d.err IS NULL OR m.publish_attempts + 1 >= %d"
+	    "   THEN NULL ELSE clock_timestamp() +"
 	    "   least(300, 2 ^ least(m.publish_attempts, 16)) * interval '1 second' END"
 	    "  FROM d WHERE m.id = d.id AND m.status = 'PENDING'"
 	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
@@ -243,7 +273,8 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, c
 	    " AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery x"
 	    "  WHERE x.message_id = m.id AND x.status <> 'ACKNOWLEDGED');"
 	    "COMMIT",
-	    strbuf_str(&ids), strbuf_str(&parts), strbuf_str(&offs), errs_lit, strbuf_str(&ids));
+	    strbuf_str(&ids), strbuf_str(&parts), strbuf_str(&offs), errs_lit, max_attempts,
+	    max_attempts, max_attempts, strbuf_str(&ids));
 	if (sql.failed) {
 		snprintf(errstr, errstr_size, "out of memory building the mark statement");
 		goto fail;

@@ -88,6 +88,7 @@ struct outbox_row {
 	const char *producer_instance_id;
 	const char *created_at;   /* ISO-8601 text */
 	const char *target_group; /* NULL = all groups of the topic */
+	int publish_attempts;     /* deliveries tried before this one */
 };
 
 struct outbox_batch {
@@ -100,13 +101,17 @@ struct outbox_batch {
  * Opens a transaction on `conn` and locks up to `limit` PENDING rows, lowest id first, skipping
  * rows another claim holds (FOR UPDATE SKIP LOCKED): the relay's next batch never overlaps the
  * one in flight, and a row that commits late (lower id, later commit) is simply found by a
- * later claim, never skipped. When rows were found (batch->n > 0) the transaction stays open
- * and the rows stay locked until outbox_store_mark() or outbox_store_abandon(); with none, the
- * transaction is already closed. Returns 0, or -1 with errstr (transaction rolled back).
+ * later claim, never skipped. Only rows of the `nshards` shards listed in `shards` are taken
+ * (shards NULL: every shard; the relay owns those, see relay_lease.h). Rows waiting in their
+ * backoff (next_attempt_at in the future) are not taken, nor, to keep per-key order, any later
+ * row with the same topic and key. When rows were found (batch->n > 0) the transaction stays
+ * open and the rows stay locked until outbox_store_mark() or outbox_store_abandon(); with none,
+ * the transaction is already closed. Returns 0, or -1 with errstr (transaction rolled back).
  * Free the batch with outbox_batch_free().
  */
-int outbox_store_claim(PGconn *conn, size_t limit, struct outbox_batch *batch, char *errstr,
-                       size_t errstr_size) __attribute__((warn_unused_result));
+int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                       struct outbox_batch *batch, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 void outbox_batch_free(struct outbox_batch *batch);
 
@@ -114,7 +119,9 @@ struct outbox_delivery {
 	int64_t id;
 	int32_t partition; /* Kafka partition, when delivered */
 	int64_t offset;    /* Kafka offset, when delivered */
-	const char *error; /* NULL = delivered; else the reason, and the row stays PENDING */
+	const char *error; /* NULL = delivered; else the reason Kafka refused it */
+	bool held;         /* not published (an earlier row of its key failed in this pipeline, or
+	                      librdkafka purged it): the row is left exactly as it was */
 };
 
 /*
@@ -122,12 +129,15 @@ struct outbox_delivery {
  * partition and offset and fan out into one ferry.message_delivery row per group the message
  * is for (SENT, or ACKNOWLEDGED at once for a group that needs no acknowledgment; a row an
  * early acknowledgment already made is kept); a message all of whose groups are then done
- * becomes ACKNOWLEDGED. Failed rows stay PENDING with publish_attempts incremented and
- * error_message set. Two statements and a COMMIT in one round trip, whatever n is. Returns 0, or -1
- * with errstr (then nothing was recorded: the rows stay PENDING and will be published again).
+ * becomes ACKNOWLEDGED. Refused rows get publish_attempts incremented and error_message set,
+ * and stay PENDING with a backoff of their own (next_attempt_at: 1 s doubling to 5 minutes),
+ * or become FAILED (processed_at set, the error kept) once they have been tried
+ * `max_attempts` times. Held rows are not touched. Two statements and a COMMIT in one round
+ * trip, whatever n is. Returns 0, or -1 with errstr (then nothing was recorded: the rows stay
+ * PENDING and will be published again).
  */
-int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, char *errstr,
-                      size_t errstr_size) __attribute__((warn_unused_result));
+int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
+                      char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Rolls back a claim: the rows are unlocked, still PENDING. Errors are ignored (a broken
  * connection rolls back by itself). */

@@ -71,6 +71,11 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	S("FERRY_RELAY_POLL_IDLE_MS", CONFIG_INT, "1000", 1, 600000, NULL,
 	  "Fallback poll interval when idle: a missed wake-up delays a row at most this long.",
 	  &c->relay_poll_idle_ms);
+	S("FERRY_RELAY_MAX_ATTEMPTS", CONFIG_INT, "5", 1, 1000, NULL,
+	  "A message Kafka refuses (too large, invalid topic, not authorised) is retried with "
+	  "backoff (1 s doubling to 5 min) and becomes FAILED after this many attempts; meanwhile "
+	  "only later messages with its key wait.",
+	  &c->relay_max_attempts);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
 	S("FERRY_RETRY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,

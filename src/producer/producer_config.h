@@ -36,6 +36,7 @@ struct producer_config {
 	long relay_inflight_batches;
 	long relay_poll_min_ms;
 	long relay_poll_idle_ms;
+	long relay_max_attempts;
 	long shutdown_timeout_ms;
 	bool retry_enabled;
 	long retry_interval_ms;

@@ -19,9 +19,14 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/outbox_store.h"
+#include "producer/relay_lease.h"
 
 #define RELAY_BACKOFF_BASE_MS 100
 #define RELAY_BACKOFF_CAP_MS  5000
+/* Rebalancing period of the shard leases; shorter while a shard drains or leases were lost, so a
+ * shard changes hands soon after its last batch is marked. */
+#define RELAY_LEASE_TICK_MS      1000
+#define RELAY_LEASE_TICK_BUSY_MS 100
 
 struct relay_slot;
 
@@ -29,10 +34,12 @@ struct relay_slot;
 struct relay_msg {
 	struct relay_slot *slot;
 	size_t idx;
+	bool blocks_key; /* listed in slot->refused */
 };
 
 /* One batch in flight, with the connection whose transaction holds its rows locked. */
 struct relay_slot {
+	struct relay *relay;                /* back pointer, for the delivery-report callback */
 	PGconn *conn;                       /* owned; NULL until connected */
 	struct outbox_batch batch;          /* the claimed rows */
 	struct outbox_delivery *deliveries; /* batch.n outcomes */
@@ -40,6 +47,8 @@ struct relay_slot {
 	size_t outstanding;                 /* produced, report not yet in */
 	bool active;                        /* holds a claimed batch */
 	uint64_t claim_seq;                 /* claim order, to mark oldest first */
+	const struct outbox_row **refused;  /* keyed rows of this batch that block their key */
+	size_t nrefused;                    /* entries in refused */
 };
 
 struct relay {
@@ -52,6 +61,7 @@ struct relay {
 	long poll_min_ms;
 	long poll_idle_ms;
 	long shutdown_timeout_ms;
+	int max_attempts;
 	struct metric_family *metric_published;         /* options.published, or NULL */
 	struct metric_family *metric_commit_to_publish; /* options.commit_to_publish, or NULL */
 	struct metric_family *metric_batch_size;        /* options.batch_sizes, or NULL */
@@ -64,7 +74,13 @@ struct relay {
 	/* Relay-thread state. */
 	struct relay_slot *slots;
 	uint64_t claim_seq;
-	atomic_bool fatal; /* set by the error callback (on the relay thread) */
+	size_t nrefused;                /* sum of the slots' nrefused: 0 on the fast path */
+	struct relay_lease *lease;      /* the shards this relay may publish */
+	int shards[RELAY_LEASE_SHARDS]; /* claimable shards, from the last lease tick */
+	size_t nshards;                 /* entries in shards; RELAY_LEASE_SHARDS = all */
+	long next_lease_at;             /* monotonic ms of the next lease tick */
+	unsigned lease_failures;        /* consecutive failed ticks, for the backoff */
+	atomic_bool fatal;              /* set by the error callback (on the relay thread) */
 	pthread_t thread;
 	bool started;
 
@@ -94,6 +110,54 @@ static void relay_set_error(struct relay *relay, const char *fmt, ...)
 	pthread_mutex_unlock(&relay->status_lock);
 }
 
+/* Makes the slot's row idx block its topic and key: the later rows of that key are held back (not
+ * produced) until this batch is marked, after which the claim's backoff rule takes over. Called
+ * for a row Kafka refused, and for a row being retried after a refusal: a broker's refusal comes
+ * back only in the delivery report, and the key's next rows must not be on their way by then. */
+static void relay_note_blocker(struct relay_slot *slot, size_t idx)
+{
+	const struct outbox_row *row = &slot->batch.rows[idx];
+
+	if (row->key == NULL || slot->msgs[idx].blocks_key)
+		return; /* no key, no order to keep; or listed already */
+	/* At most one entry per row of the batch: sized on first use. */
+	if (slot->refused == NULL) {
+		slot->refused = calloc(slot->batch.n, sizeof(*slot->refused));
+		if (slot->refused == NULL) {
+			log_error("relay",
+			          "out of memory noting a refused row; its key is not held");
+			return;
+		}
+	}
+	slot->refused[slot->nrefused++] = row;
+	slot->relay->nrefused++;
+	slot->msgs[idx].blocks_key = true;
+}
+
+/* True when a row refused earlier in the pipeline (a batch not yet marked) has row's topic and
+ * key: then row must not overtake it. */
+static bool relay_key_blocked(const struct relay *relay, const struct outbox_row *row)
+{
+	int i;
+	size_t k;
+
+	if (relay->nrefused == 0 || row->key == NULL)
+		return false;
+	for (i = 0; i < relay->nslots; i++) {
+		const struct relay_slot *s = &relay->slots[i];
+
+		for (k = 0; k < s->nrefused; k++) {
+			const struct outbox_row *r = s->refused[k];
+
+			if (r->key_len == row->key_len &&
+			    memcmp(r->key, row->key, r->key_len) == 0 &&
+			    strcmp(r->topic, row->topic) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Delivery report: runs inside rd_kafka_poll on the relay thread. */
 static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -102,10 +166,16 @@ static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 	(void)rk;
 	(void)opaque;
-	if (m->err) {
+	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		/* Our own purge (a producer rebuild): not the message's fault, so no attempt is
+		 * counted; the row stays as it was and is published again. */
+		d->held = true;
+	} else if (m->err) {
 		d->error = strdup(rd_kafka_err2str(m->err));
 		if (d->error == NULL)
 			d->error = strdup("delivery failed");
+		relay_note_blocker(rm->slot, rm->idx);
 	} else {
 		d->partition = m->partition;
 		d->offset = m->offset;
@@ -184,17 +254,20 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	relay->metric_published = opts->published;
 	relay->metric_commit_to_publish = opts->commit_to_publish;
 	relay->metric_batch_size = opts->batch_sizes;
+	relay->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 1;
+	relay->lease = relay_lease_new(opts->conninfo);
 	relay->slots = calloc((size_t)relay->nslots, sizeof(*relay->slots));
 	pthread_rwlock_init(&relay->rk_lock, NULL);
 	pthread_mutex_init(&relay->wake_lock, NULL);
 	pthread_cond_init(&relay->wake_cond, NULL);
 	pthread_mutex_init(&relay->status_lock, NULL);
-	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->slots) {
+	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->slots ||
+	    !relay->lease) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
 	for (i = 0; i < relay->nslots; i++)
-		relay->slots[i].conn = NULL;
+		relay->slots[i].relay = relay;
 	if (relay_conf_require(relay->conf_template, errstr, errstr_size) != 0)
 		goto fail;
 	relay->rk = relay_new_producer(relay, errstr, errstr_size);
@@ -258,9 +331,14 @@ static void relay_slot_reset(struct relay_slot *slot)
 		free((char *)slot->deliveries[i].error);
 	free(slot->deliveries);
 	free(slot->msgs);
+	free(slot->refused);
+	if (slot->relay) /* NULL only when relay_new failed half-way */
+		slot->relay->nrefused -= slot->nrefused;
 	outbox_batch_free(&slot->batch);
 	slot->deliveries = NULL;
 	slot->msgs = NULL;
+	slot->refused = NULL;
+	slot->nrefused = 0;
 	slot->outstanding = 0;
 	slot->active = false;
 }
@@ -273,12 +351,18 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 	for (i = 0; i < slot->batch.n; i++) {
 		const struct outbox_row *row = &slot->batch.rows[i];
 		struct outbox_delivery *d = &slot->deliveries[i];
-		rd_kafka_headers_t *hdrs = relay_headers(relay, row);
+		rd_kafka_headers_t *hdrs;
 		rd_kafka_resp_err_t err;
 
 		d->id = row->id;
 		slot->msgs[i].slot = slot;
 		slot->msgs[i].idx = i;
+		if (relay_key_blocked(relay, row)) {
+			/* An earlier row of this key was refused and is not marked yet. */
+			d->held = true;
+			continue;
+		}
+		hdrs = relay_headers(relay, row);
 		for (;;) {
 			err = rd_kafka_producev(
 			    relay->rk, RD_KAFKA_V_TOPIC(row->topic),
@@ -294,12 +378,15 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 		}
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			slot->outstanding++; /* librdkafka owns hdrs now */
+			if (row->publish_attempts > 0)
+				relay_note_blocker(slot, i);
 			continue;
 		}
 		rd_kafka_headers_destroy(hdrs);
 		d->error = strdup(rd_kafka_err2str(err));
 		if (d->error == NULL)
 			d->error = strdup("produce failed");
+		relay_note_blocker(slot, i);
 		{
 			struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
 
@@ -318,8 +405,12 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 		relay_set_error(relay, "relay cannot reach PostgreSQL: %s", errstr);
 		return -1;
 	}
-	if (outbox_store_claim(slot->conn, relay->batch_size, &slot->batch, errstr,
-	                       sizeof(errstr)) != 0) {
+	if (relay->nshards == 0)
+		return 0; /* no shard leased (yet): nothing to claim */
+	/* Owning every shard (one relay) leaves the filter out of the claim altogether. */
+	if (outbox_store_claim(slot->conn, relay->batch_size,
+	                       relay->nshards == RELAY_LEASE_SHARDS ? NULL : relay->shards,
+	                       relay->nshards, &slot->batch, errstr, sizeof(errstr)) != 0) {
 		relay_set_error(relay, "claiming pending rows failed: %s", errstr);
 		return -1;
 	}
@@ -375,7 +466,7 @@ static void relay_count_published(struct relay *relay, const struct relay_slot *
 		const struct outbox_row *row = &slot->batch.rows[i];
 		double age;
 
-		if (slot->deliveries[i].error)
+		if (slot->deliveries[i].error || slot->deliveries[i].held)
 			continue;
 		delivered++;
 		metric_add(relay->metric_published, &row->topic, 1);
@@ -387,41 +478,55 @@ static void relay_count_published(struct relay *relay, const struct relay_slot *
 		metric_observe(relay->metric_batch_size, NULL, (double)delivered);
 }
 
-/* Records a finished batch. Returns the number of rows that failed delivery, or -1 when the
- * mark itself failed (the rows stay PENDING and will be published again). */
+/* Records a finished batch. Returns the number of rows Kafka refused, or -1 when the mark
+ * itself failed (the rows stay PENDING and will be published again). */
 static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 {
 	char errstr[512];
-	size_t i, failed = 0;
+	size_t i, refused = 0, held = 0, failed = 0, first_refused = 0;
 	long rc;
 
-	for (i = 0; i < slot->batch.n; i++)
-		if (slot->deliveries[i].error)
-			failed++;
-	if (outbox_store_mark(slot->conn, slot->deliveries, slot->batch.n, errstr,
-	                      sizeof(errstr)) != 0) {
+	for (i = 0; i < slot->batch.n; i++) {
+		if (slot->deliveries[i].held)
+			held++;
+		else if (slot->deliveries[i].error && refused++ == 0)
+			first_refused = i;
+	}
+	if (outbox_store_mark(slot->conn, slot->deliveries, slot->batch.n, relay->max_attempts,
+	                      errstr, sizeof(errstr)) != 0) {
 		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s",
 		                slot->batch.n, errstr);
 		rc = -1;
 	} else {
+		for (i = 0; i < slot->batch.n; i++) {
+			const struct outbox_row *row = &slot->batch.rows[i];
+			struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
+
+			if (slot->deliveries[i].error == NULL || slot->deliveries[i].held ||
+			    row->publish_attempts + 1 < relay->max_attempts)
+				continue;
+			failed++;
+			log_error_ctx("relay", &ctx, "FAILED after %d attempts: %s",
+			              row->publish_attempts + 1, slot->deliveries[i].error);
+		}
 		pthread_mutex_lock(&relay->status_lock);
-		relay->status.published_total += slot->batch.n - failed;
-		relay->status.delivery_errors_total += failed;
+		relay->status.published_total += slot->batch.n - refused - held;
+		relay->status.delivery_errors_total += refused;
+		relay->status.failed_total += failed;
 		relay->status.batches_total++;
 		pthread_mutex_unlock(&relay->status_lock);
 		relay_count_published(relay, slot);
-		if (failed) {
+		if (refused) {
 			/* Name a row that actually failed, not merely the batch's first. */
-			for (i = 0; slot->deliveries[i].error == NULL; i++)
-				;
-			relay_set_error(
-			    relay,
-			    "%zu of %zu messages were not delivered (first: message %" PRId64
-			    ": %s); they stay PENDING",
-			    failed, slot->batch.n, slot->deliveries[i].id,
-			    slot->deliveries[i].error);
+			relay_set_error(relay,
+			                "%zu of %zu messages were refused by Kafka (first: message "
+			                "%" PRId64
+			                ": %s); %zu are now FAILED, the rest wait and are "
+			                "retried",
+			                refused, slot->batch.n, slot->deliveries[first_refused].id,
+			                slot->deliveries[first_refused].error, failed);
 		}
-		rc = (long)failed;
+		rc = (long)refused;
 	}
 	relay_slot_reset(slot);
 	return rc;
@@ -594,6 +699,61 @@ static void relay_shutdown_flush(struct relay *relay)
 	}
 }
 
+static uint64_t relay_oldest_active_seq(const struct relay *relay)
+{
+	uint64_t oldest = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < relay->nslots; i++)
+		if (relay->slots[i].active && relay->slots[i].claim_seq < oldest)
+			oldest = relay->slots[i].claim_seq;
+	return oldest;
+}
+
+/* Rebalances the shard leases when due. Returns true when the claimable shards changed. */
+static bool relay_lease_step(struct relay *relay)
+{
+	char errstr[512];
+	int before[RELAY_LEASE_SHARDS];
+	size_t nbefore = relay->nshards;
+	int owned = 0, draining = 0, live = 0;
+	long now = relay_now_ms();
+
+	if (now < relay->next_lease_at)
+		return false;
+	memcpy(before, relay->shards, sizeof(before));
+	if (relay_lease_tick(relay->lease, relay->claim_seq, relay_oldest_active_seq(relay), errstr,
+	                     sizeof(errstr)) != 0) {
+		relay_set_error(
+		    relay, "shard leases lost, claiming nothing until they are back: %s", errstr);
+		relay->next_lease_at =
+		    now + pg_backoff_ms(relay->lease_failures++, RELAY_BACKOFF_BASE_MS,
+		                        RELAY_BACKOFF_CAP_MS);
+	} else {
+		relay->lease_failures = 0;
+		relay_lease_counts(relay->lease, &owned, &draining, &live);
+		relay->next_lease_at = now + (draining > 0 || live == 0 ? RELAY_LEASE_TICK_BUSY_MS
+		                                                        : RELAY_LEASE_TICK_MS);
+	}
+	relay->nshards = relay_lease_claimable(relay->lease, relay->shards);
+	pthread_mutex_lock(&relay->status_lock);
+	relay->status.shards_owned = owned;
+	relay->status.relays_live = live;
+	pthread_mutex_unlock(&relay->status_lock);
+	return relay->nshards != nbefore ||
+	       memcmp(before, relay->shards, relay->nshards * sizeof(int)) != 0;
+}
+
+/* How long the loop may sleep for `want_ms` without missing the next lease tick. */
+static long relay_sleep_ms(const struct relay *relay, long want_ms)
+{
+	long until_lease = relay->next_lease_at - relay_now_ms();
+
+	if (until_lease < 1)
+		until_lease = 1;
+	return want_ms < until_lease ? want_ms : until_lease;
+}
+
 static void *relay_main(void *arg)
 {
 	struct relay *relay = arg;
@@ -617,6 +777,8 @@ static void *relay_main(void *arg)
 			more_rows = true;
 		if (stopping)
 			break;
+		if (relay_lease_step(relay))
+			more_rows = true; /* new shards may hold rows */
 
 		/* Claim while there is room in the pipeline and reason to expect rows. */
 		slot = relay_free_slot(relay);
@@ -661,20 +823,23 @@ static void *relay_main(void *arg)
 
 		rd_kafka_poll(relay->rk, 0); /* error and log events while idle */
 		if (relay_now_ms() < next_claim_at) {
-			stopping = relay_wait(relay, next_claim_at - relay_now_ms());
+			stopping = relay_wait(
+			    relay, relay_sleep_ms(relay, next_claim_at - relay_now_ms()));
 			more_rows = true;
 			continue;
 		}
 		if (!more_rows) {
 			/* Nothing found: sleep until woken or the poll interval, which doubles up
 			 * to the fallback while nothing comes. */
-			stopping = relay_wait(relay, idle_ms);
+			stopping = relay_wait(relay, relay_sleep_ms(relay, idle_ms));
 			idle_ms =
 			    idle_ms * 2 > relay->poll_idle_ms ? relay->poll_idle_ms : idle_ms * 2;
 			more_rows = true;
 		}
 	}
 	relay_shutdown_flush(relay);
+	/* Every batch is marked or rolled back: the shards can go to the other relays now. */
+	relay_lease_release_all(relay->lease);
 	rd_kafka_flush(relay->rk, 1000);
 	pthread_mutex_lock(&relay->status_lock);
 	relay->status.running = false;
@@ -735,6 +900,7 @@ void relay_destroy(struct relay *relay)
 			PQfinish(relay->slots[i].conn);
 	}
 	free(relay->slots);
+	relay_lease_destroy(relay->lease); /* closing its connection releases the shards */
 	pthread_rwlock_destroy(&relay->rk_lock);
 	pthread_mutex_destroy(&relay->wake_lock);
 	pthread_cond_destroy(&relay->wake_cond);

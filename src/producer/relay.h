@@ -22,9 +22,35 @@
  * interval that tightens to poll_min_ms while rows flow and relaxes to poll_idle_ms (the
  * fallback poll) when idle. No NOTIFY in writers' commits: it serialises them.
  *
- * Several instances: each relay's claims skip rows another holds, so two relays never publish
- * the same batch at once. Strict per-key order across instances needs shard ownership (see
- * ARCHITECTURE.md); with one relay per database it holds.
+ * Several relays, one order. Any number of producer instances may relay one database. Rows are
+ * split into 64 shards by key (sql/producer/006_relay_shards.sql); a relay claims only rows of the
+ * shards it leases (relay_lease.h: session advisory locks on a connection of their own, so they
+ * vanish the moment a relay dies, kill -9 included), and the leases are rebalanced to a fair
+ * share as relays come and go. One relay at a time publishes a shard, lowest id first, so per-key
+ * order holds across relays. A shard is given up only once every batch that may hold its rows is
+ * marked and committed; a shard freed by a crash has no batch of the dead relay left (its
+ * transactions rolled back with its connections), so the next owner starts from the shard's
+ * lowest PENDING row: what the dead relay had published but not marked goes out again, as after
+ * any crash (duplicates bounded by its batches in flight). Naive SKIP LOCKED across relays would
+ * not do: a relay whose claim skips a key's row that another relay holds in flight may publish
+ * the key's next row first. There is still no id cursor anywhere: every claim starts from the
+ * lowest PENDING id, so a row that commits late is found by the next claim of its shard's owner.
+ * Throughput grows with relays while PostgreSQL keeps up: each claim walks the pending index in id
+ * order and passes over other relays' rows (about relays x batch_size rows read per claim); with
+ * one relay owning every shard the filter is left out of the claim altogether.
+ *
+ * Messages Kafka refuses for good (too large, invalid topic, not authorised): the row keeps the
+ * error and waits with a backoff of its own (1 s doubling to 5 minutes); after max_attempts
+ * refusals it becomes FAILED. While it waits, the later PENDING rows with its topic and key are
+ * not claimed (the claim's NOT EXISTS on the partial backoff index), and within the pipeline the
+ * rows of its key that were claimed before the refusal was marked are held (not produced, left
+ * untouched); so are, while a refused row is being retried, the rows of its key behind it,
+ * until the retry's outcome is marked. Every other row flows on. One limit: a broker's refusal
+ * (not librdkafka's own checks) of a row's *first* attempt is known only at its delivery report,
+ * by which time later rows of its key in the other batches already in flight (at most
+ * batch_size x (inflight_batches - 1)) may be on their way and precede the row's eventual
+ * delivery, should a retry succeed. Refusals librdkafka makes at produce time (a message larger
+ * than message.max.bytes, an invalid topic name) block the key strictly from the first.
  */
 #ifndef FERRY_RELAY_H
 #define FERRY_RELAY_H
@@ -47,6 +73,7 @@ struct relay_options {
 	long poll_min_ms;         /* poll interval while rows flow */
 	long poll_idle_ms;        /* fallback poll interval when idle */
 	long shutdown_timeout_ms; /* relay_stop waits this long for deliveries in flight */
+	int max_attempts;         /* a row Kafka refused this many times becomes FAILED, >= 1 */
 	/* Metrics (NULL: not counted): a counter and a histogram labelled topic, counted when a
 	 * batch is marked (delivered rows, and the seconds from their enqueuing transaction's start
 	 * to Kafka's confirmation), and a histogram of delivered rows per batch. */
@@ -59,8 +86,11 @@ struct relay_options {
 struct relay_status {
 	bool running;                   /* the thread is running */
 	uint64_t published_total;       /* rows confirmed by Kafka and marked SENT */
-	uint64_t delivery_errors_total; /* rows whose delivery failed (left PENDING) */
+	uint64_t delivery_errors_total; /* rows Kafka refused (each attempt counts) */
+	uint64_t failed_total;          /* rows marked FAILED after max_attempts refusals */
 	uint64_t batches_total;         /* batches marked */
+	int shards_owned;               /* shards leased by this relay (relay_lease.h) */
+	int relays_live;                /* relays on this database, at the last lease tick */
 	char last_error[256];           /* most recent error, "" if none */
 };
 
