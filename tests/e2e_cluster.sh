@@ -11,15 +11,15 @@
 #     which every agent of the cluster is STOPPED (graceful shutdowns deregister) and every instance logged a
 #     clean stop with no sanitizer report.
 # Its own database, cluster directory, topic and group names and free ports: it disturbs neither a cluster a
-# person left running nor other tests. FERRY_E2E_RELAYS (default 1) is how many producers run a relay: strict
-# per-key order across several relays needs shard ownership (see README), which this branch does not have.
+# person left running nor other tests. FERRY_E2E_RELAYS (default 3: every producer) is how many producers run a
+# relay; per-key order across them comes from the relays' shard leases (README, "How it works").
 # Usage: tests/e2e_cluster.sh (needs the build; starts the stack if it is not running)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-relays="${FERRY_E2E_RELAYS:-1}"
+relays="${FERRY_E2E_RELAYS:-3}"
 "$FERRY_ROOT/scripts/stack" up
 eval "$("$FERRY_ROOT/scripts/stack" env)"
 
