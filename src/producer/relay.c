@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -18,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
+#include "producer/message_headers.h"
 #include "producer/outbox_store.h"
 #include "producer/relay_lease.h"
 
@@ -279,48 +279,23 @@ fail:
 	return NULL;
 }
 
+/* The record's headers (message_headers.h); the relay's own ids stand in for rows that came
+ * through the SQL or C door, which record no producer. */
 static rd_kafka_headers_t *relay_headers(struct relay *relay, const struct outbox_row *row)
 {
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
-	char idbuf[32];
+	struct message_header_fields f = {
+	    .message_id = row->id,
+	    .idempotency_key = row->idempotency_key,
+	    .producer_service_id =
+	        row->producer_service_id ? row->producer_service_id : relay->service_id,
+	    .producer_instance_id =
+	        row->producer_instance_id ? row->producer_instance_id : relay->instance_id,
+	    .created_at = row->created_at,
+	    .target_group = row->target_group,
+	    .headers_json = row->headers_json,
+	};
 
-	snprintf(idbuf, sizeof(idbuf), "%" PRId64, row->id);
-	rd_kafka_header_add(hdrs, "ferry-message-id", -1, idbuf, -1);
-	if (row->idempotency_key)
-		rd_kafka_header_add(hdrs, "ferry-idempotency-key", -1, row->idempotency_key, -1);
-	rd_kafka_header_add(hdrs, "ferry-producer-service-id", -1,
-	                    row->producer_service_id ? row->producer_service_id : relay->service_id,
-	                    -1);
-	rd_kafka_header_add(
-	    hdrs, "ferry-producer-instance-id", -1,
-	    row->producer_instance_id ? row->producer_instance_id : relay->instance_id, -1);
-	rd_kafka_header_add(hdrs, "ferry-created-at", -1, row->created_at, -1);
-	/* Consumers of other groups skip a record addressed to one group. */
-	if (row->target_group)
-		rd_kafka_header_add(hdrs, "ferry-target-group", -1, row->target_group, -1);
-
-	/* The application's own headers. Values are strings (the API enforces it); anything else
-	 * that reached the table through SQL travels as its JSON text rather than being lost. */
-	if (strcmp(row->headers_json, "{}") != 0) {
-		json_t *obj = json_loads(row->headers_json, 0, NULL);
-		const char *name;
-		json_t *value;
-
-		json_object_foreach (obj, name, value) {
-			if (json_is_string(value)) {
-				rd_kafka_header_add(hdrs, name, -1, json_string_value(value),
-				                    (ssize_t)json_string_length(value));
-			} else {
-				char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-
-				if (text)
-					rd_kafka_header_add(hdrs, name, -1, text, -1);
-				free(text);
-			}
-		}
-		json_decref(obj);
-	}
-	return hdrs;
+	return message_headers_build(&f);
 }
 
 static void relay_slot_reset(struct relay_slot *slot)
