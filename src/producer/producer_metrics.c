@@ -64,6 +64,10 @@ int producer_metrics_init(struct producer_metrics *m)
 	                    "Rows Kafka refused or failed to deliver (relay).", NULL);
 	m->relay_batches =
 	    metrics_counter(r, "ferry_relay_batches_total", "Batches the relay marked.", NULL);
+	m->relay_failed = metrics_counter(
+	    r, "ferry_relay_messages_failed_total",
+	    "Messages the relay gave up on: Kafka refused them FERRY_RELAY_MAX_ATTEMPTS times.",
+	    NULL);
 	m->backlog = metrics_gauge(r, "ferry_outbox_backlog",
 	                           "PENDING messages in the outbox (all instances).", NULL);
 	m->oldest_pending =
@@ -79,9 +83,9 @@ int producer_metrics_init(struct producer_metrics *m)
 	m->http_requests = metrics_http_requests(r);
 	if (!m->enqueued || !m->published || !m->acknowledged || !m->nacked || !m->retried ||
 	    !m->failed || !m->expired || !m->commit_to_publish || !m->publish_to_ack ||
-	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->backlog ||
-	    !m->oldest_pending || !m->database_up || !m->retry_errors || !m->cleanup_deleted ||
-	    !m->http_requests) {
+	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->relay_failed ||
+	    !m->backlog || !m->oldest_pending || !m->database_up || !m->retry_errors ||
+	    !m->cleanup_deleted || !m->http_requests) {
 		producer_metrics_destroy(m);
 		return -1;
 	}
@@ -128,6 +132,7 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 		relay_get_status(ctx->relay, &st);
 		metric_set(m->delivery_errors, NULL, (double)st.delivery_errors_total);
 		metric_set(m->relay_batches, NULL, (double)st.batches_total);
+		metric_set(m->relay_failed, NULL, (double)st.failed_total);
 	}
 	if (ctx->retry_job) {
 		struct retry_job_status st;

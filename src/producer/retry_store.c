@@ -257,7 +257,8 @@ enum retry_store_error retry_store_request_redelivery(PGconn *conn, int64_t mess
 	        conn,
 	        "SELECT coalesce(json_agg(json_build_object('consumerGroup', r.consumer_group,"
 	        " 'previousStatus', r.previous_status,"
-	        " 'target', CASE WHEN r.target_agent_id IS NULL THEN 'group' ELSE 'instance' END,"
+	        " 'target', CASE WHEN r.consumer_group IS NULL THEN 'relay'"
+	        "  WHEN r.target_agent_id IS NULL THEN 'group' ELSE 'instance' END,"
 	        " 'targetConsumerServiceId', $3::text, 'targetInstanceId', r.target_instance,"
 	        " 'fallbackReason', r.fallback_reason)), '[]')::text"
 	        " FROM ferry.request_redelivery($1::bigint, $2, $3, $4, $5::integer) r",

@@ -108,7 +108,9 @@ enum retry_store_error {
  * An operator's re-drive of one message (ferry.request_redelivery): all its unacknowledged
  * groups, or `group`; aimed at consumer `target` (service or instance id) when not NULL.
  * *out: a new JSON array, one object per group {consumerGroup, previousStatus, target
- * ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}.
+ * ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}; for a
+ * message the relay gave up on (never on Kafka), one object with target "relay": it is PENDING
+ * again.
  */
 enum retry_store_error retry_store_request_redelivery(PGconn *conn, int64_t message_id,
                                                       const char *group, const char *target,

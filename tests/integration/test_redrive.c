@@ -377,12 +377,48 @@ static void test_redrive_errors(void **state)
 	it_response_free(&r);
 }
 
+static void test_redrive_of_a_message_the_relay_gave_up_on(void **state)
+{
+	char topic[IT_TOPIC_MAX], g[160], body[256];
+	struct it_response r = {0};
+	int64_t id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "redrive-unsent");
+	snprintf(g, sizeof(g), "%s-g", topic);
+	register_topic(topic, g, 60);
+	/* As the relay leaves a message Kafka refused FERRY_RELAY_MAX_ATTEMPTS times. */
+	id = it_sql_int(fx.conn,
+	                "INSERT INTO ferry.outbox_message (topic, message_key, payload, status,"
+	                " publish_attempts, processed_at, error_message) VALUES ('%s', 'k', 'p',"
+	                " 'FAILED', 5, now(), 'Broker: Message size too large') RETURNING id",
+	                topic);
+	snprintf(body, sizeof(body), "{\"consumerGroup\":\"%s\"}", g);
+	assert_int_equal(retry(id, body, &r), 409); /* not a group's to take */
+	assert_int_equal(retry(id, NULL, &r), 202);
+	assert_string_equal(it_json_string(r.json, "redeliveries.0.target"), "relay");
+	assert_string_equal(it_json_string(r.json, "redeliveries.0.previousStatus"), "FAILED");
+	it_response_free(&r);
+	/* The relay takes it again: on Kafka, then tracked for its group. */
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message WHERE id = %" PRId64
+	                            " AND status = 'SENT' AND publish_attempts = 1",
+	                            id));
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
+	               "%" PRId64 " AND status = 'SENT'",
+	               id),
+	    1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_targeted_retry_live_instance_then_dead_falls_back),
 	    cmocka_unit_test(test_list_bulk_redrive_and_delete),
 	    cmocka_unit_test(test_redrive_errors),
+	    cmocka_unit_test(test_redrive_of_a_message_the_relay_gave_up_on),
 	};
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
 }
