@@ -55,6 +55,7 @@ static void api_list_failed(struct http_exchange *ex, void *opaque)
 	struct api_redrive_context *ctx = opaque;
 	const char *group = http_exchange_query(ex, "consumerGroup");
 	const char *status = http_exchange_query(ex, "status");
+	const char *newest;
 	long long limit, after;
 	char errstr[512];
 	json_t *page = NULL;
@@ -72,9 +73,15 @@ static void api_list_failed(struct http_exchange *ex, void *opaque)
 	                            &limit) != 0 ||
 	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
 		return;
+	newest = http_exchange_query(ex, "newest");
+	if (newest && strcmp(newest, "true") != 0 && strcmp(newest, "false") != 0) {
+		http_exchange_error(ex, 400, "query parameter newest must be true or false");
+		return;
+	}
 	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
 		return;
-	if (retry_store_list_dead(conn, group, status, after, (int)limit, &page, errstr,
+	if (retry_store_list_dead(conn, group, status, after, (int)limit,
+	                          newest && strcmp(newest, "true") == 0, &page, errstr,
 	                          sizeof(errstr)) != 0)
 		http_exchange_error(ex, 503, "database error: %s", errstr);
 	else

@@ -325,10 +325,10 @@ done:
 }
 
 int retry_store_list_dead(PGconn *conn, const char *group, const char *status, int64_t after_id,
-                          int limit, json_t **out, char *errstr, size_t errstr_size)
+                          int limit, bool newest, json_t **out, char *errstr, size_t errstr_size)
 {
 	char after[32], lim[16];
-	const char *params[4] = {group, status, after, lim};
+	const char *params[5] = {group, status, after, lim, newest ? "true" : "false"};
 
 	snprintf(after, sizeof(after), "%" PRId64, after_id);
 	snprintf(lim, sizeof(lim), "%d", limit);
@@ -337,13 +337,13 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
 	    conn,
 	    "WITH ids AS (SELECT x.id FROM ("
 	    "  SELECT d.message_id AS id FROM ferry.message_delivery d"
-	    "   WHERE d.status IN ('FAILED', 'EXPIRED') AND d.message_id > $3::bigint"
+	    "   WHERE d.status IN ('FAILED', 'EXPIRED') AND ($5::boolean OR d.message_id > $3::bigint)"
 	    "   AND ($1::text IS NULL OR d.consumer_group = $1) AND ($2::text IS NULL OR d.status = $2)"
 	    "  UNION"
 	    "  SELECT m.id FROM ferry.outbox_message m"
-	    "   WHERE m.status = 'FAILED' AND m.sent_at IS NULL AND m.id > $3::bigint"
+	    "   WHERE m.status = 'FAILED' AND m.sent_at IS NULL AND ($5::boolean OR m.id > $3::bigint)"
 	    "   AND $1::text IS NULL AND ($2::text IS NULL OR $2 = 'FAILED')) x"
-	    "  ORDER BY x.id LIMIT $4::integer),"
+	    "  ORDER BY CASE WHEN $5::boolean THEN -x.id ELSE x.id END LIMIT $4::integer),"
 	    " rows AS ("
 	    "  SELECT m.id AS message_id, d.consumer_group AS grp, json_build_object("
 	    "   'messageId', m.id, 'topic', m.topic, 'key', m.message_key,"
@@ -364,12 +364,14 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
 	    "  FROM ids JOIN ferry.outbox_message m ON m.id = ids.id"
 	    "  WHERE m.status = 'FAILED' AND m.sent_at IS NULL)"
 	    " SELECT json_build_object("
-	    "  'failed', coalesce((SELECT json_agg(r.j ORDER BY r.message_id, r.grp) FROM rows r),"
+	    "  'failed', coalesce((SELECT json_agg(r.j ORDER BY CASE WHEN $5::boolean THEN -r.message_id ELSE r.message_id END,"
+	    "   r.grp) FROM rows r),"
 	    "   '[]'),"
 	    "  'count', (SELECT count(*) FROM rows),"
-	    "  'nextAfterId', CASE WHEN (SELECT count(*) FROM ids) < $4::integer THEN NULL"
+	    "  'nextAfterId', CASE WHEN $5::boolean OR (SELECT count(*) FROM ids) < $4::integer"
+	    "   THEN NULL"
 	    "   ELSE (SELECT max(id) FROM ids) END)::text",
-	    4, params, out, NULL, errstr, errstr_size);
+	    5, params, out, NULL, errstr, errstr_size);
 }
 
 enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff, const char *group,

@@ -130,10 +130,11 @@ int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status
  * A page of dead letters, by message id after `after_id`, at most `limit` messages: every
  * FAILED/EXPIRED delivery of them (filtered by group/status when not NULL), and messages that
  * never reached Kafka and were given up (status FAILED, consumerGroup null). *out is
- * {"failed": [...], "count": n, "nextAfterId": id|null}.
+ * {"failed": [...], "count": n, "nextAfterId": id|null}. With `newest`, the `limit` most recent
+ * messages instead, newest first (after_id ignored, no next page).
  */
 int retry_store_list_dead(PGconn *conn, const char *group, const char *status, int64_t after_id,
-                          int limit, json_t **out, char *errstr, size_t errstr_size)
+                          int limit, bool newest, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*

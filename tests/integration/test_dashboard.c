@@ -762,7 +762,8 @@ static void test_browser_shows_api_numbers(void **state)
 	assert_int_equal(it_get(&fx.producer, "/api/messages/health", &health), 200);
 	assert_int_equal(it_get(&fx.producer, "/api/messages/stats", &stats), 200);
 	assert_int_equal(it_get(&fx.producer, "/api/agents/consumers", &agents), 200);
-	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?limit=10", &failed), 200);
+	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?newest=true&limit=10", &failed),
+	                 200);
 	(void)it_get(&fx.producer, "/api/agents/producers", &producers);
 	(void)it_get(&fx.producer, "/metrics", &metrics);
 
@@ -924,7 +925,8 @@ static void test_redrive_button(void **state)
 		skipped = true;
 		skip();
 	}
-	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?limit=1", &failed), 200);
+	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?newest=true&limit=1", &failed),
+	                 200);
 	assert_int_equal(json_array_size(json_object_get(failed.json, "failed")), 1);
 	id = json_integer_value(it_json_get(failed.json, "failed.0.messageId"));
 	group = it_json_string(failed.json, "failed.0.consumerGroup");

@@ -264,6 +264,17 @@ static void test_list_bulk_redrive_and_delete(void **state)
 	assert_int_equal(json_array_size(it_json_get(r.json, "failed")), 1);
 	assert_true(json_is_null(it_json_get(r.json, "nextAfterId")));
 	it_response_free(&r);
+	/* The most recent first, for a dashboard. */
+	snprintf(path, sizeof(path), "/api/messages/failed?consumerGroup=%s&newest=true&limit=2",
+	         g);
+	assert_int_equal(it_get(&fx.producer, path, &r), 200);
+	assert_int_equal(json_array_size(it_json_get(r.json, "failed")), 2);
+	assert_int_equal(json_integer_value(it_json_get(r.json, "failed.0.messageId")), ids[3]);
+	assert_int_equal(json_integer_value(it_json_get(r.json, "failed.1.messageId")), ids[2]);
+	assert_true(json_is_null(it_json_get(r.json, "nextAfterId")));
+	it_response_free(&r);
+	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?newest=yes", &r), 400);
+	it_response_free(&r);
 
 	/* Bulk re-drive: the three that fail once succeed now; the fourth fails again. */
 	snprintf(body, sizeof(body), "{\"consumerGroup\":\"%s\",\"status\":\"FAILED\"}", g);
