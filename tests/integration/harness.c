@@ -575,6 +575,40 @@ void it_consumer_start(struct it_producer *c, const struct it_db *db, const char
 	it_service_start(c, db, extra_env, FERRY_CONSUMER_BIN, "consumer");
 }
 
+void it_consumer_start_group(struct it_producer *c, const struct it_db *db,
+                             const struct it_producer *producer, const char *group,
+                             const char *topics, const char *const *extra_env)
+{
+	char g[512], t[1024], url[128];
+	const char *env[32] = {g, t, url};
+	size_t n = 3;
+
+	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
+	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topics);
+	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d", producer->port);
+	for (; extra_env && *extra_env && n < 31; extra_env++)
+		env[n++] = *extra_env;
+	env[n] = NULL;
+	it_consumer_start(c, db, env);
+}
+
+int64_t it_send_message(const struct it_producer *p, const char *topic, const char *key,
+                        const char *payload)
+{
+	struct it_response r = {0};
+	char body[1024];
+	int64_t id;
+
+	snprintf(body, sizeof(body),
+	         "{\"topic\":\"%s\",\"key\":\"%s\",\"message\":\"%s\",\"useBatching\":false}",
+	         topic, key, payload);
+	if (it_post(p, "/api/messages/send", body, &r) != 201)
+		fail_msg("send to %s answered %ld: %s", topic, r.status, r.text);
+	id = (int64_t)json_integer_value(it_json_get(r.json, "id"));
+	it_response_free(&r);
+	return id;
+}
+
 int it_producer_stop(struct it_producer *p)
 {
 	int status;

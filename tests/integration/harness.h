@@ -119,6 +119,17 @@ void it_producer_start(struct it_producer *p, const struct it_db *db, const char
  */
 void it_consumer_start(struct it_producer *c, const struct it_db *db, const char *const *extra_env);
 
+/* it_consumer_start for one group of `topics` (comma-separated), acknowledging to `producer`,
+ * with `extra_env` (NULL-terminated, may be NULL) for the processor and the rest. */
+void it_consumer_start_group(struct it_producer *c, const struct it_db *db,
+                             const struct it_producer *producer, const char *group,
+                             const char *topics, const char *const *extra_env);
+
+/* POST /api/messages/send (useBatching false) of a plain-text message; fails the test unless it
+ * answers 201. Returns the message id. The strings must need no JSON escaping. */
+int64_t it_send_message(const struct it_producer *p, const char *topic, const char *key,
+                        const char *payload);
+
 /*
  * Sends SIGTERM and waits at most 30 s for the process to exit (then SIGKILL). Returns its exit
  * status, or 128 + the signal that ended it; prints the log's tail when that is not 0.

@@ -81,10 +81,9 @@ static void assert_family(const char *text, const char *name, const char *type)
 
 static void test_metrics_move_with_traffic(void **state)
 {
-	char topic[IT_TOPIC_MAX], group[160], body[1024], s[512], url[128], g[256], t[256];
-	const char *env[] = {
-	    g,   t, url, "FERRY_PROCESSOR=plugin", "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN,
-	    NULL};
+	char topic[IT_TOPIC_MAX], group[160], body[1024], s[512];
+	const char *env[] = {"FERRY_PROCESSOR=plugin",
+	                     "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN, NULL};
 	struct it_producer c = {0};
 	struct it_response r = {0};
 	char *before, *after, *cons;
@@ -125,11 +124,7 @@ static void test_metrics_move_with_traffic(void **state)
 	}
 	assert_int_equal(it_get(&fx.producer, "/api/messages/999999999", &r), 404);
 	it_response_free(&r);
-	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
-	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
-	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
-	         fx.producer.port);
-	it_consumer_start(&c, &fx.db, env);
+	it_consumer_start_group(&c, &fx.db, &fx.producer, group, topic, env);
 	assert_true(
 	    it_wait_sql_int(fx.conn, 18, WAIT_MS,
 	                    "SELECT count(*) FROM ferry.message_delivery WHERE consumer_group"

@@ -72,39 +72,18 @@ static void register_topic(const struct it_producer *p, const char *topic, const
 static void start_consumer(struct it_producer *c, const char *group, const char *topic, bool plugin,
                            const char *instance)
 {
-	char g[256], t[256], url[128], inst[160];
-	const char *env[] = {g,
-	                     t,
-	                     url,
-	                     plugin ? "FERRY_PROCESSOR=plugin" : "FERRY_PROCESSOR=log",
+	char inst[160];
+	const char *env[] = {plugin ? "FERRY_PROCESSOR=plugin" : "FERRY_PROCESSOR=log",
 	                     "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN,
-	                     "FERRY_HEARTBEAT_INTERVAL_S=1",
-	                     instance ? inst : NULL,
-	                     NULL};
+	                     "FERRY_HEARTBEAT_INTERVAL_S=1", instance ? inst : NULL, NULL};
 
-	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
-	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
-	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
-	         fx.producer.port);
 	snprintf(inst, sizeof(inst), "INSTANCE_ID=%s", instance ? instance : "");
-	it_consumer_start(c, &fx.db, env);
+	it_consumer_start_group(c, &fx.db, &fx.producer, group, topic, env);
 }
 
-/* Sends one message; returns its id. */
 static int64_t send_one(const char *topic, const char *key, const char *payload)
 {
-	struct it_response r = {0};
-	char body[512];
-	int64_t id;
-
-	snprintf(body, sizeof(body),
-	         "{\"topic\":\"%s\",\"key\":\"%s\",\"message\":\"%s\",\"useBatching\":false}",
-	         topic, key, payload);
-	if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
-		fail_msg("send answered %ld: %s", r.status, r.text);
-	id = (int64_t)json_integer_value(it_json_get(r.json, "id"));
-	it_response_free(&r);
-	return id;
+	return it_send_message(&fx.producer, topic, key, payload);
 }
 
 static int64_t delivery_int(int64_t id, const char *group, const char *column)

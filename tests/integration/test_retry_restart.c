@@ -48,10 +48,9 @@ static int teardown(void **state)
 
 static void test_retries_continue_after_the_job_instance_dies(void **state)
 {
-	char topic[IT_TOPIC_MAX], group[160], body[512], url[128], g[256], t[256], *sched;
-	const char *env[] = {
-	    g,   t, url, "FERRY_PROCESSOR=plugin", "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN,
-	    NULL};
+	char topic[IT_TOPIC_MAX], group[160], body[512], *sched;
+	const char *env[] = {"FERRY_PROCESSOR=plugin",
+	                     "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN, NULL};
 	struct it_producer job = {0}, job2 = {0}, c = {0};
 	struct it_response r = {0};
 	int64_t id, count;
@@ -64,11 +63,7 @@ static void test_retries_continue_after_the_job_instance_dies(void **state)
 	         "\"maxRetries\":-1}]}",
 	         topic, group);
 	assert_int_equal(it_post(&fx.producer, "/api/topics/register", body, &r), 201);
-	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
-	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
-	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
-	         fx.producer.port);
-	it_consumer_start(&c, &fx.db, env);
+	it_consumer_start_group(&c, &fx.db, &fx.producer, group, topic, env);
 	it_producer_start(&job, &fx.db, job_env);
 	snprintf(body, sizeof(body), "{\"topic\":\"%s\",\"key\":\"k\",\"message\":\"fail\"}",
 	         topic);

@@ -55,8 +55,8 @@ static void test_traceparent_end_to_end(void **state)
 {
 	static const char *const http_tp[] = {"traceparent: " TP_HTTP, NULL};
 	static const char *const bad_tp[] = {"traceparent: 00-zz", NULL};
-	char topic[IT_TOPIC_MAX], group[160], body[512], url[128], g[256], t[256], *log = NULL;
-	const char *env[] = {g, t, url, "FERRY_PROCESSOR=log", NULL};
+	char topic[IT_TOPIC_MAX], group[160], body[512], *log = NULL;
+	const char *env[] = {"FERRY_PROCESSOR=log", NULL};
 	struct it_producer c = {0};
 	struct it_records recs = {0};
 	struct it_response r = {0};
@@ -110,11 +110,7 @@ static void test_traceparent_end_to_end(void **state)
 	it_records_free(&recs);
 
 	/* In the consumer's processed rows and its log lines. */
-	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
-	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
-	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
-	         fx.producer.port);
-	it_consumer_start(&c, &fx.db, env);
+	it_consumer_start_group(&c, &fx.db, &fx.producer, group, topic, env);
 	assert_true(it_wait_sql_int(fx.conn, 3, WAIT_MS,
 	                            "SELECT count(*) FROM ferry_consumer.processed_message"
 	                            " WHERE consumer_group = '%s' AND traceparent IS NOT NULL",
