@@ -4,7 +4,6 @@
 #include "producer/cleanup_job.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,6 @@ struct cleanup_job {
 	char *conninfo;
 	struct cleanup_job_options opts;
 	PGconn *conn;
-	pthread_mutex_t mu; /* guards status */
-	struct cleanup_job_status status;
 };
 
 struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts)
@@ -37,7 +34,6 @@ struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts)
 	}
 	job->opts = *opts;
 	job->opts.conninfo = job->conninfo;
-	pthread_mutex_init(&job->mu, NULL);
 	return job;
 }
 
@@ -81,18 +77,13 @@ long cleanup_job_run(void *arg)
 		         "deleted %" PRId64 " finished message(s) and %" PRId64
 		         " health check(s) past retention%s",
 		         messages, checks, more ? "; more to do" : "");
-	pthread_mutex_lock(&job->mu);
-	job->status.messages_deleted_total += (uint64_t)messages;
-	job->status.health_checks_deleted_total += (uint64_t)checks;
-	pthread_mutex_unlock(&job->mu);
-	return more ? 0 : -1;
-}
+	{
+		const char *message[1] = {"message"}, *check[1] = {"health_check"};
 
-void cleanup_job_status(struct cleanup_job *job, struct cleanup_job_status *out)
-{
-	pthread_mutex_lock(&job->mu);
-	*out = job->status;
-	pthread_mutex_unlock(&job->mu);
+		metric_add(job->opts.deleted, message, (double)messages);
+		metric_add(job->opts.deleted, check, (double)checks);
+	}
+	return more ? 0 : -1;
 }
 
 void cleanup_job_destroy(struct cleanup_job *job)
@@ -102,6 +93,5 @@ void cleanup_job_destroy(struct cleanup_job *job)
 	if (job->conn)
 		PQfinish(job->conn);
 	free(job->conninfo);
-	pthread_mutex_destroy(&job->mu);
 	free(job);
 }

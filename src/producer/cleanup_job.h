@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
+
 struct cleanup_job;
 
 struct cleanup_job_options {
@@ -19,11 +21,8 @@ struct cleanup_job_options {
 	int64_t message_retention_s;
 	int64_t health_check_retention_s;
 	int batch_size;
-};
-
-struct cleanup_job_status {
-	uint64_t messages_deleted_total;
-	uint64_t health_checks_deleted_total;
+	struct metric_family
+	    *deleted; /* counter labelled kind ("message", "health_check"), or NULL */
 };
 
 /* NULL when out of memory. */
@@ -31,8 +30,6 @@ struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts);
 
 /* One pass (a scheduler_job_fn): 0 to run again at once, -1 to wait for the interval. */
 long cleanup_job_run(void *job);
-
-void cleanup_job_status(struct cleanup_job *job, struct cleanup_job_status *out);
 
 void cleanup_job_destroy(struct cleanup_job *job);
 

@@ -269,6 +269,7 @@ int main(int argc, char **argv)
 		    .retried = metrics.retried,
 		    .failed = metrics.failed,
 		    .expired = metrics.expired,
+		    .publish_errors = metrics.retry_errors,
 		};
 		rd_kafka_conf_t *rconf =
 		    kafka_conf_build(cfg.kafka_bootstrap, retry_defaults,
@@ -289,6 +290,7 @@ int main(int argc, char **argv)
 		    .message_retention_s = (int64_t)cfg.message_retention_hours * 3600,
 		    .health_check_retention_s = (int64_t)cfg.health_check_retention_hours * 3600,
 		    .batch_size = (int)cfg.cleanup_batch_size,
+		    .deleted = metrics.cleanup_deleted,
 		};
 
 		cleanup_job = cleanup_job_new(&cjo);
@@ -340,8 +342,6 @@ int main(int argc, char **argv)
 	    .pool = pool,
 	    .pool_timeout_ms = 5000,
 	    .relay = relay,
-	    .retry_job = retry_job,
-	    .cleanup_job = cleanup_job,
 	};
 	/* One table: the fixed paths before api_messages' "/api/messages/{id}". */
 	{

@@ -7,9 +7,7 @@
 #include <string.h>
 
 #include "common/metrics_http.h"
-#include "producer/cleanup_job.h"
 #include "producer/relay.h"
-#include "producer/retry_job.h"
 
 /* Seconds: from a few milliseconds (a warm relay) to minutes (an outage, a slow consumer). */
 static const double producer_metrics_latency_buckets[] = {
@@ -133,20 +131,6 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 		metric_set(m->delivery_errors, NULL, (double)st.delivery_errors_total);
 		metric_set(m->relay_batches, NULL, (double)st.batches_total);
 		metric_set(m->relay_failed, NULL, (double)st.failed_total);
-	}
-	if (ctx->retry_job) {
-		struct retry_job_status st;
-
-		retry_job_status(ctx->retry_job, &st);
-		metric_set(m->retry_errors, NULL, (double)st.publish_errors_total);
-	}
-	if (ctx->cleanup_job) {
-		struct cleanup_job_status st;
-		const char *messages[1] = {"message"}, *checks[1] = {"health_check"};
-
-		cleanup_job_status(ctx->cleanup_job, &st);
-		metric_set(m->cleanup_deleted, messages, (double)st.messages_deleted_total);
-		metric_set(m->cleanup_deleted, checks, (double)st.health_checks_deleted_total);
 	}
 	metrics_http_respond(ex, m->registry);
 }

@@ -5,8 +5,8 @@
  * Event counters are counted where the event happens (the API for enqueues and
  * acknowledgments, the relay for publications, the retry job for retries and verdicts).
  * State is read when scraped: the outbox backlog and its oldest pending row from PostgreSQL (the
- * partial pending index keeps that cheap), the relay's and jobs' own counters from their status
- * calls. A scrape with PostgreSQL down still answers, with ferry_database_up 0.
+ * partial pending index keeps that cheap) and the relay's counters from relay_get_status. A scrape
+ * with PostgreSQL down still answers, with ferry_database_up 0.
  */
 #ifndef FERRY_PRODUCER_METRICS_H
 #define FERRY_PRODUCER_METRICS_H
@@ -18,8 +18,6 @@
 #include "common/pg.h"
 
 struct relay;
-struct retry_job;
-struct cleanup_job;
 
 struct producer_metrics {
 	struct metrics *registry;
@@ -54,8 +52,6 @@ struct api_metrics_context {
 	struct pg_pool *pool;
 	int pool_timeout_ms;
 	struct relay *relay;
-	struct retry_job *retry_job;
-	struct cleanup_job *cleanup_job;
 };
 
 /* GET /metrics, bound to ctx (static table of *n entries). */

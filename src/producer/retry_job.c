@@ -4,7 +4,6 @@
 #include "producer/retry_job.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +26,11 @@ struct retry_job {
 	long backoff_base_ms;
 	long backoff_max_ms;
 	long publish_timeout_ms;
-	struct metric_family *retried, *failed, *expired;
+	struct metric_family *retried, *failed, *expired, *publish_errors;
 	uint64_t rng; /* xorshift state for the backoff's jitter */
 
 	PGconn *conn;
 	rd_kafka_t *rk;
-
-	pthread_mutex_t mu; /* guards status */
-	struct retry_job_status status;
 };
 
 /* The delivery report of one redelivery: rd_kafka's opaque points at its outcome. */
@@ -69,11 +65,8 @@ static uint32_t retry_job_random(struct retry_job *job)
 	return (uint32_t)(job->rng >> 11);
 }
 
-static void retry_job_note_error(struct retry_job *job, const char *what, const char *errstr)
+static void retry_job_note_error(const char *what, const char *errstr)
 {
-	pthread_mutex_lock(&job->mu);
-	snprintf(job->status.last_error, sizeof(job->status.last_error), "%s: %s", what, errstr);
-	pthread_mutex_unlock(&job->mu);
 	log_warn("retry", "%s: %s", what, errstr);
 }
 
@@ -89,7 +82,6 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 		rd_kafka_conf_destroy(kafka_conf);
 		return NULL;
 	}
-	pthread_mutex_init(&job->mu, NULL);
 	job->conninfo = strdup(opts->conninfo);
 	job->service_id = strdup(opts->service_id);
 	job->instance_id = strdup(opts->instance_id);
@@ -106,6 +98,7 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 	job->retried = opts->retried;
 	job->failed = opts->failed;
 	job->expired = opts->expired;
+	job->publish_errors = opts->publish_errors;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	job->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
 	if (job->rng == 0)
@@ -214,25 +207,25 @@ long retry_job_run(void *arg)
 	struct retry_job_report *reports = NULL;
 	char errstr[512];
 	int failed = 0, expired = 0;
-	uint64_t published = 0, errors = 0;
+	size_t published = 0, errors = 0;
 	long again = -1;
 	size_t i;
 
 	if (pg_ensure(&job->conn, job->conninfo, "ferry-retry", errstr, sizeof(errstr)) != 0) {
-		retry_job_note_error(job, "database unreachable", errstr);
+		retry_job_note_error("database unreachable", errstr);
 		return -1;
 	}
 	if (retry_store_settle_spent(job->conn, job->batch_size, job->actor, retry_job_settled, job,
 	                             &failed, &expired, errstr, sizeof(errstr)) != 0) {
-		retry_job_note_error(job, "settling spent retries", errstr);
+		retry_job_note_error("settling spent retries", errstr);
 		return -1;
 	}
 	if (failed + expired > 0)
 		log_info("retry", "%d delivery(ies) FAILED and %d EXPIRED: retry budget spent",
 		         failed, expired);
 	if (retry_store_claim(job->conn, job->batch_size, &batch, errstr, sizeof(errstr)) != 0) {
-		retry_job_note_error(job, "claiming due retries", errstr);
-		goto record_status;
+		retry_job_note_error("claiming due retries", errstr);
+		return -1;
 	}
 	if (batch.n == 0)
 		goto free_batch;
@@ -240,7 +233,7 @@ long retry_job_run(void *arg)
 	reports = calloc(batch.n, sizeof(*reports));
 	if (out == NULL || reports == NULL) {
 		retry_store_abandon(job->conn);
-		retry_job_note_error(job, "retry pass", "out of memory");
+		retry_job_note_error("retry pass", "out of memory");
 		goto free_batch;
 	}
 	retry_job_publish(job, &batch, out, reports);
@@ -270,9 +263,8 @@ long retry_job_run(void *arg)
 	if (published > 0) {
 		if (retry_store_record(job->conn, &batch, out, job->actor, errstr,
 		                       sizeof(errstr)) != 0) {
-			retry_job_note_error(job, "recording retries (they will be republished)",
+			retry_job_note_error("recording retries (they will be republished)",
 			                     errstr);
-			published = 0;
 		} else {
 			for (i = 0; i < batch.n; i++) {
 				const char *labels[2] = {batch.rows[i].topic, batch.rows[i].group};
@@ -284,27 +276,14 @@ long retry_job_run(void *arg)
 	} else {
 		retry_store_abandon(job->conn);
 	}
+	metric_add(job->publish_errors, NULL, (double)errors);
 	if (errors == 0 && (int)batch.n == job->batch_size)
 		again = 0;
 free_batch:
 	free(out);
 	free(reports);
 	retry_batch_free(&batch);
-record_status:
-	pthread_mutex_lock(&job->mu);
-	job->status.retried_total += published;
-	job->status.failed_total += (uint64_t)failed;
-	job->status.expired_total += (uint64_t)expired;
-	job->status.publish_errors_total += errors;
-	pthread_mutex_unlock(&job->mu);
 	return again;
-}
-
-void retry_job_status(struct retry_job *job, struct retry_job_status *out)
-{
-	pthread_mutex_lock(&job->mu);
-	*out = job->status;
-	pthread_mutex_unlock(&job->mu);
 }
 
 void retry_job_destroy(struct retry_job *job)
@@ -320,6 +299,5 @@ void retry_job_destroy(struct retry_job *job)
 	free(job->conninfo);
 	free(job->service_id);
 	free(job->instance_id);
-	pthread_mutex_destroy(&job->mu);
 	free(job);
 }

@@ -17,8 +17,8 @@
  * that reads it. If the instance no longer holds one, the record goes by key to the group.
  *
  * Owns its PGconn and its own idempotent Kafka producer (separate from the relay's: a broker
- * refusing redeliveries never stalls first deliveries). Called only on the scheduler thread;
- * retry_job_status may be called from any thread.
+ * refusing redeliveries never stalls first deliveries). Called only on the scheduler thread.
+ * What it did is counted in the metric families of its options.
  */
 #ifndef FERRY_RETRY_JOB_H
 #define FERRY_RETRY_JOB_H
@@ -44,14 +44,7 @@ struct retry_job_options {
 	struct metric_family *retried;
 	struct metric_family *failed;
 	struct metric_family *expired;
-};
-
-struct retry_job_status {
-	uint64_t retried_total;        /* deliveries republished and recorded */
-	uint64_t failed_total;         /* deliveries settled FAILED by this process */
-	uint64_t expired_total;        /* deliveries settled EXPIRED by this process */
-	uint64_t publish_errors_total; /* redeliveries Kafka refused or did not confirm in time */
-	char last_error[256];          /* "" if none */
+	struct metric_family *publish_errors; /* unlabelled: redeliveries Kafka did not confirm */
 };
 
 /* Creates the job; takes ownership of kafka_conf (also on failure). NULL with errstr. */
@@ -60,8 +53,6 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 
 /* One pass (a scheduler_job_fn): returns 0 to run again at once (a full batch), else -1. */
 long retry_job_run(void *job);
-
-void retry_job_status(struct retry_job *job, struct retry_job_status *out);
 
 /* Frees the job (after the scheduler stopped). NULL is a no-op. */
 void retry_job_destroy(struct retry_job *job);
