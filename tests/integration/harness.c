@@ -609,6 +609,33 @@ int64_t it_send_message(const struct it_producer *p, const char *topic, const ch
 	return id;
 }
 
+char *it_scrape_metrics(const struct it_producer *svc)
+{
+	struct it_response r = {0};
+	char *text;
+
+	if (it_get(svc, "/metrics", &r) != 200)
+		fail_msg("/metrics answered %ld: %s", r.status, r.text);
+	assert_non_null(strstr(r.content_type, "text/plain"));
+	text = strdup(r.text);
+	assert_non_null(text);
+	it_response_free(&r);
+	return text;
+}
+
+double it_metric_sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p = text;
+
+	while ((p = strstr(p, series)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return -1;
+}
+
 int it_producer_stop(struct it_producer *p)
 {
 	int status;

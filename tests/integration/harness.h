@@ -130,6 +130,14 @@ void it_consumer_start_group(struct it_producer *c, const struct it_db *db,
 int64_t it_send_message(const struct it_producer *p, const char *topic, const char *key,
                         const char *payload);
 
+/* GET /metrics of a producer or consumer: its Prometheus text (fails the test unless 200 and
+ * text/plain). The caller frees. */
+char *it_scrape_metrics(const struct it_producer *svc);
+
+/* The value of the sample named exactly `series` (name and labels as rendered, e.g.
+ * "ferry_x_total{topic=\"t\"}") in exposition `text`, or -1 when absent. */
+double it_metric_sample(const char *text, const char *series);
+
 /*
  * Sends SIGTERM and waits at most 30 s for the process to exit (then SIGKILL). Returns its exit
  * status, or 128 + the signal that ended it; prints the log's tail when that is not 0.

@@ -69,6 +69,7 @@ static void add_messages(int n, const char *topic, const char *status, const cha
 static void test_producer_cleanup_removes_exactly_the_old_finished_rows(void **state)
 {
 	int64_t gid, kept_before;
+	char *metrics;
 
 	(void)state;
 	it_sql_exec(fx.conn, "BEGIN");
@@ -121,6 +122,13 @@ static void test_producer_cleanup_removes_exactly_the_old_finished_rows(void **s
 	assert_int_equal(it_sql_int(fx.conn, "SELECT count(*) FROM ferry.service_health_check WHERE"
 	                                     " checked_at < now() - interval '24 hours'"),
 	                 0);
+	/* What was deleted is counted. */
+	metrics = it_scrape_metrics(&fx.producer);
+	assert_true(it_metric_sample(metrics, "ferry_cleanup_deleted_total{kind=\"message\"}") ==
+	            12);
+	assert_true(
+	    it_metric_sample(metrics, "ferry_cleanup_deleted_total{kind=\"health_check\"}") == 5);
+	free(metrics);
 }
 
 static void test_consumer_cleans_its_inbox(void **state)

@@ -42,34 +42,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The exposition text of `svc`; checks the content type. The caller frees. */
-static char *scrape(const struct it_producer *svc)
-{
-	struct it_response r = {0};
-	char *text;
-
-	if (it_get(svc, "/metrics", &r) != 200)
-		fail_msg("/metrics answered %ld: %s", r.status, r.text);
-	assert_non_null(strstr(r.content_type, "text/plain"));
-	text = strdup(r.text);
-	it_response_free(&r);
-	return text;
-}
-
-/* The value of the sample named exactly `series` (name plus labels as rendered), or -1. */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-	const char *p = text;
-
-	while ((p = strstr(p, series)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-		p += n;
-	}
-	return -1;
-}
-
 static void assert_family(const char *text, const char *name, const char *type)
 {
 	char want[256];
@@ -98,7 +70,7 @@ static void test_metrics_move_with_traffic(void **state)
 	    "\"%s\",\"maxRetries\":1}]}",
 	    topic, group);
 	assert_int_equal(it_post(&fx.producer, "/api/topics/register", body, &r), 201);
-	before = scrape(&fx.producer);
+	before = it_scrape_metrics(&fx.producer);
 	/* Present before any traffic. */
 	assert_family(before, "ferry_messages_enqueued_total", "counter");
 	assert_family(before, "ferry_messages_published_total", "counter");
@@ -112,7 +84,7 @@ static void test_metrics_move_with_traffic(void **state)
 	assert_family(before, "ferry_relay_batch_size", "histogram");
 	assert_family(before, "ferry_kafka_delivery_errors_total", "counter");
 	assert_family(before, "ferry_http_requests_total", "counter");
-	assert_true(sample(before, "ferry_database_up") == 1);
+	assert_true(it_metric_sample(before, "ferry_database_up") == 1);
 
 	/* 20 messages, 2 of which always fail: with maxRetries 1 they are retried once, then
 	 * FAILED. */
@@ -135,74 +107,101 @@ static void test_metrics_move_with_traffic(void **state)
 	                    "SELECT count(*) FROM ferry.message_delivery WHERE consumer_group"
 	                    " = '%s' AND status = 'FAILED'",
 	                    group));
-	after = scrape(&fx.producer);
+	after = it_scrape_metrics(&fx.producer);
 
 	snprintf(s, sizeof(s), "ferry_messages_enqueued_total{topic=\"%s\"}", topic);
-	assert_true(sample(before, s) < 0);
-	assert_true(sample(after, s) == 20);
+	assert_true(it_metric_sample(before, s) < 0);
+	assert_true(it_metric_sample(after, s) == 20);
 	snprintf(s, sizeof(s), "ferry_messages_published_total{topic=\"%s\"}", topic);
-	assert_true(sample(after, s) == 20);
+	assert_true(it_metric_sample(after, s) == 20);
 	snprintf(s, sizeof(s), "ferry_messages_acknowledged_total{topic=\"%s\",group=\"%s\"}",
 	         topic, group);
-	assert_true(sample(after, s) == 18);
+	assert_true(it_metric_sample(after, s) == 18);
 	snprintf(s, sizeof(s),
 	         "ferry_messages_negatively_acknowledged_total{topic=\"%s\",group=\"%s\"}", topic,
 	         group);
-	assert_true(sample(after, s) == 4); /* 2 messages x (first attempt + 1 retry) */
+	assert_true(it_metric_sample(after, s) == 4); /* 2 messages x (first attempt + 1 retry) */
 	snprintf(s, sizeof(s), "ferry_messages_retried_total{topic=\"%s\",group=\"%s\"}", topic,
 	         group);
-	assert_true(sample(after, s) == 2);
+	assert_true(it_metric_sample(after, s) == 2);
 	snprintf(s, sizeof(s), "ferry_messages_failed_total{topic=\"%s\",group=\"%s\"}", topic,
 	         group);
-	assert_true(sample(after, s) == 2);
+	assert_true(it_metric_sample(after, s) == 2);
 	snprintf(s, sizeof(s), "ferry_commit_to_publish_seconds_count{topic=\"%s\"}", topic);
-	assert_true(sample(after, s) == 20);
+	assert_true(it_metric_sample(after, s) == 20);
 	snprintf(s, sizeof(s), "ferry_publish_to_ack_seconds_count{topic=\"%s\",group=\"%s\"}",
 	         topic, group);
-	assert_true(sample(after, s) == 18);
+	assert_true(it_metric_sample(after, s) == 18);
 	snprintf(s, sizeof(s),
 	         "ferry_publish_to_ack_seconds_bucket{topic=\"%s\",group=\"%s\",le=\"+Inf\"}",
 	         topic, group);
-	assert_true(sample(after, s) == 18);
-	assert_true(sample(after, "ferry_relay_batch_size_count") >=
-	            (sample(before, "ferry_relay_batch_size_count") < 0
+	assert_true(it_metric_sample(after, s) == 18);
+	assert_true(it_metric_sample(after, "ferry_relay_batch_size_count") >=
+	            (it_metric_sample(before, "ferry_relay_batch_size_count") < 0
 	                 ? 1
-	                 : sample(before, "ferry_relay_batch_size_count") + 1));
-	assert_true(sample(after, "ferry_relay_batch_size_sum") >= 20);
-	assert_true(sample(after, "ferry_kafka_delivery_errors_total") == 0);
-	assert_true(sample(after, "ferry_outbox_backlog") == 0);
-	assert_true(sample(after, "ferry_outbox_oldest_pending_age_seconds") == 0);
-	assert_true(sample(after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
-	                          "send\",status=\"201\"}") >= 20);
-	assert_true(sample(after, "ferry_http_requests_total{method=\"GET\",route=\"/api/messages/"
-	                          "{id}\",status=\"404\"}") == 1);
-	assert_true(sample(after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
-	                          "acknowledge\",status=\"200\"}") >= 1);
+	                 : it_metric_sample(before, "ferry_relay_batch_size_count") + 1));
+	assert_true(it_metric_sample(after, "ferry_relay_batch_size_sum") >= 20);
+	assert_true(it_metric_sample(after, "ferry_kafka_delivery_errors_total") == 0);
+	assert_true(it_metric_sample(after, "ferry_outbox_backlog") == 0);
+	assert_true(it_metric_sample(after, "ferry_outbox_oldest_pending_age_seconds") == 0);
+	assert_true(it_metric_sample(
+	                after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
+	                       "send\",status=\"201\"}") >= 20);
+	assert_true(it_metric_sample(
+	                after, "ferry_http_requests_total{method=\"GET\",route=\"/api/messages/"
+	                       "{id}\",status=\"404\"}") == 1);
+	assert_true(it_metric_sample(
+	                after, "ferry_http_requests_total{method=\"POST\",route=\"/api/messages/"
+	                       "acknowledge\",status=\"200\"}") >= 1);
 
 	/* The consumer's own. */
-	cons = scrape(&c);
+	cons = it_scrape_metrics(&c);
 	snprintf(s, sizeof(s), "ferry_consumer_messages_processed_total{group=\"%s\"}", group);
-	assert_true(sample(cons, s) == 18);
+	assert_true(it_metric_sample(cons, s) == 18);
 	snprintf(s, sizeof(s), "ferry_consumer_messages_failed_total{group=\"%s\"}", group);
-	assert_true(sample(cons, s) == 4);
+	assert_true(it_metric_sample(cons, s) == 4);
 	snprintf(s, sizeof(s), "ferry_consumer_messages_duplicate_total{group=\"%s\"}", group);
-	assert_true(sample(cons, s) == 0);
-	assert_family(cons, "ferry_consumer_ack_backlog", "gauge");
-	assert_true(sample(cons, "ferry_consumer_ack_backlog") >= 0);
-	assert_true(sample(cons, "ferry_database_up") == 1);
+	assert_true(it_metric_sample(cons, s) == 0);
+	/* Every acknowledgment was accepted (the producer recorded them all, waited for above). */
+	assert_true(it_metric_sample(cons, "ferry_consumer_ack_backlog") == 0);
+	assert_true(it_metric_sample(cons, "ferry_database_up") == 1);
 	assert_family(cons, "ferry_http_requests_total", "counter");
 
-	/* A backlog shows: with the consumer's acks flowing, stop the relay's input by sending to
-	 * a topic whose rows cannot be published yet (backoff), and watch the gauges. */
+	/* The ack backlog grows when the producer cannot be reached: a second group's consumer,
+	 * pointed at a port nothing listens on, processes the topic and keeps its 20 acks. (The
+	 * first consumer stops first: consumers sharing a database share its ack outbox, and any of
+	 * them delivers any ack.) */
+	assert_int_equal(it_producer_stop(&c), 0);
+	{
+		struct it_producer nowhere = {.port = 1}, orphan = {0};
+		char orphan_group[200];
+		char *text = NULL;
+		int64_t deadline = it_now_ms() + WAIT_MS;
+
+		snprintf(orphan_group, sizeof(orphan_group), "%s-orphan", group);
+		it_consumer_start_group(&orphan, &fx.db, &nowhere, orphan_group, topic, env);
+		while (it_now_ms() < deadline) {
+			free(text);
+			text = it_scrape_metrics(&orphan);
+			if (it_metric_sample(text, "ferry_consumer_ack_backlog") == 20)
+				break;
+			it_sleep_ms(200);
+		}
+		assert_true(it_metric_sample(text, "ferry_consumer_ack_backlog") == 20);
+		assert_true(it_metric_sample(text, "ferry_consumer_ack_oldest_age_seconds") > 0);
+		free(text);
+		assert_int_equal(it_producer_stop(&orphan), 0);
+	}
+
+	/* A backlog shows on the producer: a row held back by a backoff, 10 s old, counts. */
 	it_sql_exec(fx.conn, "INSERT INTO ferry.outbox_message (topic, payload, next_attempt_at,"
 	                     " created_at) VALUES ('metrics-held', 'p', now() + interval '1 hour',"
 	                     " now() - interval '10 seconds')");
 	free(after);
-	after = scrape(&fx.producer);
-	assert_true(sample(after, "ferry_outbox_backlog") == 1);
-	assert_true(sample(after, "ferry_outbox_oldest_pending_age_seconds") >= 10);
+	after = it_scrape_metrics(&fx.producer);
+	assert_true(it_metric_sample(after, "ferry_outbox_backlog") == 1);
+	assert_true(it_metric_sample(after, "ferry_outbox_oldest_pending_age_seconds") >= 10);
 	it_sql_exec(fx.conn, "DELETE FROM ferry.outbox_message WHERE topic = 'metrics-held'");
-	assert_int_equal(it_producer_stop(&c), 0);
 	free(before);
 	free(after);
 	free(cons);

@@ -35,7 +35,7 @@ static void poison_run(const char *name, const char *const *relay_env)
 	char topic[IT_TOPIC_MAX], path[64];
 	PGconn *conn;
 	int64_t started, poison_id, status_n;
-	char *got;
+	char *got, *metrics;
 	size_t i, followers = 0;
 
 	it_db_create(&db, name);
@@ -92,6 +92,11 @@ static void poison_run(const char *name, const char *const *relay_env)
 	assert_string_equal(it_json_string(r.json, "status"), "FAILED");
 	assert_non_null(strstr(it_json_string(r.json, "errorMessage"), "too large"));
 	it_response_free(&r);
+	/* And its metrics: three refusals counted, one message given up on. */
+	metrics = it_scrape_metrics(&p);
+	assert_true(it_metric_sample(metrics, "ferry_kafka_delivery_errors_total") == 3);
+	assert_true(it_metric_sample(metrics, "ferry_relay_messages_failed_total") == 1);
+	free(metrics);
 
 	/* Then the key's later messages go out, after the poison was FAILED. */
 	assert_true(it_wait_sql_int(conn, POISON_FOLLOWERS, 30000,
