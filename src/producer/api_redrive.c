@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/duration.h"
 #include "producer/redrive_request.h"
@@ -94,7 +93,8 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	struct api_redrive_context *ctx = opaque;
 	const char *older = http_exchange_query(ex, "olderThan");
 	const char *group = http_exchange_query(ex, "consumerGroup");
-	char cutoff[64], errstr[512], actor[160];
+	char errstr[512], actor[160];
+	const char *timestamp;
 	int64_t seconds, deliveries = 0, messages = 0;
 	enum retry_store_error e;
 	PGconn *conn;
@@ -106,21 +106,13 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 		    "(2026-11-01T00:00:00Z)");
 		return;
 	}
+	/* A duration is measured on the database's clock (the rows' timestamps are its own); a
+	 * timestamp is read by PostgreSQL. */
 	if (duration_parse_s(older, &seconds) == 0) {
-		struct timespec now;
-		struct tm tm;
-		time_t t;
-		size_t len;
-
-		/* Milliseconds count: "olderThan=1s" must not take a row 1.9 s old for young. */
-		clock_gettime(CLOCK_REALTIME, &now);
-		t = now.tv_sec - (time_t)seconds;
-		gmtime_r(&t, &tm);
-		len = strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(cutoff + len, sizeof(cutoff) - len, ".%03ldZ", now.tv_nsec / 1000000L);
-	} else if (older[0] >= '0' && older[0] <= '9' && strlen(older) < sizeof(cutoff) &&
-	           strchr(older, '-') != NULL) {
-		snprintf(cutoff, sizeof(cutoff), "%s", older); /* PostgreSQL judges it */
+		timestamp = NULL;
+	} else if (older[0] >= '0' && older[0] <= '9' && strchr(older, '-') != NULL) {
+		timestamp = older;
+		seconds = 0;
 	} else {
 		http_exchange_error(ex, 400,
 		                    "olderThan must be a duration (30m, 12h, 7d) or a timestamp "
@@ -133,8 +125,8 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
 	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
 		return;
-	e = retry_store_delete_dead(conn, cutoff, group, ctx->delete_batch_size, actor, &deliveries,
-	                            &messages, errstr, sizeof(errstr));
+	e = retry_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size, actor,
+	                            &deliveries, &messages, errstr, sizeof(errstr));
 	if (e == RETRY_STORE_ERR_INVALID)
 		http_exchange_error(ex, 400, "olderThan: %s", errstr);
 	else if (e != RETRY_STORE_OK)
@@ -143,7 +135,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 		http_exchange_respond(ex, 200,
 		                      json_pack("{s:I, s:I, s:s}", "deletedDeliveries",
 		                                (json_int_t)deliveries, "deletedMessages",
-		                                (json_int_t)messages, "olderThan", cutoff));
+		                                (json_int_t)messages, "olderThan", older));
 	pg_pool_put(ctx->pool, conn);
 }
 

@@ -374,33 +374,42 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
 	    5, params, out, NULL, errstr, errstr_size);
 }
 
-enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff, const char *group,
-                                               int batch, const char *actor, int64_t *deliveries,
+/* The deletion's cutoff: the timestamp parameter `ts` when given, else `age` seconds before the
+ * database's now(). */
+#define RETRY_STORE_CUTOFF(ts, age)                                                                \
+	"coalesce(" ts "::timestamptz, now() - " age "::bigint * interval '1 second')"
+
+enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
+                                               int64_t older_than_s, const char *group, int batch,
+                                               const char *actor, int64_t *deliveries,
                                                int64_t *messages, char *errstr, size_t errstr_size)
 {
 	char lim[16];
-	const char *params[4] = {cutoff, group, lim, actor};
+	char age[32];
+	const char *params[5] = {before, group, lim, actor, age};
 	enum retry_store_error rc = RETRY_STORE_OK;
 
 	*deliveries = *messages = 0;
 	snprintf(lim, sizeof(lim), "%d", batch);
+	snprintf(age, sizeof(age), "%" PRId64, older_than_s);
 	/* Batches, each committed on its own, so the outbox is never locked for long. */
 	for (;;) {
 		PGresult *res = PQexecParams(
 		    conn,
 		    "WITH c AS (SELECT d.message_id, d.consumer_group_id"
 		    "  FROM ferry.message_delivery d JOIN ferry.outbox_message m ON m.id = d.message_id"
-		    "  WHERE d.status IN ('FAILED', 'EXPIRED') AND d.updated_at < $1::timestamptz"
-		    "  AND ($2::text IS NULL OR d.consumer_group = $2)"
-		    "  ORDER BY d.message_id LIMIT $3::integer FOR NO KEY UPDATE OF m),"
-		    " del AS (DELETE FROM ferry.message_delivery d USING c"
-		    "  WHERE d.message_id = c.message_id AND d.consumer_group_id = c.consumer_group_id"
-		    "  RETURNING d.message_id, d.consumer_group, d.status),"
-		    " ev AS (INSERT INTO ferry.message_event (message_id, consumer_group, event, actor,"
-		    "  detail) SELECT del.message_id, del.consumer_group, 'dead_letter_deleted', $4,"
-		    "  jsonb_build_object('status', del.status) FROM del)"
-		    " SELECT count(*), coalesce(array_agg(DISTINCT del.message_id), '{}')::text FROM del",
-		    4, NULL, params, NULL, NULL, 0);
+		    "  WHERE d.status IN ('FAILED', 'EXPIRED') AND d.updated_at < " RETRY_STORE_CUTOFF(
+		        "$1",
+		        "$5") "  AND ($2::text IS NULL OR d.consumer_group = $2)"
+		              "  ORDER BY d.message_id LIMIT $3::integer FOR NO KEY UPDATE OF m),"
+		              " del AS (DELETE FROM ferry.message_delivery d USING c"
+		              "  WHERE d.message_id = c.message_id AND d.consumer_group_id = c.consumer_group_id"
+		              "  RETURNING d.message_id, d.consumer_group, d.status),"
+		              " ev AS (INSERT INTO ferry.message_event (message_id, consumer_group, event, actor,"
+		              "  detail) SELECT del.message_id, del.consumer_group, 'dead_letter_deleted', $4,"
+		              "  jsonb_build_object('status', del.status) FROM del)"
+		              " SELECT count(*), coalesce(array_agg(DISTINCT del.message_id), '{}')::text FROM del",
+		    5, NULL, params, NULL, NULL, 0);
 		const char *ids;
 		int64_t n;
 		PGresult *res2;
@@ -456,13 +465,14 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff,
 		    conn,
 		    "WITH c AS (SELECT m.id FROM ferry.outbox_message m"
 		    "  WHERE m.status = 'FAILED' AND m.sent_at IS NULL"
-		    "  AND coalesce(m.processed_at, m.created_at) < $1::timestamptz"
-		    "  AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery d WHERE d.message_id = m.id)"
-		    "  ORDER BY m.id LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
-		    " gone AS (DELETE FROM ferry.outbox_message m USING c WHERE m.id = c.id"
-		    "  RETURNING m.id)"
-		    " SELECT count(*) FROM gone",
-		    2, NULL, (const char *const[]){cutoff, lim}, NULL, NULL, 0);
+		    "  AND coalesce(m.processed_at, m.created_at) < " RETRY_STORE_CUTOFF(
+		        "$1",
+		        "$3") "  AND NOT EXISTS (SELECT 1 FROM ferry.message_delivery d WHERE d.message_id = m.id)"
+		              "  ORDER BY m.id LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
+		              " gone AS (DELETE FROM ferry.outbox_message m USING c WHERE m.id = c.id"
+		              "  RETURNING m.id)"
+		              " SELECT count(*) FROM gone",
+		    3, NULL, (const char *const[]){before, lim, age}, NULL, NULL, 0);
 		int64_t n;
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {

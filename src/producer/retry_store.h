@@ -138,15 +138,17 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
     __attribute__((warn_unused_result));
 
 /*
- * Deletes dead letters last changed before `cutoff` (a timestamptz literal) in batches of
- * `batch` rows, each its own short transaction: the FAILED/EXPIRED deliveries (of `group`
- * only, when not NULL), and then every message left with nothing but acknowledged deliveries
- * (when no group is named, also messages the relay gave up on). Messages that lose a dead
- * delivery but stay get a 'dead_letter_deleted' event. Counts go to *deliveries and *messages.
- * Returns RETRY_STORE_OK, RETRY_STORE_ERR_INVALID (cutoff unreadable) or RETRY_STORE_ERR_DB.
+ * Deletes dead letters last changed before `before` (a timestamptz literal), or when it is NULL
+ * more than older_than_s seconds before the database's now(), in batches of `batch` rows, each
+ * its own short transaction: the FAILED/EXPIRED deliveries (of `group` only, when not NULL), and
+ * then every message left with nothing but acknowledged deliveries (when no group is named, also
+ * messages the relay gave up on). Messages that lose a dead delivery but stay get a
+ * 'dead_letter_deleted' event. Counts go to *deliveries and *messages. Returns RETRY_STORE_OK,
+ * RETRY_STORE_ERR_INVALID (`before` unreadable) or RETRY_STORE_ERR_DB.
  */
-enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *cutoff, const char *group,
-                                               int batch, const char *actor, int64_t *deliveries,
+enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
+                                               int64_t older_than_s, const char *group, int batch,
+                                               const char *actor, int64_t *deliveries,
                                                int64_t *messages, char *errstr, size_t errstr_size);
 
 /* The message's history, oldest first: a new JSON array of {event, consumerGroup, actor, at,
