@@ -3,6 +3,8 @@
  */
 #include "consumer/api_consumer.h"
 
+#include "common/http_pg.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,11 +92,9 @@ static void api_consumer_list(struct http_exchange *ex, struct api_consumer_cont
 
 	if (api_consumer_page_args(ex, &limit, &after) != 0)
 		return;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		return;
-	}
 	rc = failed
 	         ? inbox_store_list_failed(conn, group, after, limit, &text, errstr, sizeof(errstr))
 	         : inbox_store_list_processed(conn, group, after, limit, &text, errstr,

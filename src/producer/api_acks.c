@@ -3,6 +3,8 @@
  */
 #include "producer/api_acks.h"
 
+#include "common/http_pg.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +50,9 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 503, "out of memory");
 		goto done;
 	}
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		goto done;
-	}
 	if (delivery_store_acknowledge(conn, acks, n, outcomes, errstr, sizeof(errstr)) != 0) {
 		/* Nothing was recorded; the consumer keeps the acks and sends them again. */
 		http_exchange_error(ex, 503, "acknowledgments not recorded: %s", errstr);
@@ -140,11 +140,9 @@ static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
 	                            &limit) != 0 ||
 	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
 		return;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		return;
-	}
 	if (delivery_store_list_group(conn, group, status, after, (int)limit, &page, errstr,
 	                              sizeof(errstr)) != 0)
 		http_exchange_error(ex, 503, "database error: %s", errstr);
@@ -158,12 +156,10 @@ static void api_stats(struct http_exchange *ex, void *opaque)
 	struct api_context *ctx = opaque;
 	char errstr[512];
 	json_t *stats = NULL;
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	if (conn == NULL)
 		return;
-	}
 	if (delivery_store_stats(conn, &stats, errstr, sizeof(errstr)) != 0)
 		http_exchange_error(ex, 503, "database error: %s", errstr);
 	else

@@ -4,6 +4,8 @@
  */
 #include "producer/api_agents.h"
 
+#include "common/http_pg.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +16,6 @@
 #include "producer/agent_store.h"
 
 /* Borrows a connection, or answers 503 and returns NULL. */
-static PGconn *api_agents_conn(struct api_agents_context *ctx, struct http_exchange *ex)
-{
-	char errstr[512];
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-
-	if (conn == NULL)
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
-	return conn;
-}
-
 /*
  * Answers with what a store call returned: `ok_status` and `out` (consumed) on OK, 201 on
  * CREATED, 404 with `what` on NOT_FOUND, 503 with errstr on ERROR.
@@ -70,7 +62,7 @@ static void api_agents_register(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = api_agents_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = agent_store_register_consumer(conn, &reg, ctx->heartbeat_interval_s, &out, errstr,
@@ -101,7 +93,7 @@ static void api_agents_heartbeat(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = api_agents_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = agent_store_heartbeat(conn, &hb, ctx->heartbeat_interval_s, &out, errstr,
@@ -142,7 +134,7 @@ static void api_agents_deregister(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = api_agents_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = agent_store_deregister(conn, &dereg, ctx->heartbeat_interval_s, &out, errstr,
@@ -163,7 +155,7 @@ done:
 static void api_agents_list(struct http_exchange *ex, void *opaque)
 {
 	struct api_agents_context *ctx = opaque;
-	PGconn *conn = api_agents_conn(ctx, ex);
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -187,7 +179,7 @@ static void api_agents_get(struct http_exchange *ex, void *opaque)
 
 	if (http_exchange_param_id(ex, "id", "agent id", &id) != 0)
 		return;
-	conn = api_agents_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		return;
 	rc = agent_store_get_consumer(conn, id, ctx->heartbeat_interval_s, &out, errstr,
@@ -200,7 +192,7 @@ static void api_agents_get(struct http_exchange *ex, void *opaque)
 static void api_agents_list_producers(struct http_exchange *ex, void *opaque)
 {
 	struct api_agents_context *ctx = opaque;
-	PGconn *conn = api_agents_conn(ctx, ex);
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -224,7 +216,7 @@ static void api_agents_get_one(struct http_exchange *ex, struct api_agents_conte
 
 	if (http_exchange_param_id(ex, "id", "agent id", &id) != 0)
 		return;
-	conn = api_agents_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		return;
 	if (producers_only)

@@ -4,6 +4,8 @@
  */
 #include "producer/api_messages.h"
 
+#include "common/http_pg.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,13 +53,11 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 {
 	struct outbox_enqueue_result res;
 	char errstr[512];
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	int rc;
 
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	if (conn == NULL)
 		return;
-	}
 	rc = outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, ctx->registry,
 	                          &res, errstr, sizeof(errstr));
 	if (rc != OUTBOX_OK) {
@@ -199,11 +199,9 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 	}
 	for (i = 0; i < n; i++)
 		msgs[i] = reqs[i].msg;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		goto done;
-	}
 	/* One statement: all of the batch commits, or none of it. */
 	rc = outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, ctx->registry,
 	                          res, errstr, sizeof(errstr));
@@ -248,11 +246,9 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 
 	if (http_exchange_param_id(ex, "id", "message id", &id) != 0)
 		return;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		return;
-	}
 	found = outbox_store_get(conn, id, &msg, errstr, sizeof(errstr));
 	if (found == 1) {
 		json_t *groups = NULL, *history = NULL;
@@ -290,11 +286,9 @@ static void api_list_pending(struct http_exchange *ex, void *opaque)
 	if (http_exchange_query_int(ex, "limit", API_DEFAULT_PAGE, 1, API_MAX_PAGE, &limit) != 0 ||
 	    http_exchange_query_int(ex, "afterId", 0, 0, INT64_MAX, &after) != 0)
 		return;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	if (conn == NULL) {
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	if (conn == NULL)
 		return;
-	}
 	if (outbox_store_list_pending(conn, after, (int)limit, &page, errstr, sizeof(errstr)) != 0)
 		http_exchange_error(ex, 503, "database error: %s", errstr);
 	else

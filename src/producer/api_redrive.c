@@ -3,6 +3,8 @@
  */
 #include "producer/api_redrive.h"
 
+#include "common/http_pg.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,16 +15,6 @@
 
 #define API_REDRIVE_DEFAULT_PAGE 100
 #define API_REDRIVE_MAX_PAGE     1000
-
-static PGconn *api_redrive_conn(struct http_exchange *ex, struct api_redrive_context *ctx)
-{
-	char errstr[512];
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-
-	if (conn == NULL)
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
-	return conn;
-}
 
 static void api_redrive_wake(struct api_redrive_context *ctx)
 {
@@ -77,7 +69,7 @@ static void api_list_failed(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "query parameter newest must be true or false");
 		return;
 	}
-	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
+	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	if (retry_store_list_dead(conn, group, status, after, (int)limit,
 	                          newest && strcmp(newest, "true") == 0, &page, errstr,
@@ -123,7 +115,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	if (group && *group == '\0')
 		group = NULL;
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
-	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
+	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	e = retry_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size, actor,
 	                            &deliveries, &messages, errstr, sizeof(errstr));
@@ -160,7 +152,7 @@ static void api_retry_one(struct http_exchange *ex, void *opaque)
 		goto done;
 	}
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
-	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
+	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	e = retry_store_request_redelivery(conn, id, req.consumer_group, req.target, actor,
 	                                   ctx->heartbeat_interval_s, &result, errstr,
@@ -193,7 +185,7 @@ static void api_retry_bulk(struct http_exchange *ex, void *opaque)
 		goto done;
 	}
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
-	if ((conn = api_redrive_conn(ex, ctx)) == NULL)
+	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	if (retry_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,
 	                             &requeued, errstr, sizeof(errstr)) != 0) {

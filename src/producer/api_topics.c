@@ -4,6 +4,8 @@
  */
 #include "producer/api_topics.h"
 
+#include "common/http_pg.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +25,6 @@ static int api_topics_kafka_timeout(const struct api_topics_context *ctx)
 }
 
 /* Borrows a connection, or answers 503 and returns NULL. */
-static PGconn *api_topics_conn(struct api_topics_context *ctx, struct http_exchange *ex)
-{
-	char errstr[512];
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-
-	if (conn == NULL)
-		http_exchange_error(ex, 503, "database unavailable: %s", errstr);
-	return conn;
-}
-
 /*
  * Answers with what a store call returned: `ok_status` and `out` (consumed) on OK; 404 with
  * `what` on NOT_FOUND; 409 or 503 with errstr.
@@ -137,7 +129,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	}
 	/* Registered already: 409 before touching Kafka. The connection is not held while
 	 * Kafka works. */
-	conn = api_topics_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = registry_store_get_topic(conn, req.topic_name, &out, errstr, sizeof(errstr));
@@ -156,7 +148,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		                    errstr);
 		goto done;
 	}
-	conn = api_topics_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = registry_store_register_topic(conn, &req, &out, errstr, sizeof(errstr));
@@ -178,7 +170,7 @@ done:
 static void api_topics_list(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	PGconn *conn = api_topics_conn(ctx, ex);
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -199,7 +191,7 @@ static void api_topics_get(struct http_exchange *ex, void *opaque)
 	PGconn *conn;
 	int rc;
 
-	if (name == NULL || (conn = api_topics_conn(ctx, ex)) == NULL)
+	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	rc = registry_store_get_topic(conn, name, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
@@ -216,7 +208,7 @@ static void api_topics_set_topic_active(struct http_exchange *ex, struct api_top
 	PGconn *conn;
 	int rc;
 
-	if (name == NULL || (conn = api_topics_conn(ctx, ex)) == NULL)
+	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	rc = registry_store_set_topic_active(conn, name, active, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
@@ -252,7 +244,7 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = api_topics_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = registry_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
@@ -268,7 +260,7 @@ done:
 static void api_topics_list_groups(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	PGconn *conn = api_topics_conn(ctx, ex);
+	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -289,7 +281,8 @@ static void api_topics_get_group(struct http_exchange *ex, void *opaque)
 	int64_t id;
 	int rc;
 
-	if (api_topics_group_id(ex, &id) != 0 || (conn = api_topics_conn(ctx, ex)) == NULL)
+	if (api_topics_group_id(ex, &id) != 0 ||
+	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	rc = registry_store_get_group(conn, id, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
@@ -313,7 +306,7 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = api_topics_conn(ctx, ex);
+	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = registry_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
@@ -335,7 +328,8 @@ static void api_topics_set_group_active(struct http_exchange *ex, struct api_top
 	int64_t id;
 	int rc;
 
-	if (api_topics_group_id(ex, &id) != 0 || (conn = api_topics_conn(ctx, ex)) == NULL)
+	if (api_topics_group_id(ex, &id) != 0 ||
+	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	rc = registry_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
