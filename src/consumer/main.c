@@ -68,8 +68,6 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int port = 0, sig = 0, rc = 1;
 	bool curl_ready = false;
-	enum log_level level;
-	enum log_format format;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&metrics, 0, sizeof(metrics));
@@ -83,16 +81,9 @@ int main(int argc, char **argv)
 		return rc;
 	rc = 1;
 
-	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "ferry-consumer: %s\n", errstr);
+	if (service_cli_configure("ferry-consumer", table, ntable, &cfg.log_level,
+	                          &cfg.log_format) != 0)
 		goto done;
-	}
-	if (log_level_parse(cfg.log_level, &level) != 0 ||
-	    log_format_parse(cfg.log_format, &format) != 0) {
-		fprintf(stderr, "ferry-consumer: FERRY_LOG_LEVEL/FERRY_LOG_FORMAT invalid\n");
-		goto done;
-	}
-	log_init(level, format);
 	if (consumer_groups_load(&cfg, &groups, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, "ferry-consumer: %s\n", errstr);
 		goto done;
@@ -104,23 +95,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-consumer: %s: %s\n", db_var, errstr);
 		goto done;
 	}
-	if (urls_flag || cfg.urls) {
-		if (config_parse_listen_url(urls_flag ? urls_flag : cfg.urls, host, sizeof(host),
-		                            &port, errstr, sizeof(errstr)) != 0) {
-			fprintf(stderr, "ferry-consumer: %s: %s\n",
-			        urls_flag ? "--urls" : "ASPNETCORE_URLS", errstr);
-			goto done;
-		}
-	} else {
-		snprintf(host, sizeof(host), "%s", cfg.http_host);
-		port = (int)cfg.port;
-	}
+	if (service_cli_listen("ferry-consumer", urls_flag, cfg.urls, cfg.http_host, cfg.port, host,
+	                       sizeof(host), &port) != 0)
+		goto done;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	service_cli_block_signals(&sigs);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "ferry-consumer: libcurl initialisation failed\n");
 		goto done;

@@ -81,8 +81,6 @@ int main(int argc, char **argv)
 	PGconn *conn = NULL;
 	sigset_t sigs;
 	int port = 0, sig = 0, rc = 1;
-	enum log_level level;
-	enum log_format format;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&metrics, 0, sizeof(metrics));
@@ -93,33 +91,18 @@ int main(int argc, char **argv)
 		return rc;
 	rc = 1;
 
-	if (config_load(table, ntable, NULL, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "ferry-producer: %s\n", errstr);
+	if (service_cli_configure("ferry-producer", table, ntable, &cfg.log_level,
+	                          &cfg.log_format) != 0)
 		goto done;
-	}
-	if (log_level_parse(cfg.log_level, &level) != 0 ||
-	    log_format_parse(cfg.log_format, &format) != 0) {
-		fprintf(stderr, "ferry-producer: FERRY_LOG_LEVEL/FERRY_LOG_FORMAT invalid\n");
-		goto done;
-	}
-	log_init(level, format);
 	if (conninfo_translate(cfg.db_connection, conninfo, sizeof(conninfo), errstr,
 	                       sizeof(errstr)) != 0) {
 		fprintf(stderr, "ferry-producer: ConnectionStrings__DefaultConnection: %s\n",
 		        errstr);
 		goto done;
 	}
-	if (urls_flag || cfg.urls) {
-		if (config_parse_listen_url(urls_flag ? urls_flag : cfg.urls, host, sizeof(host),
-		                            &port, errstr, sizeof(errstr)) != 0) {
-			fprintf(stderr, "ferry-producer: %s: %s\n",
-			        urls_flag ? "--urls" : "ASPNETCORE_URLS", errstr);
-			goto done;
-		}
-	} else {
-		snprintf(host, sizeof(host), "%s", cfg.http_host);
-		port = (int)cfg.port;
-	}
+	if (service_cli_listen("ferry-producer", urls_flag, cfg.urls, cfg.http_host, cfg.port, host,
+	                       sizeof(host), &port) != 0)
+		goto done;
 	registry = cfg.auto_register_topics ? OUTBOX_REGISTRY_AUTO : OUTBOX_REGISTRY_REQUIRE;
 	if (cfg.instance_id[0] == '\0') {
 		char hn[200] = "localhost";
@@ -136,11 +119,7 @@ int main(int argc, char **argv)
 
 	/* Signals are taken synchronously by this thread; every thread started below inherits
 	 * the mask, so none is interrupted. A client that hangs up must not kill us either. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	service_cli_block_signals(&sigs);
 
 	/* Topic registration creates Kafka topics through an admin client of its own, so it
 	 * works on instances that run no relay too. Built before PostgreSQL is awaited: a bad
