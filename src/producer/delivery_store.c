@@ -92,14 +92,6 @@ done:
 	return rc;
 }
 
-/* Runs a query whose single row and column is JSON text, and parses it into *out. */
-static int delivery_store_json_query(PGconn *conn, const char *sql, int nparams,
-                                     const char *const *params, json_t **out, char *errstr,
-                                     size_t errstr_size)
-{
-	return pg_json_query(conn, sql, nparams, params, out, NULL, errstr, errstr_size);
-}
-
 int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
                                   size_t errstr_size)
 {
@@ -108,7 +100,7 @@ int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *
 
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	/* Groups the relay has not reached yet have no row: they show as PENDING. */
-	return delivery_store_json_query(
+	return pg_json_query(
 	    conn,
 	    "SELECT coalesce(json_agg(json_build_object("
 	    " 'consumerGroupId', g.id, 'consumerGroup', g.consumer_group_name,"
@@ -123,7 +115,7 @@ int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *
 	    " LEFT JOIN ferry.message_delivery d"
 	    "  ON d.message_id = m.id AND d.consumer_group_id = g.id"
 	    " WHERE m.id = $1",
-	    1, params, out, errstr, errstr_size);
+	    1, params, out, NULL, errstr, errstr_size);
 }
 
 int delivery_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
@@ -136,7 +128,7 @@ int delivery_store_list_group(PGconn *conn, const char *group, const char *statu
 	snprintf(lim, sizeof(lim), "%d", limit);
 	/* Rows the relay made, plus PENDING messages it has not reached that are for the group.
 	 * Both halves walk an index in id order, so a page costs what it returns. */
-	return delivery_store_json_query(
+	return pg_json_query(
 	    conn,
 	    "WITH page AS ("
 	    " (SELECT m.id, " OUTBOX_STORE_MESSAGE_JSON "::jsonb ||"
@@ -165,13 +157,13 @@ int delivery_store_list_group(PGconn *conn, const char *group, const char *statu
 	    " 'items', coalesce((SELECT json_agg(item ORDER BY id) FROM page), '[]'),"
 	    " 'nextAfterId', CASE WHEN (SELECT count(*) FROM page) = $4::int"
 	    "  THEN (SELECT max(id) FROM page) END)::text",
-	    4, params, out, errstr, errstr_size);
+	    4, params, out, NULL, errstr, errstr_size);
 }
 
 int delivery_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
 {
 	/* Per group: the relay's rows by status, plus PENDING messages not yet fanned out. */
-	return delivery_store_json_query(
+	return pg_json_query(
 	    conn,
 	    "WITH per_group AS ("
 	    " SELECT d.consumer_group, m.topic, d.status, count(*) AS n,"
@@ -209,5 +201,5 @@ int delivery_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr
 	    "   'SENT', sent, 'ACKNOWLEDGED', acknowledged, 'FAILED', failed,"
 	    "   'EXPIRED', expired, 'oldestUnacknowledgedAgeSeconds', oldest)"
 	    "   ORDER BY consumer_group, topic) FROM groups), '[]'))::text",
-	    0, NULL, out, errstr, errstr_size);
+	    0, NULL, out, NULL, errstr, errstr_size);
 }
