@@ -130,6 +130,18 @@ check "all 6 consumer instances processed messages" 6 \
 	failed=$((failed + 1))
 	echo "FAIL: scripts/cluster verify" >&2
 }
+# verify fails when a group is missing messages: group-c's consumers (instances 3 and 6) are paused.
+mapfile -t group_c < <(awk '$1 == "consumer" && ($2 == "consumer-instance-3" || $2 == "consumer-instance-6") { print $3 }' \
+	"$FERRY_CLUSTER_DIR/cluster.state")
+check "group-c has two consumer instances" 2 "${#group_c[@]}"
+kill -STOP "${group_c[@]}"
+if FERRY_CLUSTER_TIMEOUT_S=5 "$FERRY_ROOT/scripts/cluster" verify --messages 3 >"$FERRY_CLUSTER_DIR/verify-missing.out" 2>&1; then
+	failed=$((failed + 1))
+	echo "FAIL: scripts/cluster verify passed while group-c was paused" >&2
+else
+	check "verify names what is missing" 1 "$(grep -c 'verify: 1 passed, 2 failed' "$FERRY_CLUSTER_DIR/verify-missing.out")"
+fi
+kill -CONT "${group_c[@]}"
 "$FERRY_ROOT/scripts/cluster" status >/dev/null || {
 	failed=$((failed + 1))
 	echo "FAIL: scripts/cluster status says something does not run" >&2
