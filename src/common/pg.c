@@ -4,6 +4,7 @@
  * The pool is a fixed array guarded by one mutex: requests hold a connection for a few
  * milliseconds, so contention on the lock is negligible next to the round trip itself.
  */
+#include "common/clock.h"
 #include "common/pg.h"
 
 #include <errno.h>
@@ -227,17 +228,9 @@ void pg_pool_destroy(struct pg_pool *pool)
 
 PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t errstr_size)
 {
-	struct timespec deadline;
+	struct timespec deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
 	PGconn *conn = NULL;
 	int must_open = 0;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {

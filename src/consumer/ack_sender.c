@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -42,14 +43,6 @@ struct ack_sender {
 	PGconn *conn;
 	CURL *curl;
 };
-
-static int64_t ack_sender_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *service_id,
                         const char *instance_id)
@@ -176,22 +169,15 @@ static void *ack_sender_main(void *arg)
 
 		pthread_mutex_lock(&s->mu);
 		if (wait_ms > 0 && !s->woken && !s->stopping) {
-			struct timespec ts;
+			struct timespec ts = clock_deadline(CLOCK_MONOTONIC, wait_ms);
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += wait_ms / 1000;
-			ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
 			pthread_cond_timedwait(&s->cond, &s->mu, &ts);
 		}
 		/* A wake-up does not cut a failure backoff short (but a stop does). */
 		if (failures == 0)
 			s->woken = false;
 		stopping = s->stopping;
-		if (stopping && ack_sender_now_ms() >= s->deadline) {
+		if (stopping && clock_monotonic_ms() >= s->deadline) {
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
@@ -203,11 +189,11 @@ static void *ack_sender_main(void *arg)
 			                        ACK_SENDER_BACKOFF_CAP_MS);
 			if (stopping) {
 				/* Keep trying until the deadline, but not in a tight loop. */
-				int64_t until = ack_sender_now_ms() + wait_ms;
+				int64_t until = clock_monotonic_ms() + wait_ms;
 
-				while (ack_sender_now_ms() < until) {
+				while (clock_monotonic_ms() < until) {
 					pthread_mutex_lock(&s->mu);
-					if (ack_sender_now_ms() >= s->deadline) {
+					if (clock_monotonic_ms() >= s->deadline) {
 						pthread_mutex_unlock(&s->mu);
 						goto out;
 					}
@@ -306,7 +292,7 @@ long ack_sender_stop(struct ack_sender *s, long timeout_ms)
 		return -1;
 	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
-	s->deadline = ack_sender_now_ms() + timeout_ms;
+	s->deadline = clock_monotonic_ms() + timeout_ms;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "consumer/consume_record.h"
@@ -48,14 +49,6 @@ struct consume_loop {
 	pthread_mutex_t assignment_mu; /* guards assignment */
 	json_t *assignment;            /* {"topic": [partition, ...]} after the last rebalance */
 };
-
-static int64_t consume_loop_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Rebuilds the assignment snapshot from librdkafka's current assignment (rebalance callback,
  * consumer thread). */
@@ -220,9 +213,9 @@ db_fail:
 /* Sleeps ms, waking early when asked to stop. */
 static void consume_loop_sleep(struct consume_loop *loop, long ms)
 {
-	int64_t until = consume_loop_now_ms() + ms;
+	int64_t until = clock_monotonic_ms() + ms;
 
-	while (!atomic_load(&loop->stop) && consume_loop_now_ms() < until) {
+	while (!atomic_load(&loop->stop) && clock_monotonic_ms() < until) {
 		struct timespec d = {0, 20 * 1000000L};
 
 		nanosleep(&d, NULL);
@@ -307,7 +300,7 @@ static void *consume_loop_main(void *arg)
 		rd_kafka_message_t *rkm =
 		    rd_kafka_consumer_poll(loop->rk, (int)loop->poll_timeout_ms);
 
-		atomic_store(&loop->last_poll_ms, consume_loop_now_ms());
+		atomic_store(&loop->last_poll_ms, clock_monotonic_ms());
 		if (rkm == NULL)
 			continue;
 		if (rkm->err) {
@@ -422,7 +415,7 @@ void consume_loop_status(struct consume_loop *loop, struct consume_loop_status *
 
 	out->running = atomic_load(&loop->running);
 	out->assigned_partitions = atomic_load(&loop->assigned);
-	out->last_poll_ms_ago = last ? consume_loop_now_ms() - last : -1;
+	out->last_poll_ms_ago = last ? clock_monotonic_ms() - last : -1;
 	out->processed = atomic_load(&loop->processed);
 	out->duplicates = atomic_load(&loop->duplicates);
 	out->failed = atomic_load(&loop->failed);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "consumer/inbox_store.h"
@@ -33,16 +34,8 @@ struct inbox_cleanup {
 /* Waits ms or until stopped; returns true when stopped. */
 static bool inbox_cleanup_wait(struct inbox_cleanup *c, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock_deadline(CLOCK_MONOTONIC, ms);
 	bool stop;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop && pthread_cond_timedwait(&c->cond, &c->mu, &ts) == 0)
 		;

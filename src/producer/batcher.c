@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 
@@ -240,10 +241,7 @@ static void *batcher_main(void *arg)
 
 			if (left <= 0)
 				break;
-			clock_gettime(CLOCK_REALTIME, &deadline);
-			deadline.tv_nsec += left * 1000000L;
-			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-			deadline.tv_nsec %= 1000000000L;
+			deadline = clock_deadline(CLOCK_REALTIME, left);
 			if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT)
 				break;
 		}

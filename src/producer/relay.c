@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/message_headers.h"
@@ -608,16 +609,9 @@ static void relay_rebuild_producer(struct relay *relay)
 
 static bool relay_wait(struct relay *relay, long ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = clock_deadline(CLOCK_REALTIME, ms);
 	bool stopping;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&relay->wake_lock);
 	while (!relay->wake_pending && !relay->stopping)
 		if (pthread_cond_timedwait(&relay->wake_cond, &relay->wake_lock, &deadline) ==
@@ -641,21 +635,13 @@ static bool relay_take_wake(struct relay *relay, bool *stopping)
 	return woken;
 }
 
-static long relay_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* On stop: give the batches in flight a bounded time, mark what arrived, roll back the rest. */
 static void relay_shutdown_flush(struct relay *relay)
 {
-	long deadline = relay_now_ms() + relay->shutdown_timeout_ms;
+	long deadline = clock_monotonic_ms() + relay->shutdown_timeout_ms;
 	int finished, i;
 
-	while (relay_active_count(relay) > 0 && relay_now_ms() < deadline) {
+	while (relay_active_count(relay) > 0 && clock_monotonic_ms() < deadline) {
 		rd_kafka_poll(relay->rk, 50);
 		(void)relay_finish_done(relay, &finished);
 	}
@@ -692,7 +678,7 @@ static bool relay_lease_step(struct relay *relay)
 	int before[RELAY_LEASE_SHARDS];
 	size_t nbefore = relay->nshards;
 	int owned = 0, draining = 0, live = 0;
-	long now = relay_now_ms();
+	long now = clock_monotonic_ms();
 
 	if (now < relay->next_lease_at)
 		return false;
@@ -722,7 +708,7 @@ static bool relay_lease_step(struct relay *relay)
 /* How long the loop may sleep for `want_ms` without missing the next lease tick. */
 static long relay_sleep_ms(const struct relay *relay, long want_ms)
 {
-	long until_lease = relay->next_lease_at - relay_now_ms();
+	long until_lease = relay->next_lease_at - clock_monotonic_ms();
 
 	if (until_lease < 1)
 		until_lease = 1;
@@ -757,10 +743,10 @@ static void *relay_main(void *arg)
 
 		/* Claim while there is room in the pipeline and reason to expect rows. */
 		slot = relay_free_slot(relay);
-		if (slot && more_rows && relay_now_ms() >= next_claim_at) {
+		if (slot && more_rows && clock_monotonic_ms() >= next_claim_at) {
 			r = relay_slot_claim(relay, slot);
 			if (r < 0) {
-				next_claim_at = relay_now_ms() +
+				next_claim_at = clock_monotonic_ms() +
 				                pg_backoff_ms(failures++, RELAY_BACKOFF_BASE_MS,
 				                              RELAY_BACKOFF_CAP_MS);
 			} else {
@@ -788,18 +774,18 @@ static void *relay_main(void *arg)
 					 * once. */
 				} else {
 					next_claim_at =
-					    relay_now_ms() + pg_backoff_ms(failures++,
-					                                   RELAY_BACKOFF_BASE_MS,
-					                                   RELAY_BACKOFF_CAP_MS);
+					    clock_monotonic_ms() +
+					    pg_backoff_ms(failures++, RELAY_BACKOFF_BASE_MS,
+					                  RELAY_BACKOFF_CAP_MS);
 				}
 			}
 			continue;
 		}
 
 		rd_kafka_poll(relay->rk, 0); /* error and log events while idle */
-		if (relay_now_ms() < next_claim_at) {
+		if (clock_monotonic_ms() < next_claim_at) {
 			stopping = relay_wait(
-			    relay, relay_sleep_ms(relay, next_claim_at - relay_now_ms()));
+			    relay, relay_sleep_ms(relay, next_claim_at - clock_monotonic_ms()));
 			more_rows = true;
 			continue;
 		}

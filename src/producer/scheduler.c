@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 struct scheduler_job {
@@ -31,14 +32,6 @@ struct scheduler {
 	size_t n;
 	struct scheduler_job jobs[SCHEDULER_MAX_JOBS];
 };
-
-static int64_t scheduler_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct scheduler *scheduler_new(void)
 {
@@ -61,7 +54,7 @@ int scheduler_add(struct scheduler *s, const char *name, long interval_ms, long 
 	if (s->started || s->n == SCHEDULER_MAX_JOBS)
 		return -1;
 	s->jobs[s->n] = (struct scheduler_job){name, interval_ms < 1 ? 1 : interval_ms, fn, arg,
-	                                       scheduler_now_ms() + first_delay_ms};
+	                                       clock_monotonic_ms() + first_delay_ms};
 	return (int)s->n++;
 }
 
@@ -71,7 +64,7 @@ static void *scheduler_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
-		int64_t now = scheduler_now_ms(), next = INT64_MAX;
+		int64_t now = clock_monotonic_ms(), next = INT64_MAX;
 		size_t i, due = s->n;
 
 		/* The job overdue the longest runs first; none starves the others. */
@@ -91,8 +84,8 @@ static void *scheduler_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			again = job->fn(job->arg);
 			pthread_mutex_lock(&s->mu);
-			if (again >= 0 && scheduler_now_ms() + again < job->due_ms)
-				job->due_ms = scheduler_now_ms() + again;
+			if (again >= 0 && clock_monotonic_ms() + again < job->due_ms)
+				job->due_ms = clock_monotonic_ms() + again;
 			continue;
 		}
 		if (next == INT64_MAX) {
@@ -127,7 +120,7 @@ void scheduler_wake(struct scheduler *s, int index)
 		return;
 	pthread_mutex_lock(&s->mu);
 	if ((size_t)index < s->n) {
-		s->jobs[index].due_ms = scheduler_now_ms();
+		s->jobs[index].due_ms = clock_monotonic_ms();
 		pthread_cond_signal(&s->cond);
 	}
 	pthread_mutex_unlock(&s->mu);
