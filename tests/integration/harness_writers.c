@@ -34,6 +34,9 @@ struct it_writers {
 	char *topic;
 	struct it_writer *threads;
 	atomic_llong committed;
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_opened_cond;
+	bool gate_open; /* under gate_lock */
 };
 
 static void it_writer_pause(unsigned *seed, int max_ms)
@@ -60,6 +63,14 @@ static int it_writer_exec(struct it_writer *wr, const char *sql, int nparams,
 	return rc;
 }
 
+static void it_writer_wait_at_gate(struct it_writers *w)
+{
+	pthread_mutex_lock(&w->gate_lock);
+	while (!w->gate_open)
+		pthread_cond_wait(&w->gate_opened_cond, &w->gate_lock);
+	pthread_mutex_unlock(&w->gate_lock);
+}
+
 static void *it_writer_main(void *arg)
 {
 	struct it_writer *wr = arg;
@@ -77,6 +88,8 @@ static void *it_writer_main(void *arg)
 		char key[32], payload[64];
 		const char *params[3] = {w->topic, key, payload};
 
+		if (w->o.gate_after_rows > 0 && i == w->o.gate_after_rows)
+			it_writer_wait_at_gate(w);
 		snprintf(key, sizeof(key), "w%d-%d", wr->index, k);
 		snprintf(payload, sizeof(payload), "%s|%d", key, ++seq[k]);
 		if (it_writer_exec(wr, "BEGIN", 0, NULL) != 0 ||
@@ -106,6 +119,8 @@ struct it_writers *it_writers_start(const struct it_writers_options *opts)
 	w->threads = calloc((size_t)opts->threads, sizeof(*w->threads));
 	assert_true(w->conninfo && w->topic && w->threads);
 	atomic_init(&w->committed, 0);
+	assert_int_equal(pthread_mutex_init(&w->gate_lock, NULL), 0);
+	assert_int_equal(pthread_cond_init(&w->gate_opened_cond, NULL), 0);
 	/* Every connection first, so the threads start writing together. */
 	for (t = 0; t < opts->threads; t++) {
 		w->threads[t].w = w;
@@ -121,6 +136,14 @@ struct it_writers *it_writers_start(const struct it_writers_options *opts)
 	return w;
 }
 
+void it_writers_open_gate(struct it_writers *w)
+{
+	pthread_mutex_lock(&w->gate_lock);
+	w->gate_open = true;
+	pthread_cond_broadcast(&w->gate_opened_cond);
+	pthread_mutex_unlock(&w->gate_lock);
+}
+
 int64_t it_writers_committed(const struct it_writers *w)
 {
 	return atomic_load(&((struct it_writers *)w)->committed);
@@ -131,6 +154,7 @@ void it_writers_join(struct it_writers *w)
 	int t;
 	const char *error = NULL;
 
+	it_writers_open_gate(w);
 	for (t = 0; t < w->o.threads; t++) {
 		if (w->threads[t].started)
 			pthread_join(w->threads[t].thread, NULL);
@@ -220,6 +244,8 @@ void it_writers_free(struct it_writers *w)
 		if (w->threads[t].conn)
 			PQfinish(w->threads[t].conn);
 	free(w->threads);
+	pthread_cond_destroy(&w->gate_opened_cond);
+	pthread_mutex_destroy(&w->gate_lock);
 	free(w->conninfo);
 	free(w->topic);
 	free(w);

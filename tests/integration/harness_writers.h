@@ -29,6 +29,12 @@ struct it_writers_options {
 	int rows_per_thread;  /* rows each thread commits, one per transaction */
 	int max_pause_ms;     /* random pause between a thread's transactions, 0..max */
 	int max_hold_ms;      /* random pause before each COMMIT, 0..max */
+	/*
+	 * > 0: each thread stops after committing this many rows and waits until
+	 * it_writers_open_gate, so that a test can act (kill a relay, say) at a moment it chooses
+	 * while writers still have rows to commit, however fast or slow the machine. 0: no gate.
+	 */
+	int gate_after_rows;
 };
 
 struct it_writers;
@@ -36,10 +42,14 @@ struct it_writers;
 /* Connects every thread (before any starts writing) and starts them. */
 struct it_writers *it_writers_start(const struct it_writers_options *opts);
 
+/* Lets threads waiting at the gate (gate_after_rows) go on. Idempotent. Any thread. */
+void it_writers_open_gate(struct it_writers *w);
+
 /* Rows committed so far, all threads. Any thread. */
 int64_t it_writers_committed(const struct it_writers *w);
 
-/* Waits for every thread; fails the test when one of them hit an error (naming it). */
+/* Opens the gate, waits for every thread; fails the test when one of them hit an error (naming it).
+ */
 void it_writers_join(struct it_writers *w);
 
 /* What the records of the topic say about the writers' rows. */
