@@ -255,14 +255,19 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, i
 	    "  FROM d WHERE m.id = d.id AND m.status = 'PENDING'"
 	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
 	    "   d.err IS NULL AS ok)"
+	    /* due_at: ferry.delivery_due_at of a fresh delivery (migration 009), the moment its
+	     * acknowledgment is overdue; an earlier delivery row (an early negative ack) keeps
+	     * its own. */
 	    "INSERT INTO ferry.message_delivery AS x"
 	    " (message_id, consumer_group_id, consumer_group, status, sent_at,"
-	    "  acknowledged_at)"
+	    "  acknowledged_at, due_at)"
 	    " SELECT k.id, g.id, g.consumer_group_name,"
 	    "  CASE WHEN g.requires_acknowledgment THEN 'SENT' ELSE 'ACKNOWLEDGED' END,"
-	    "  k.sent_at, CASE WHEN g.requires_acknowledgment THEN NULL ELSE k.sent_at END"
+	    "  k.sent_at, CASE WHEN g.requires_acknowledgment THEN NULL ELSE k.sent_at END,"
+	    "  k.sent_at + r.acknowledgment_timeout_seconds * interval '1 second'"
 	    " FROM marked k"
 	    " CROSS JOIN LATERAL ferry.message_groups(k.topic, k.target_group, k.created_at) g"
+	    " JOIN ferry.consumer_group_registration r ON r.id = g.id"
 	    " WHERE k.ok"
 	    " ON CONFLICT (message_id, consumer_group_id) DO UPDATE"
 	    "  SET sent_at = coalesce(x.sent_at, EXCLUDED.sent_at);"

@@ -50,6 +50,8 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
  * Due: the group waits for acknowledgments, has retries left, the backoff has passed, and the
  * last delivery was negatively acknowledged or not acknowledged in time; or an operator asked.
  * The message rows are locked (not the deliveries): the same order as ferry.acknowledge.
+ * d.due_at (migration 009) bounds the scan to the deliveries whose time has come, read in that
+ * order through message_delivery_due; the rest of the condition is still checked in full.
  */
 static const char retry_store_claim_sql[] =
     "SELECT d.message_id, d.consumer_group_id, d.consumer_group, d.retry_count,"
@@ -66,7 +68,7 @@ static const char retry_store_claim_sql[] =
     " JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id"
     " JOIN ferry.outbox_message m ON m.id = d.message_id"
     " LEFT JOIN ferry.consumer_service_agent ag ON ag.id = d.target_agent_id"
-    " WHERE d.status = 'SENT' AND m.status <> 'PENDING'"
+    " WHERE d.status = 'SENT' AND d.due_at <= now() AND m.status <> 'PENDING'"
     " AND (d.redrive_requested_at IS NOT NULL"
     "  OR (g.requires_acknowledgment"
     "   AND (g.max_retries < 0 OR d.retry_count < g.max_retries)"
@@ -74,7 +76,7 @@ static const char retry_store_claim_sql[] =
     "   AND (d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')"
     "    OR coalesce(d.last_retry_at, d.sent_at, d.updated_at)"
     "     + g.acknowledgment_timeout_seconds * interval '1 second' <= now())))"
-    " ORDER BY d.message_id, d.consumer_group_id"
+    " ORDER BY d.due_at, d.message_id, d.consumer_group_id"
     " LIMIT $1"
     " FOR NO KEY UPDATE OF m, d SKIP LOCKED";
 

@@ -3,7 +3,9 @@
  * message again, with growing backoff, until it succeeds or its budget is spent (FAILED after
  * negative acknowledgments, EXPIRED after timeouts); other groups never process the
  * redelivery; infinite retry keeps going, never before the scheduled time; consumers that were
- * down get it when they return; two producers running the job republish each attempt once.
+ * down get it when they return; two producers running the job republish each attempt once;
+ * a group's shortened timeout applies to the deliveries already waiting. After each test no
+ * outstanding delivery's due_at (the retry job's index) is later than its due time.
  *
  * Failures come from the example plugin: a payload "fail" always fails, "fail-first-2" fails
  * until the group has recorded two failures. Intervals are short and configured (200 ms job,
@@ -340,6 +342,71 @@ static void test_infinite_retry_grows_and_respects_schedule(void **state)
 	assert_int_equal(it_producer_stop(&c), 0);
 }
 
+/*
+ * due_at must never be later than what ferry.delivery_due_at says (a later one would delay a
+ * redelivery; an earlier one only costs the job a row read).
+ */
+static void assert_due_at_bounds(void)
+{
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM ferry.message_delivery d"
+	               " JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id"
+	               " WHERE d.status = 'SENT' AND d.due_at > ferry.delivery_due_at(d, g)"),
+	    0);
+}
+
+static int check_due_at(void **state)
+{
+	(void)state;
+	assert_due_at_bounds();
+	return 0;
+}
+
+static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
+{
+	static const char retune[] = "{\"acknowledgmentTimeoutSeconds\": 1}";
+	char topic[IT_TOPIC_MAX], g[160], path[128];
+	struct it_response r = {0};
+	int64_t id, group_id, due_in_s;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "retry-retune");
+	snprintf(g, sizeof(g), "%s-g", topic);
+	register_topic(&fx.producer, topic, g, 600, 5, NULL);
+	id = send_one(topic, "k1", "nobody reads this group");
+	assert_true(
+	    it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
+	                    "%" PRId64 " AND status = 'SENT'",
+	                    id));
+	/* The relay set the delivery due when its 600 s timeout runs out. */
+	due_in_s = it_sql_int(fx.conn,
+	                      "SELECT extract(epoch FROM d.due_at - d.sent_at)::bigint"
+	                      " FROM ferry.message_delivery d WHERE d.message_id = %" PRId64,
+	                      id);
+	assert_int_equal(due_in_s, 600);
+
+	/* An operator shortens the timeout to 1 s: the waiting delivery is redelivered now, not
+	 * ten minutes later. */
+	group_id = it_sql_int(fx.conn,
+	                      "SELECT consumer_group_id FROM ferry.message_delivery"
+	                      " WHERE message_id = %" PRId64,
+	                      id);
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, group_id);
+	if (it_http(&fx.producer, "PUT", path, "application/json", retune, strlen(retune), &r) !=
+	    200)
+		fail_msg("updating the group answered %ld: %s", r.status, r.text);
+	it_response_free(&r);
+	assert_true(
+	    it_wait_sql_int(fx.conn, 1, 20000,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
+	                    "%" PRId64 " AND retry_count >= 1",
+	                    id));
+	assert_int_equal(delivery_int(id, g, "retry_count") >= 1, 1);
+	assert_due_at_bounds();
+}
+
 static void test_stopped_group_gets_it_when_back(void **state)
 {
 	char topic[IT_TOPIC_MAX], g[160];
@@ -445,11 +512,15 @@ static void test_two_producers_republish_each_attempt_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fails_twice_then_succeeds_other_group_once),
-	    cmocka_unit_test(test_max_retries_ends_failed_with_error),
-	    cmocka_unit_test(test_infinite_retry_grows_and_respects_schedule),
-	    cmocka_unit_test(test_stopped_group_gets_it_when_back),
-	    cmocka_unit_test(test_two_producers_republish_each_attempt_once),
+	    cmocka_unit_test_teardown(test_fails_twice_then_succeeds_other_group_once,
+	                              check_due_at),
+	    cmocka_unit_test_teardown(test_max_retries_ends_failed_with_error, check_due_at),
+	    cmocka_unit_test_teardown(test_infinite_retry_grows_and_respects_schedule,
+	                              check_due_at),
+	    cmocka_unit_test_teardown(test_stopped_group_gets_it_when_back, check_due_at),
+	    cmocka_unit_test_teardown(test_two_producers_republish_each_attempt_once, check_due_at),
+	    cmocka_unit_test_teardown(test_shortened_timeout_applies_to_waiting_deliveries,
+	                              check_due_at),
 	};
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
 }
