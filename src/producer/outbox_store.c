@@ -256,8 +256,11 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, i
 	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
 	    "   d.err IS NULL AS ok)"
 	    /* due_at: ferry.delivery_due_at of a fresh delivery (migration 009), the moment its
-	     * acknowledgment is overdue; an earlier delivery row (an early negative ack) keeps
-	     * its own. */
+	     * acknowledgment is overdue. A delivery row already there was written by an
+	     * acknowledgment that beat this mark (the consumer read the record before we got here):
+	     * it keeps its due_at, and the send it answered happened no later than a negative
+	     * acknowledgment of it, so sent_at is not put after that, or the retry job would take
+	     * the send for a newer one and wait out the whole timeout instead of retrying. */
 	    "INSERT INTO ferry.message_delivery AS x"
 	    " (message_id, consumer_group_id, consumer_group, status, sent_at,"
 	    "  acknowledged_at, due_at)"
@@ -270,7 +273,7 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, i
 	    " JOIN ferry.consumer_group_registration r ON r.id = g.id"
 	    " WHERE k.ok"
 	    " ON CONFLICT (message_id, consumer_group_id) DO UPDATE"
-	    "  SET sent_at = coalesce(x.sent_at, EXCLUDED.sent_at);"
+	    "  SET sent_at = coalesce(x.sent_at, least(EXCLUDED.sent_at, x.negative_ack_at));"
 	    "UPDATE ferry.outbox_message m SET status = 'ACKNOWLEDGED',"
 	    " processed_at = clock_timestamp()"
 	    " WHERE m.id = ANY('%s'::bigint[]) AND m.status = 'SENT'"

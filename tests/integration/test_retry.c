@@ -407,6 +407,46 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
 	assert_due_at_bounds();
 }
 
+/*
+ * The consumer's negative acknowledgment can reach the producer before the relay has marked
+ * the message SENT (it read the record in between). It still counts: the retry job redelivers
+ * after the backoff, not after the group's 600 s timeout. The enqueue and the acknowledgment
+ * share a transaction here, so the relay can only mark the message after both.
+ */
+static void test_nack_before_the_relay_marks_sent_still_counts(void **state)
+{
+	char topic[IT_TOPIC_MAX], g[160];
+	int64_t id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "retry-early-nack");
+	snprintf(g, sizeof(g), "%s-g", topic);
+	register_topic(&fx.producer, topic, g, 600, 5, NULL);
+	it_sql_exec(fx.conn, "BEGIN");
+	id = it_sql_int(fx.conn, "SELECT ferry.enqueue('%s', 'k1', 'fails at once')", topic);
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM ferry.acknowledge(ARRAY[%" PRId64 "], ARRAY['%s'],"
+	               " ARRAY[false], ARRAY['boom'], ARRAY['it-svc'], ARRAY['it-inst'])"
+	               " WHERE result = 'recorded'",
+	               id, g),
+	    1);
+	it_sql_exec(fx.conn, "COMMIT");
+
+	assert_true(it_wait_sql_int(fx.conn, 1, 20000,
+	                            "SELECT count(*) FROM ferry.message_event WHERE message_id = "
+	                            "%" PRId64 " AND event = 'retried'"
+	                            " AND detail->>'trigger' = 'negative_ack'",
+	                            id));
+	/* The send it answered is not recorded as later than the answer. */
+	assert_int_equal(
+	    it_sql_int(fx.conn,
+	               "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
+	               "%" PRId64 " AND sent_at <= negative_ack_at",
+	               id),
+	    1);
+}
+
 static void test_stopped_group_gets_it_when_back(void **state)
 {
 	char topic[IT_TOPIC_MAX], g[160];
@@ -520,6 +560,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_stopped_group_gets_it_when_back, check_due_at),
 	    cmocka_unit_test_teardown(test_two_producers_republish_each_attempt_once, check_due_at),
 	    cmocka_unit_test_teardown(test_shortened_timeout_applies_to_waiting_deliveries,
+	                              check_due_at),
+	    cmocka_unit_test_teardown(test_nack_before_the_relay_marks_sent_still_counts,
 	                              check_due_at),
 	};
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
