@@ -71,6 +71,20 @@ int producer_metrics_init(struct producer_metrics *m)
 	m->oldest_pending =
 	    metrics_gauge(r, "ferry_outbox_oldest_pending_age_seconds",
 	                  "Age of the oldest PENDING message: the relay's lag.", NULL);
+	m->unacked = metrics_gauge(
+	    r, "ferry_deliveries_unacknowledged",
+	    "Deliveries a group has been sent and not acknowledged yet (SENT), per group; every "
+	    "registered group, 0 included (all instances).",
+	    "topic,group");
+	m->oldest_unacked = metrics_gauge(
+	    r, "ferry_delivery_oldest_unacknowledged_age_seconds",
+	    "Age of a group's oldest unacknowledged delivery, from its first send: the group's lag.",
+	    "topic,group");
+	m->retry_due = metrics_gauge(
+	    r, "ferry_retry_due_deliveries",
+	    "Deliveries whose retry-job action (redelivery or verdict) is due and not yet taken: the "
+	    "retry job's backlog (all instances).",
+	    NULL);
 	m->database_up = metrics_database_up(r);
 	m->retry_errors =
 	    metrics_counter(r, "ferry_retry_publish_errors_total",
@@ -82,8 +96,9 @@ int producer_metrics_init(struct producer_metrics *m)
 	if (!m->enqueued || !m->published || !m->acknowledged || !m->nacked || !m->retried ||
 	    !m->failed || !m->expired || !m->commit_to_publish || !m->publish_to_ack ||
 	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->relay_failed ||
-	    !m->backlog || !m->oldest_pending || !m->database_up || !m->retry_errors ||
-	    !m->cleanup_deleted || !m->http_requests) {
+	    !m->backlog || !m->oldest_pending || !m->unacked || !m->oldest_unacked ||
+	    !m->retry_due || !m->database_up || !m->retry_errors || !m->cleanup_deleted ||
+	    !m->http_requests) {
 		producer_metrics_destroy(m);
 		return -1;
 	}
@@ -94,6 +109,47 @@ void producer_metrics_destroy(struct producer_metrics *m)
 {
 	metrics_free(m->registry);
 	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Reads the delivery gauges; 0 when PostgreSQL answered. Every registered group is listed, so a
+ * group that caught up reads 0 instead of keeping its last value. The due count walks the retry
+ * job's own index (message_delivery_due), and like the job it ignores messages still PENDING.
+ */
+static int api_metrics_deliveries(struct api_metrics_context *ctx, PGconn *conn)
+{
+	PGresult *res = PQexec(
+	    conn,
+	    "SELECT t.topic_name, g.consumer_group_name, count(d.message_id),"
+	    " coalesce(extract(epoch FROM now() - min(d.sent_at)), 0), NULL"
+	    " FROM ferry.consumer_group_registration g"
+	    " JOIN ferry.topic_registration t ON t.id = g.topic_registration_id"
+	    " LEFT JOIN ferry.message_delivery d ON d.consumer_group_id = g.id AND d.status = 'SENT'"
+	    " GROUP BY 1, 2"
+	    " UNION ALL SELECT NULL, NULL, NULL, NULL, count(*) FROM ferry.message_delivery d"
+	    " JOIN ferry.outbox_message m ON m.id = d.message_id"
+	    " WHERE d.status = 'SENT' AND d.due_at <= now() AND m.status <> 'PENDING'");
+	int i, n, rc = -1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		n = PQntuples(res);
+		for (i = 0; i < n; i++) {
+			const char *labels[2] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
+
+			if (!PQgetisnull(res, i, 4)) {
+				metric_set(ctx->metrics->retry_due, NULL,
+				           strtod(PQgetvalue(res, i, 4), NULL));
+				continue;
+			}
+			metric_set(ctx->metrics->unacked, labels,
+			           strtod(PQgetvalue(res, i, 2), NULL));
+			metric_set(ctx->metrics->oldest_unacked, labels,
+			           strtod(PQgetvalue(res, i, 3), NULL));
+		}
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
 }
 
 /* Reads the backlog gauges; 0 when PostgreSQL answered. */
@@ -114,6 +170,8 @@ static int api_metrics_backlog(struct api_metrics_context *ctx)
 		rc = 0;
 	}
 	PQclear(res);
+	if (rc == 0)
+		rc = api_metrics_deliveries(ctx, conn);
 	pg_pool_put(ctx->pool, conn);
 	return rc;
 }

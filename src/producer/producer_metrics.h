@@ -4,8 +4,9 @@
  *
  * Event counters are counted where the event happens (the API for enqueues and
  * acknowledgments, the relay for publications, the retry job for retries and verdicts).
- * State is read when scraped: the outbox backlog and its oldest pending row from PostgreSQL (the
- * partial pending index keeps that cheap) and the relay's counters from relay_get_status. A scrape
+ * State is read when scraped: the outbox backlog and its oldest pending row, each group's
+ * unacknowledged deliveries and the retry job's due ones from PostgreSQL (partial indexes keep
+ * those to the rows in flight) and the relay's counters from relay_get_status. A scrape
  * with PostgreSQL down still answers, with ferry_database_up 0.
  */
 #ifndef FERRY_PRODUCER_METRICS_H
@@ -36,10 +37,13 @@ struct producer_metrics {
 	struct metric_family *relay_failed;      /* ferry_relay_messages_failed_total */
 	struct metric_family *backlog;           /* ferry_outbox_backlog */
 	struct metric_family *oldest_pending;    /* ferry_outbox_oldest_pending_age_seconds */
-	struct metric_family *database_up;       /* ferry_database_up */
-	struct metric_family *retry_errors;      /* ferry_retry_publish_errors_total */
-	struct metric_family *cleanup_deleted;   /* ferry_cleanup_deleted_total{kind} */
-	struct metric_family *http_requests; /* ferry_http_requests_total{method,route,status} */
+	struct metric_family *unacked;           /* ferry_deliveries_unacknowledged{topic,group} */
+	struct metric_family *oldest_unacked; /* ferry_delivery_oldest_unacknowledged_age_seconds */
+	struct metric_family *retry_due;      /* ferry_retry_due_deliveries */
+	struct metric_family *database_up;    /* ferry_database_up */
+	struct metric_family *retry_errors;   /* ferry_retry_publish_errors_total */
+	struct metric_family *cleanup_deleted; /* ferry_cleanup_deleted_total{kind} */
+	struct metric_family *http_requests;   /* ferry_http_requests_total{method,route,status} */
 };
 
 /* Declares every family into m->registry. Returns 0, or -1 when out of memory. */

@@ -51,6 +51,60 @@ static void assert_family(const char *text, const char *name, const char *type)
 		fail_msg("no '%s' in /metrics", want);
 }
 
+/*
+ * A delivery sent 10 s ago and not acknowledged shows in the group's gauges; once its retry is
+ * due it shows in the retry job's backlog. A second session locks its message meanwhile, so the
+ * job (which skips locked rows) leaves it there to be seen. Cleans up after itself.
+ */
+static void assert_delivery_gauges_move(const char *topic, const char *group)
+{
+	PGconn *holder = it_pg_connect(fx.db.conninfo);
+	char unacked[512], oldest[512], *text;
+	int64_t id;
+
+	snprintf(unacked, sizeof(unacked),
+	         "ferry_deliveries_unacknowledged{topic=\"%s\",group=\"%s\"}", topic, group);
+	snprintf(oldest, sizeof(oldest),
+	         "ferry_delivery_oldest_unacknowledged_age_seconds{topic=\"%s\",group=\"%s\"}",
+	         topic, group);
+	id =
+	    it_sql_int(fx.conn,
+	               "INSERT INTO ferry.outbox_message (topic, payload, status, sent_at)"
+	               " VALUES ('%s', 'held', 'SENT', now() - interval '10 seconds') RETURNING id",
+	               topic);
+	it_sql_exec(fx.conn,
+	            "INSERT INTO ferry.message_delivery (message_id, consumer_group_id,"
+	            " consumer_group, status, sent_at, due_at)"
+	            " SELECT %" PRId64 ", g.id, g.consumer_group_name, 'SENT',"
+	            " now() - interval '10 seconds', now() + interval '1 hour'"
+	            " FROM ferry.consumer_group_registration g WHERE g.consumer_group_name = '%s'",
+	            id, group);
+	text = it_scrape_metrics(&fx.producer);
+	assert_true(it_metric_sample(text, unacked) == 1);
+	assert_true(it_metric_sample(text, oldest) >= 10);
+	assert_true(it_metric_sample(text, "ferry_retry_due_deliveries") == 0);
+	free(text);
+
+	it_sql_exec(holder, "BEGIN");
+	it_sql_exec(holder, "SELECT 1 FROM ferry.outbox_message WHERE id = %" PRId64 " FOR UPDATE",
+	            id);
+	it_sql_exec(fx.conn,
+	            "UPDATE ferry.message_delivery SET due_at = now() - interval '1 second'"
+	            " WHERE message_id = %" PRId64,
+	            id);
+	text = it_scrape_metrics(&fx.producer);
+	assert_true(it_metric_sample(text, "ferry_retry_due_deliveries") == 1);
+	free(text);
+	/* Done with it before the job may take it. */
+	it_sql_exec(fx.conn,
+	            "UPDATE ferry.message_delivery SET status = 'ACKNOWLEDGED' WHERE message_id = "
+	            "%" PRId64,
+	            id);
+	it_sql_exec(holder, "ROLLBACK");
+	it_sql_exec(fx.conn, "DELETE FROM ferry.outbox_message WHERE id = %" PRId64, id);
+	PQfinish(holder);
+}
+
 static void test_metrics_move_with_traffic(void **state)
 {
 	char topic[IT_TOPIC_MAX], group[160], body[1024], s[512];
@@ -79,12 +133,19 @@ static void test_metrics_move_with_traffic(void **state)
 	assert_family(before, "ferry_messages_retried_total", "counter");
 	assert_family(before, "ferry_outbox_backlog", "gauge");
 	assert_family(before, "ferry_outbox_oldest_pending_age_seconds", "gauge");
+	assert_family(before, "ferry_deliveries_unacknowledged", "gauge");
+	assert_family(before, "ferry_delivery_oldest_unacknowledged_age_seconds", "gauge");
+	assert_family(before, "ferry_retry_due_deliveries", "gauge");
 	assert_family(before, "ferry_commit_to_publish_seconds", "histogram");
 	assert_family(before, "ferry_publish_to_ack_seconds", "histogram");
 	assert_family(before, "ferry_relay_batch_size", "histogram");
 	assert_family(before, "ferry_kafka_delivery_errors_total", "counter");
 	assert_family(before, "ferry_http_requests_total", "counter");
 	assert_true(it_metric_sample(before, "ferry_database_up") == 1);
+	/* A registered group is listed before it has had any delivery. */
+	snprintf(s, sizeof(s), "ferry_deliveries_unacknowledged{topic=\"%s\",group=\"%s\"}", topic,
+	         group);
+	assert_true(it_metric_sample(before, s) == 0);
 
 	/* 20 messages, 2 of which always fail: with maxRetries 1 they are retried once, then
 	 * FAILED. */
@@ -192,6 +253,15 @@ static void test_metrics_move_with_traffic(void **state)
 		free(text);
 		assert_int_equal(it_producer_stop(&orphan), 0);
 	}
+
+	/* Everything settled: nothing unacknowledged, nothing due. */
+	free(after);
+	after = it_scrape_metrics(&fx.producer);
+	snprintf(s, sizeof(s), "ferry_deliveries_unacknowledged{topic=\"%s\",group=\"%s\"}", topic,
+	         group);
+	assert_true(it_metric_sample(after, s) == 0);
+	assert_true(it_metric_sample(after, "ferry_retry_due_deliveries") == 0);
+	assert_delivery_gauges_move(topic, group);
 
 	/* A backlog shows on the producer: a row held back by a backoff, 10 s old, counts. */
 	it_sql_exec(fx.conn, "INSERT INTO ferry.outbox_message (topic, payload, next_attempt_at,"
