@@ -73,7 +73,7 @@ for before in "${fixtures[@]}"; do
 	problems="$(psql -X -At -v ON_ERROR_STOP=1 "$target" -f "$after")"
 	if [[ -n "$problems" ]]; then
 		echo "check_upgrade: upgrade from before $version:" >&2
-		sed 's/^/  /' <<<"$problems" >&2
+		while IFS= read -r line; do echo "  $line"; done <<<"$problems" >&2
 		failed=1
 	else
 		echo "check_upgrade: $version: $(grep -c "applied producer migration" "$log") migration(s) applied on the fixture; its checks hold"
