@@ -86,7 +86,8 @@ UPDATE ferry.message_delivery d SET due_at = ferry.delivery_due_at(d, g)
 -- The retry job reads this in due_at order and stops after its batch.
 CREATE INDEX message_delivery_due ON ferry.message_delivery (due_at) WHERE status = 'SENT';
 
--- The verdicts (version 5) in due_at order through that index; otherwise unchanged.
+-- The verdicts (version 5) in due_at order through that index (due_at alone: the index gives that
+-- order as it is, so a pass stops after p_limit rows however many are due); otherwise unchanged.
 CREATE OR REPLACE FUNCTION ferry.retry_settle_spent(p_limit integer, p_actor text)
 RETURNS TABLE (message_id bigint, consumer_group text, status text)
 LANGUAGE plpgsql AS $$
@@ -109,7 +110,7 @@ BEGIN
            AND (d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')
                 OR coalesce(d.last_retry_at, d.sent_at, d.updated_at)
                    + g.acknowledgment_timeout_seconds * interval '1 second' <= now())
-         ORDER BY d.due_at, d.message_id
+         ORDER BY d.due_at
          LIMIT p_limit
            FOR NO KEY UPDATE OF m, d SKIP LOCKED),
     u AS (
