@@ -36,7 +36,8 @@ struct delivery_ack_outcome {
 	enum delivery_ack_result result;
 	char group_status[16]; /* the group's status afterwards ("" when not applicable) */
 	char topic[256];       /* the message's topic ("" when unknown) */
-	double since_sent_s;   /* seconds since the group was last sent it, -1 when not known */
+	double since_sent_s;   /* seconds since the group was last sent it (0 when the relay had
+	                        * not recorded the send yet), -1 for an unknown message */
 };
 
 /*

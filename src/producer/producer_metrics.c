@@ -52,8 +52,9 @@ int producer_metrics_init(struct producer_metrics *m)
 	    producer_metrics_latency_buckets, NB(producer_metrics_latency_buckets));
 	m->publish_to_ack = metrics_histogram(
 	    r, "ferry_publish_to_ack_seconds",
-	    "From a group's (last) delivery to its successful acknowledgment.", "topic,group",
-	    producer_metrics_latency_buckets, NB(producer_metrics_latency_buckets));
+	    "From a group's (last) delivery to its successful acknowledgment (0 when the "
+	    "acknowledgment arrived before the relay recorded the send).",
+	    "topic,group", producer_metrics_latency_buckets, NB(producer_metrics_latency_buckets));
 	m->batch_size =
 	    metrics_histogram(r, "ferry_relay_batch_size", "Rows per batch the relay marked.", NULL,
 	                      producer_metrics_batch_buckets, NB(producer_metrics_batch_buckets));
