@@ -11,9 +11,12 @@
 --   the relay sets it when it inserts the delivery (sent_at + the group's timeout, outbox_store.c);
 --   the trigger below, when an update names status, negative_ack_at or redrive_requested_at
 --   (a negative acknowledgment, a retry, a re-drive; acknowledgments and verdicts leave SENT);
---   the trigger on consumer_group_registration, when a group's timeout, budget or
---   acknowledgment requirement changes (through the API or by hand).
--- The default '-infinity' ("look at it on the next pass") keeps any other writer correct.
+--   the trigger on consumer_group_registration, when a change of a group's timeout, budget or
+--   acknowledgment requirement makes its deliveries due sooner (through the API or by hand).
+-- The default '-infinity' ("look at it on the next pass") keeps any other writer correct. A due_at
+-- left too early (a group given a longer timeout, a row some other writer touched) is put right
+-- by the retry job itself, a batch at a time (ferry.retry_refresh_due_at), so that such rows do
+-- not cost every pass a read.
 ALTER TABLE ferry.message_delivery ADD COLUMN due_at timestamptz NOT NULL DEFAULT '-infinity';
 
 -- When the retry job next has something to do with delivery d of group g: now for a re-drive;
@@ -60,11 +63,15 @@ CREATE TRIGGER message_delivery_due_at
     FOR EACH ROW WHEN (NEW.status = 'SENT')
     EXECUTE FUNCTION ferry.delivery_refresh_due_at();
 
+-- Writes only the deliveries that became due sooner: a later due_at may wait for the job's
+-- refresh, so that lengthening the timeout of a group with a million deliveries waiting (during
+-- the outage that made them wait) does not rewrite them all inside the operator's request.
 CREATE FUNCTION ferry.group_refresh_due_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE ferry.message_delivery d SET due_at = ferry.delivery_due_at(d, NEW)
-     WHERE d.consumer_group_id = NEW.id AND d.status = 'SENT';
+     WHERE d.consumer_group_id = NEW.id AND d.status = 'SENT'
+       AND d.due_at > ferry.delivery_due_at(d, NEW);
     RETURN NULL;
 END
 $$;
@@ -77,6 +84,31 @@ CREATE TRIGGER consumer_group_registration_due_at
           OR OLD.max_retries IS DISTINCT FROM NEW.max_retries
           OR OLD.requires_acknowledgment IS DISTINCT FROM NEW.requires_acknowledgment)
     EXECUTE FUNCTION ferry.group_refresh_due_at();
+
+-- The retry job's repair, after a claim that did not fill its batch: the first p_limit deliveries
+-- whose due_at has passed (what is left once the due ones were taken) get their due_at
+-- recomputed; those it was too early for move to their real time and stop being read by every
+-- pass. Locks only the deliveries, skipping those an acknowledgment or another job holds.
+-- Returns how many it moved (p_limit: there may be more).
+CREATE FUNCTION ferry.retry_refresh_due_at(p_limit integer)
+RETURNS integer
+LANGUAGE sql AS $$
+    WITH stale AS (
+        SELECT d.message_id, d.consumer_group_id, ferry.delivery_due_at(d, g) AS due
+          FROM ferry.message_delivery d
+          JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id
+         WHERE d.status = 'SENT' AND d.due_at <= now()
+         ORDER BY d.due_at
+         LIMIT p_limit
+           FOR NO KEY UPDATE OF d SKIP LOCKED),
+    moved AS (
+        UPDATE ferry.message_delivery d SET due_at = s.due
+          FROM stale s
+         WHERE d.message_id = s.message_id AND d.consumer_group_id = s.consumer_group_id
+           AND s.due > d.due_at
+        RETURNING 1)
+    SELECT count(*)::integer FROM moved
+$$;
 
 -- The deliveries already outstanding (one pass over them, at upgrade).
 UPDATE ferry.message_delivery d SET due_at = ferry.delivery_due_at(d, g)

@@ -199,6 +199,27 @@ static void retry_job_settled(void *arg, const char *topic, const char *group, b
 	metric_add(failed ? job->failed : job->expired, labels, 1);
 }
 
+/*
+ * After a claim that did not fill its batch, what is left with a passed due_at is not due after
+ * all (its due_at was too early: a group's timeout was lengthened, say): move it to its real
+ * time, so that later passes stop reading it. True when a whole batch moved (there may be more:
+ * run again at once). A failure only costs those reads: noted, not fatal to the pass.
+ */
+static bool retry_job_refresh(struct retry_job *job)
+{
+	char errstr[512];
+	int moved = 0;
+
+	if (retry_store_refresh_due_at(job->conn, job->batch_size, &moved, errstr,
+	                               sizeof(errstr)) != 0) {
+		retry_job_note_error("refreshing due times", errstr);
+		return false;
+	}
+	if (moved > 0)
+		log_debug("retry", "%d delivery(ies) were not due yet: due time recomputed", moved);
+	return moved == job->batch_size;
+}
+
 long retry_job_run(void *arg)
 {
 	struct retry_job *job = arg;
@@ -280,6 +301,9 @@ long retry_job_run(void *arg)
 	if (errors == 0 && (int)batch.n == job->batch_size)
 		again = 0;
 free_batch:
+	/* The claim's transaction is over here (recorded, abandoned, or none was opened). */
+	if ((int)batch.n < job->batch_size && retry_job_refresh(job))
+		again = 0;
 	free(out);
 	free(reports);
 	retry_batch_free(&batch);

@@ -95,6 +95,15 @@ int retry_store_record(PGconn *conn, const struct retry_batch *batch,
 /* Rolls a claim back. Errors are ignored (a broken connection rolls back by itself). */
 void retry_store_abandon(PGconn *conn);
 
+/*
+ * Recomputes due_at for up to `limit` deliveries whose due_at has passed but that no claim or
+ * verdict took (ferry.retry_refresh_due_at: a group's timeout was lengthened, or a writer left
+ * the default), in its own transaction, so that later passes stop reading them. *moved: how
+ * many got a later due_at. Returns 0 or -1.
+ */
+int retry_store_refresh_due_at(PGconn *conn, int limit, int *moved, char *errstr,
+                               size_t errstr_size) __attribute__((warn_unused_result));
+
 /* Why an operator's request was refused. */
 enum retry_store_error {
 	RETRY_STORE_OK = 0,

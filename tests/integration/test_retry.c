@@ -408,6 +408,53 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
 }
 
 /*
+ * A longer timeout does not rewrite the deliveries waiting (the operator's request stays short);
+ * a due_at left too early, here set by hand, is moved to its real time by the job, which does
+ * not redeliver it meanwhile.
+ */
+static void test_early_due_at_is_refreshed_not_redelivered(void **state)
+{
+	static const char longer[] = "{\"acknowledgmentTimeoutSeconds\": 1200}";
+	char topic[IT_TOPIC_MAX], g[160], path[128];
+	struct it_response r = {0};
+	int64_t id, group_id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "retry-refresh");
+	snprintf(g, sizeof(g), "%s-g", topic);
+	register_topic(&fx.producer, topic, g, 600, 5, NULL);
+	id = send_one(topic, "k1", "nobody reads this group either");
+	assert_true(
+	    it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
+	                    "%" PRId64 " AND status = 'SENT'",
+	                    id));
+	group_id = delivery_int(id, g, "consumer_group_id");
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, group_id);
+	if (it_http(&fx.producer, "PUT", path, "application/json", longer, strlen(longer), &r) !=
+	    200)
+		fail_msg("updating the group answered %ld: %s", r.status, r.text);
+	it_response_free(&r);
+	assert_int_equal(delivery_int(id, g, "extract(epoch FROM due_at - sent_at)::bigint"), 600);
+
+	it_sql_exec(fx.conn,
+	            "UPDATE ferry.message_delivery SET due_at = '-infinity' WHERE message_id = "
+	            "%" PRId64,
+	            id);
+	assert_true(it_wait_sql_int(fx.conn, 1200, 20000,
+	                            "SELECT CASE WHEN isfinite(due_at)"
+	                            " THEN extract(epoch FROM due_at - sent_at)::bigint ELSE -1 END"
+	                            " FROM ferry.message_delivery WHERE message_id = %" PRId64,
+	                            id));
+	assert_int_equal(delivery_int(id, g, "retry_count"), 0);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.message_event WHERE message_id = "
+	                            "%" PRId64,
+	                            id),
+	                 0);
+}
+
+/*
  * The consumer's negative acknowledgment can reach the producer before the relay has marked
  * the message SENT (it read the record in between). It still counts: the retry job redelivers
  * after the backoff, not after the group's 600 s timeout. The enqueue and the acknowledgment
@@ -563,6 +610,7 @@ int main(void)
 	                              check_due_at),
 	    cmocka_unit_test_teardown(test_nack_before_the_relay_marks_sent_still_counts,
 	                              check_due_at),
+	    cmocka_unit_test_teardown(test_early_due_at_is_refreshed_not_redelivered, check_due_at),
 	};
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
 }
