@@ -161,6 +161,26 @@ done:
 	return rc;
 }
 
+int pg_int_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                 int64_t *out, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int rc = -1;
+
+	*out = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		pg_error_line(conn, res, errstr, errstr_size);
+	else if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+		snprintf(errstr, errstr_size, "expected one integer, got %d row(s)",
+		         PQntuples(res));
+	else {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
 long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms)
 {
 	long ms = base_ms;

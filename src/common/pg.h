@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Opens a connection (libpq conninfo, already translated by conninfo_translate) and sets
@@ -56,6 +57,14 @@ int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
  */
 int pg_json_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                   json_t **out, char *sqlstate, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Runs a query (parameters as text, NULL = SQL NULL) whose single row and column is an integer
+ * (a count, say), into *out. Returns 0, or -1 with errstr (*out 0).
+ */
+int pg_int_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                 int64_t *out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Exponential backoff: returns min(cap_ms, base_ms * 2^attempt) with +-20% jitter. */

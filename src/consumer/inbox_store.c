@@ -371,15 +371,11 @@ int inbox_store_delete_old(PGconn *conn, int64_t retention_s, int batch, int64_t
 	snprintf(ret, sizeof(ret), "%" PRId64, retention_s);
 	snprintf(lim, sizeof(lim), "%d", batch);
 	for (i = 0; i < 2; i++) {
-		PGresult *res = PQexecParams(conn, sql[i], 2, NULL, params, NULL, NULL, 0);
+		int64_t n;
 
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-			pg_error_line(conn, res, errstr, errstr_size);
-			PQclear(res);
+		if (pg_int_query(conn, sql[i], 2, params, &n, errstr, errstr_size) != 0)
 			return -1;
-		}
-		*deleted += strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
+		*deleted += n;
 	}
 	return 0;
 }

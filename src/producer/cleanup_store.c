@@ -15,20 +15,10 @@ static int cleanup_store_count(PGconn *conn, const char *sql, int64_t retention_
 {
 	char ret[32], lim[16];
 	const char *params[2] = {ret, lim};
-	PGresult *res;
 
-	*deleted = 0;
 	snprintf(ret, sizeof(ret), "%" PRId64, retention_s);
 	snprintf(lim, sizeof(lim), "%d", batch);
-	res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		pg_error_line(conn, res, errstr, errstr_size);
-		PQclear(res);
-		return -1;
-	}
-	*deleted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
+	return pg_int_query(conn, sql, 2, params, deleted, errstr, errstr_size);
 }
 
 int cleanup_store_messages(PGconn *conn, int64_t retention_s, int batch, int64_t *deleted,

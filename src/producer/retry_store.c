@@ -89,20 +89,14 @@ int retry_store_refresh_due_at(PGconn *conn, int limit, int *moved, char *errstr
 {
 	char lim[16];
 	const char *params[1] = {lim};
-	PGresult *res;
+	int64_t n;
+	int rc;
 
-	*moved = 0;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecParams(conn, "SELECT ferry.retry_refresh_due_at($1::integer)", 1, NULL, params,
-	                   NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		pg_error_line(conn, res, errstr, errstr_size);
-		PQclear(res);
-		return -1;
-	}
-	*moved = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
+	rc = pg_int_query(conn, "SELECT ferry.retry_refresh_due_at($1::integer)", 1, params, &n,
+	                  errstr, errstr_size);
+	*moved = (int)n;
+	return rc;
 }
 
 static const char *retry_store_nullable(const PGresult *res, int row, int col)
