@@ -342,6 +342,22 @@ static void test_infinite_retry_grows_and_respects_schedule(void **state)
 	assert_int_equal(it_producer_stop(&c), 0);
 }
 
+/* PUT /api/topics/consumer-groups/{id} of the group `message_id` was delivered to, with `json`. */
+static void update_group_of(int64_t message_id, const char *json)
+{
+	struct it_response r = {0};
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64,
+	         it_sql_int(fx.conn,
+	                    "SELECT consumer_group_id FROM ferry.message_delivery"
+	                    " WHERE message_id = %" PRId64,
+	                    message_id));
+	if (it_http(&fx.producer, "PUT", path, "application/json", json, strlen(json), &r) != 200)
+		fail_msg("updating the group answered %ld: %s", r.status, r.text);
+	it_response_free(&r);
+}
+
 /*
  * due_at must never be later than what ferry.delivery_due_at says (a later one would delay a
  * redelivery; an earlier one only costs the job a row read).
@@ -365,10 +381,8 @@ static int check_due_at(void **state)
 
 static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
 {
-	static const char retune[] = "{\"acknowledgmentTimeoutSeconds\": 1}";
-	char topic[IT_TOPIC_MAX], g[160], path[128];
-	struct it_response r = {0};
-	int64_t id, group_id, due_in_s;
+	char topic[IT_TOPIC_MAX], g[160];
+	int64_t id, due_in_s;
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "retry-retune");
@@ -389,15 +403,7 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
 
 	/* An operator shortens the timeout to 1 s: the waiting delivery is redelivered now, not
 	 * ten minutes later. */
-	group_id = it_sql_int(fx.conn,
-	                      "SELECT consumer_group_id FROM ferry.message_delivery"
-	                      " WHERE message_id = %" PRId64,
-	                      id);
-	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, group_id);
-	if (it_http(&fx.producer, "PUT", path, "application/json", retune, strlen(retune), &r) !=
-	    200)
-		fail_msg("updating the group answered %ld: %s", r.status, r.text);
-	it_response_free(&r);
+	update_group_of(id, "{\"acknowledgmentTimeoutSeconds\": 1}");
 	assert_true(
 	    it_wait_sql_int(fx.conn, 1, 20000,
 	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
@@ -414,10 +420,8 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
  */
 static void test_early_due_at_is_refreshed_not_redelivered(void **state)
 {
-	static const char longer[] = "{\"acknowledgmentTimeoutSeconds\": 1200}";
-	char topic[IT_TOPIC_MAX], g[160], path[128];
-	struct it_response r = {0};
-	int64_t id, group_id;
+	char topic[IT_TOPIC_MAX], g[160];
+	int64_t id;
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "retry-refresh");
@@ -429,12 +433,7 @@ static void test_early_due_at_is_refreshed_not_redelivered(void **state)
 	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
 	                    "%" PRId64 " AND status = 'SENT'",
 	                    id));
-	group_id = delivery_int(id, g, "consumer_group_id");
-	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, group_id);
-	if (it_http(&fx.producer, "PUT", path, "application/json", longer, strlen(longer), &r) !=
-	    200)
-		fail_msg("updating the group answered %ld: %s", r.status, r.text);
-	it_response_free(&r);
+	update_group_of(id, "{\"acknowledgmentTimeoutSeconds\": 1200}");
 	assert_int_equal(delivery_int(id, g, "extract(epoch FROM due_at - sent_at)::bigint"), 600);
 
 	it_sql_exec(fx.conn,
