@@ -379,14 +379,17 @@ static int check_due_at(void **state)
 	return 0;
 }
 
-static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
+/*
+ * A topic `name` with one group (600 s timeout, 5 retries; its name into g) that no consumer
+ * reads, and one message to it, waited for until SENT. Returns the message id.
+ */
+static int64_t send_to_unread_group(const char *name, char *g, size_t g_size)
 {
-	char topic[IT_TOPIC_MAX], g[160];
-	int64_t id, due_in_s;
+	char topic[IT_TOPIC_MAX];
+	int64_t id;
 
-	(void)state;
-	it_topic(topic, sizeof(topic), "retry-retune");
-	snprintf(g, sizeof(g), "%s-g", topic);
+	it_topic(topic, sizeof(topic), name);
+	snprintf(g, g_size, "%s-g", topic);
 	register_topic(&fx.producer, topic, g, 600, 5, NULL);
 	id = send_one(topic, "k1", "nobody reads this group");
 	assert_true(
@@ -394,6 +397,16 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
 	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
 	                    "%" PRId64 " AND status = 'SENT'",
 	                    id));
+	return id;
+}
+
+static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
+{
+	char g[160];
+	int64_t id, due_in_s;
+
+	(void)state;
+	id = send_to_unread_group("retry-retune", g, sizeof(g));
 	/* The relay set the delivery due when its 600 s timeout runs out. */
 	due_in_s = it_sql_int(fx.conn,
 	                      "SELECT extract(epoch FROM d.due_at - d.sent_at)::bigint"
@@ -420,19 +433,11 @@ static void test_shortened_timeout_applies_to_waiting_deliveries(void **state)
  */
 static void test_early_due_at_is_refreshed_not_redelivered(void **state)
 {
-	char topic[IT_TOPIC_MAX], g[160];
+	char g[160];
 	int64_t id;
 
 	(void)state;
-	it_topic(topic, sizeof(topic), "retry-refresh");
-	snprintf(g, sizeof(g), "%s-g", topic);
-	register_topic(&fx.producer, topic, g, 600, 5, NULL);
-	id = send_one(topic, "k1", "nobody reads this group either");
-	assert_true(
-	    it_wait_sql_int(fx.conn, 1, WAIT_MS,
-	                    "SELECT count(*) FROM ferry.message_delivery WHERE message_id = "
-	                    "%" PRId64 " AND status = 'SENT'",
-	                    id));
+	id = send_to_unread_group("retry-refresh", g, sizeof(g));
 	update_group_of(id, "{\"acknowledgmentTimeoutSeconds\": 1200}");
 	assert_int_equal(delivery_int(id, g, "extract(epoch FROM due_at - sent_at)::bigint"), 600);
 
