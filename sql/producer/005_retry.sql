@@ -10,14 +10,28 @@
 --   the bulk re-drive); the job republishes it on its next pass, whatever the timers say.
 -- target_agent_id: that redelivery is for one consumer instance (ferry.consumer_service_agent.id):
 --   the job publishes it to a partition that instance holds.
+-- due_at: when the retry job next has work for the delivery, so that a pass reads only the
+-- deliveries whose time has come (message_delivery_due) instead of every outstanding one: a
+-- group down for hours, its redeliveries waiting out their backoff, would otherwise cost every
+-- pass (every 10 s) a read of all of them (bench/retry-scan).
+-- due_at is a lower bound of the moment ferry.retry_settle_spent or the claim in
+-- src/producer/retry_store.c can act on the delivery: both still test their whole condition, so a
+-- due_at that is too early costs a row read per pass, never a wrong redelivery; one that is too
+-- late would delay a redelivery, which is why every change of the inputs recomputes it:
+--   the relay sets it when it inserts the delivery (sent_at + the group's timeout, outbox_store.c);
+--   the trigger below, when an update names status, negative_ack_at or redrive_requested_at
+--   (a negative acknowledgment, a retry, a re-drive; acknowledgments and verdicts leave SENT);
+--   the trigger on consumer_group_registration, when a change of a group's timeout, budget or
+--   acknowledgment requirement makes its deliveries due sooner (through the API or by hand).
+-- The default '-infinity' ("look at it on the next pass") keeps any other writer correct. A due_at
+-- left too early (a group given a longer timeout, a row some other writer touched) is put right
+-- by the retry job itself, a batch at a time (ferry.retry_refresh_due_at), so that such rows do
+-- not cost every pass a read.
 ALTER TABLE ferry.message_delivery
     ADD COLUMN redrive_requested_at timestamptz,
-    ADD COLUMN target_agent_id bigint;
+    ADD COLUMN target_agent_id bigint,
+    ADD COLUMN due_at timestamptz NOT NULL DEFAULT '-infinity';
 
--- The retry job's scan: the groups' outstanding deliveries. SENT rows are the messages in flight,
--- so the partial index stays small however long history grows.
-CREATE INDEX message_delivery_outstanding ON ferry.message_delivery (message_id)
-    WHERE status = 'SENT';
 -- Dead letters, per group, for GET /api/messages/failed and the re-drives.
 CREATE INDEX message_delivery_dead ON ferry.message_delivery (consumer_group, message_id)
     WHERE status IN ('FAILED', 'EXPIRED');
@@ -162,8 +176,11 @@ $$;
 -- history). p_target (a consumer service or instance id) aims the redelivery at one live
 -- instance of the group holding a partition of the topic; without one alive, the redelivery
 -- goes to the whole group and fallback_reason says why.
+-- A message the relay gave up on (FAILED, never on Kafka: Kafka refused it
+-- FERRY_RELAY_MAX_ATTEMPTS times) goes back to PENDING with a fresh attempt budget instead, for the
+-- relay to try again once the operator fixed the cause.
 -- Raises FY404 (unknown message, or p_group not one of its groups), FY409 (not on Kafka yet,
--- or nothing to re-drive).
+-- a group or target for a message that never reached Kafka, or nothing to re-drive).
 CREATE FUNCTION ferry.request_redelivery(
     p_message_id bigint, p_group text, p_target text, p_actor text, p_heartbeat_s integer)
 RETURNS TABLE (consumer_group text, previous_status text, target_agent_id bigint,
@@ -176,7 +193,7 @@ DECLARE
     v_agent bigint;
     n integer := 0;
 BEGIN
-    SELECT o.id, o.topic, o.status INTO m FROM ferry.outbox_message o
+    SELECT o.id, o.topic, o.status, o.sent_at INTO m FROM ferry.outbox_message o
      WHERE o.id = p_message_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'message % not found', p_message_id USING ERRCODE = 'FY404';
@@ -184,6 +201,28 @@ BEGIN
     IF m.status = 'PENDING' THEN
         RAISE EXCEPTION 'message % has not reached Kafka yet (PENDING): the relay sends it',
             p_message_id USING ERRCODE = 'FY409';
+    END IF;
+    -- Given up by the relay (Kafka refused it FERRY_RELAY_MAX_ATTEMPTS times): back to PENDING
+    -- with a fresh budget, for the relay to try again (after the operator fixed the cause).
+    IF m.status = 'FAILED' AND m.sent_at IS NULL THEN
+        IF p_group IS NOT NULL OR p_target IS NOT NULL THEN
+            RAISE EXCEPTION 'message % never reached Kafka: it is re-driven to the relay, not to a '
+                'group or consumer', p_message_id USING ERRCODE = 'FY409';
+        END IF;
+        UPDATE ferry.outbox_message o
+           SET status = 'PENDING', publish_attempts = 0, next_attempt_at = NULL,
+               processed_at = NULL
+         WHERE o.id = m.id;
+        INSERT INTO ferry.message_event (message_id, consumer_group, event, actor, detail)
+        VALUES (m.id, NULL, 'redrive_requested', p_actor,
+                jsonb_build_object('previousStatus', 'FAILED', 'target', 'relay'));
+        consumer_group := NULL;
+        previous_status := 'FAILED';
+        target_agent_id := NULL;
+        target_instance := NULL;
+        fallback_reason := NULL;
+        RETURN NEXT;
+        RETURN;
     END IF;
     IF p_group IS NOT NULL AND NOT EXISTS (
            SELECT 1 FROM ferry.message_delivery x
@@ -254,11 +293,112 @@ BEGIN
 END
 $$;
 
+-- When the retry job next has something to do with delivery d of group g: now for a re-drive;
+-- never while the group does not ask for acknowledgments; after a negative acknowledgment, once
+-- the backoff has passed (or at once, to settle it FAILED, when the budget is spent); otherwise
+-- when the acknowledgment timeout of the last send runs out (and the backoff has passed, if
+-- there are retries left). The same rules as the claim and the verdicts, in one place.
+CREATE FUNCTION ferry.delivery_due_at(d ferry.message_delivery, g ferry.consumer_group_registration)
+RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN d.redrive_requested_at IS NOT NULL THEN '-infinity'::timestamptz
+        WHEN NOT g.requires_acknowledgment THEN 'infinity'::timestamptz
+        WHEN d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity') THEN
+            CASE WHEN g.max_retries < 0 OR d.retry_count < g.max_retries
+                 THEN greatest(d.negative_ack_at, d.scheduled_retry_at)
+                 ELSE d.negative_ack_at END
+        ELSE
+            CASE WHEN g.max_retries < 0 OR d.retry_count < g.max_retries
+                 THEN greatest(coalesce(d.last_retry_at, d.sent_at, d.updated_at)
+                               + g.acknowledgment_timeout_seconds * interval '1 second',
+                               d.scheduled_retry_at)
+                 ELSE coalesce(d.last_retry_at, d.sent_at, d.updated_at)
+                      + g.acknowledgment_timeout_seconds * interval '1 second' END
+    END
+$$;
+
+CREATE FUNCTION ferry.delivery_refresh_due_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    g ferry.consumer_group_registration;
+BEGIN
+    SELECT * INTO g FROM ferry.consumer_group_registration WHERE id = NEW.consumer_group_id;
+    NEW.due_at := CASE WHEN FOUND THEN ferry.delivery_due_at(NEW, g)
+                       ELSE '-infinity'::timestamptz END;
+    RETURN NEW;
+END
+$$;
+
+-- Only updates of a delivery that stays or becomes SENT call it: acknowledgments (status
+-- ACKNOWLEDGED, the hot path) are filtered out by the WHEN clause before any function runs.
+CREATE TRIGGER message_delivery_due_at
+    BEFORE UPDATE OF status, negative_ack_at, redrive_requested_at ON ferry.message_delivery
+    FOR EACH ROW WHEN (NEW.status = 'SENT')
+    EXECUTE FUNCTION ferry.delivery_refresh_due_at();
+
+-- Writes only the deliveries that became due sooner: a later due_at may wait for the job's
+-- refresh, so that lengthening the timeout of a group with a million deliveries waiting (during
+-- the outage that made them wait) does not rewrite them all inside the operator's request.
+CREATE FUNCTION ferry.group_refresh_due_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ferry.message_delivery d SET due_at = ferry.delivery_due_at(d, NEW)
+     WHERE d.consumer_group_id = NEW.id AND d.status = 'SENT'
+       AND d.due_at > ferry.delivery_due_at(d, NEW);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER consumer_group_registration_due_at
+    AFTER UPDATE OF acknowledgment_timeout_seconds, max_retries, requires_acknowledgment
+    ON ferry.consumer_group_registration
+    FOR EACH ROW
+    WHEN (OLD.acknowledgment_timeout_seconds IS DISTINCT FROM NEW.acknowledgment_timeout_seconds
+          OR OLD.max_retries IS DISTINCT FROM NEW.max_retries
+          OR OLD.requires_acknowledgment IS DISTINCT FROM NEW.requires_acknowledgment)
+    EXECUTE FUNCTION ferry.group_refresh_due_at();
+
+-- The retry job's repair, after a claim that did not fill its batch: the first p_limit deliveries
+-- whose due_at has passed (what is left once the due ones were taken) get their due_at
+-- recomputed; those it was too early for move to their real time and stop being read by every
+-- pass. Locks only the deliveries, skipping those an acknowledgment or another job holds.
+-- Returns how many it moved (p_limit: there may be more).
+CREATE FUNCTION ferry.retry_refresh_due_at(p_limit integer)
+RETURNS integer
+LANGUAGE sql AS $$
+    WITH stale AS (
+        SELECT d.message_id, d.consumer_group_id, ferry.delivery_due_at(d, g) AS due
+          FROM ferry.message_delivery d
+          JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id
+         WHERE d.status = 'SENT' AND d.due_at <= now()
+         ORDER BY d.due_at
+         LIMIT p_limit
+           FOR NO KEY UPDATE OF d SKIP LOCKED),
+    moved AS (
+        UPDATE ferry.message_delivery d SET due_at = s.due
+          FROM stale s
+         WHERE d.message_id = s.message_id AND d.consumer_group_id = s.consumer_group_id
+           AND s.due > d.due_at
+        RETURNING 1)
+    SELECT count(*)::integer FROM moved
+$$;
+
+-- The deliveries already outstanding at the upgrade (one pass over them).
+UPDATE ferry.message_delivery d SET due_at = ferry.delivery_due_at(d, g)
+  FROM ferry.consumer_group_registration g
+ WHERE g.id = d.consumer_group_id AND d.status = 'SENT';
+
+-- The retry job reads this in due_at order and stops after its batch.
+CREATE INDEX message_delivery_due ON ferry.message_delivery (due_at) WHERE status = 'SENT';
+
 -- The retry job's verdicts: deliveries due for another attempt whose group's retry budget is
 -- spent (max_retries >= 0 and retry_count >= max_retries) become FAILED when the last attempt
 -- was negatively acknowledged (its error kept) or EXPIRED when it was not acknowledged in time.
 -- Locks the messages first (the order ferry.acknowledge uses) and skips those another job or an
--- acknowledgment holds, so several producer instances can run it at once. Returns what changed.
+-- acknowledgment holds, so several producer instances can run it at once. Reads due deliveries in
+-- due_at order through message_delivery_due (due_at alone: the index gives that order as it is,
+-- so a pass stops after p_limit rows however many are due). Returns what changed.
 CREATE FUNCTION ferry.retry_settle_spent(p_limit integer, p_actor text)
 RETURNS TABLE (message_id bigint, consumer_group text, status text)
 LANGUAGE plpgsql AS $$
@@ -275,13 +415,13 @@ BEGIN
           FROM ferry.message_delivery d
           JOIN ferry.consumer_group_registration g ON g.id = d.consumer_group_id
           JOIN ferry.outbox_message m ON m.id = d.message_id
-         WHERE d.status = 'SENT' AND d.redrive_requested_at IS NULL
+         WHERE d.status = 'SENT' AND d.due_at <= now() AND d.redrive_requested_at IS NULL
            AND g.requires_acknowledgment AND g.max_retries >= 0
            AND d.retry_count >= g.max_retries
            AND (d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')
                 OR coalesce(d.last_retry_at, d.sent_at, d.updated_at)
                    + g.acknowledgment_timeout_seconds * interval '1 second' <= now())
-         ORDER BY d.message_id
+         ORDER BY d.due_at
          LIMIT p_limit
            FOR NO KEY UPDATE OF m, d SKIP LOCKED),
     u AS (

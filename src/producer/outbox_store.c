@@ -255,7 +255,7 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, i
 	    "  FROM d WHERE m.id = d.id AND m.status = 'PENDING'"
 	    "  RETURNING m.id, m.topic, m.target_group, m.created_at, m.sent_at,"
 	    "   d.err IS NULL AS ok)"
-	    /* due_at: ferry.delivery_due_at of a fresh delivery (migration 009), the moment its
+	    /* due_at: ferry.delivery_due_at of a fresh delivery (migration 005), the moment its
 	     * acknowledgment is overdue. A delivery row already there was written by an
 	     * acknowledgment that beat this mark (the consumer read the record before we got here):
 	     * it keeps its due_at, and the send it answered happened no later than a negative

@@ -50,7 +50,7 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
  * Due: the group waits for acknowledgments, has retries left, the backoff has passed, and the
  * last delivery was negatively acknowledged or not acknowledged in time; or an operator asked.
  * The message rows are locked (not the deliveries): the same order as ferry.acknowledge.
- * d.due_at (migration 009) bounds the scan to the deliveries whose time has come, read in that
+ * d.due_at (migration 005) bounds the scan to the deliveries whose time has come, read in that
  * order through message_delivery_due; the rest of the condition is still checked in full. The
  * order is due_at alone, which the index gives as it is, and the group's part of the condition
  * is a per-row subquery rather than a join: with a join (or a tie-breaker in the order)
