@@ -4,6 +4,7 @@
  * redelivering them and deleting old ones.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +47,19 @@ static const char *ctl_messages_age(const json_t *obj, const char *key, char *bu
 	return ctl_table_format_age(ctl_stats_now() - t, buf, size);
 }
 
-/* Checks the paging options and adds them to the query in path. Returns 0 or an exit code. */
-static int ctl_messages_page_query(struct ctl_ctx *ctx, const struct ctl_args *args,
-                                   struct strbuf *path)
+/*
+ * Adds the paging options (--limit, --after-id) to `path` and GETs that page into *page (the
+ * caller frees it). With --json the page is printed as it came and *printed is set; otherwise the
+ * caller prints it as a table. Returns 0, or the exit code of a usage error or failed call.
+ */
+static int ctl_messages_fetch_page(struct ctl_ctx *ctx, const struct ctl_args *args,
+                                   struct strbuf *path, json_t **page, bool *printed)
 {
-	char errstr[256];
+	char errstr[1024];
 	int64_t n;
 
+	*page = NULL;
+	*printed = false;
 	if (ctl_args_get(args, "limit") &&
 	    ctl_args_parse_int(ctl_args_get(args, "limit"), "--limit", 1, 1000, &n, errstr,
 	                       sizeof(errstr)) != 0)
@@ -63,6 +70,13 @@ static int ctl_messages_page_query(struct ctl_ctx *ctx, const struct ctl_args *a
 		return ctl_cmd_usage_error(ctx, "%s", errstr);
 	ctl_http_query_add(path, "limit", ctl_args_get(args, "limit"));
 	ctl_http_query_add(path, "afterId", ctl_args_get(args, "after-id"));
+	if (ctl_http_call(&ctx->http, "GET", strbuf_str(path), NULL, page, errstr, sizeof(errstr)) <
+	    0)
+		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctx->json) {
+		ctl_cmd_print_json(ctx, *page);
+		*printed = true;
+	}
 	return 0;
 }
 
@@ -183,25 +197,17 @@ static int ctl_messages_pending(struct ctl_ctx *ctx, const struct ctl_args *args
 	static const char *const headers[] = {">ID",       "TOPIC", "KEY", ">AGE",
 	                                      ">ATTEMPTS", "ERROR", NULL};
 	struct strbuf path = STRBUF_INIT;
-	char errstr[1024], idbuf[32], agebuf[32], abuf[32];
+	char idbuf[32], agebuf[32], abuf[32];
 	struct ctl_table t;
 	json_t *page = NULL, *m;
+	bool printed;
 	size_t i;
 	int rc;
 
 	strbuf_puts(&path, "/api/messages/pending");
-	rc = ctl_messages_page_query(ctx, args, &path);
-	if (rc != 0)
+	rc = ctl_messages_fetch_page(ctx, args, &path, &page, &printed);
+	if (rc != 0 || printed)
 		goto done;
-	if (ctl_http_call(&ctx->http, "GET", strbuf_str(&path), NULL, &page, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
-		goto done;
-	}
-	if (ctx->json) {
-		ctl_cmd_print_json(ctx, page);
-		goto done;
-	}
 	ctl_table_init(&t, headers);
 	ctl_table_set_max_width(&t, 2, 32);
 	ctl_table_set_max_width(&t, 5, 60);
@@ -246,9 +252,10 @@ static int ctl_messages_failed(struct ctl_ctx *ctx, const struct ctl_args *args)
 	static const char *const headers[] = {">ID",      "TOPIC",      "KEY",   "GROUP", "STATUS",
 	                                      ">RETRIES", "LAST RETRY", "ERROR", NULL};
 	struct strbuf path = STRBUF_INIT;
-	char errstr[1024], idbuf[32], rbuf[32], status[16];
+	char idbuf[32], rbuf[32], status[16];
 	struct ctl_table t;
 	json_t *page = NULL, *m;
+	bool printed;
 	size_t i;
 	int rc = 0;
 
@@ -260,18 +267,9 @@ static int ctl_messages_failed(struct ctl_ctx *ctx, const struct ctl_args *args)
 		ctl_http_query_add(&path, "status", status);
 	}
 	ctl_http_query_add(&path, "consumerGroup", ctl_args_get(args, "group"));
-	rc = ctl_messages_page_query(ctx, args, &path);
-	if (rc != 0)
+	rc = ctl_messages_fetch_page(ctx, args, &path, &page, &printed);
+	if (rc != 0 || printed)
 		goto done;
-	if (ctl_http_call(&ctx->http, "GET", strbuf_str(&path), NULL, &page, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
-		goto done;
-	}
-	if (ctx->json) {
-		ctl_cmd_print_json(ctx, page);
-		goto done;
-	}
 	ctl_table_init(&t, headers);
 	ctl_table_set_max_width(&t, 2, 32);
 	ctl_table_set_max_width(&t, 7, 60);
