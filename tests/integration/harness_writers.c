@@ -234,6 +234,21 @@ void it_writers_verify(const struct it_writers *w, const struct it_records *recs
 	free(last);
 }
 
+void it_writers_check_topic(const struct it_writers *w, const char *label,
+                            struct it_order_report *rep)
+{
+	int64_t on_kafka = it_kafka_count(w->topic);
+	struct it_records recs;
+
+	it_kafka_read(w->topic, (size_t)on_kafka, 60000, &recs);
+	assert_int_equal(recs.n, (size_t)on_kafka);
+	it_writers_verify(w, &recs, label, rep);
+	assert_int_equal(rep->missing, 0);
+	assert_int_equal(rep->reorders, 0);
+	assert_int_equal(rep->distinct, it_writers_committed(w));
+	it_records_free(&recs);
+}
+
 void it_writers_free(struct it_writers *w)
 {
 	int t;

@@ -70,6 +70,14 @@ struct it_order_report {
 void it_writers_verify(const struct it_writers *w, const struct it_records *recs, const char *label,
                        struct it_order_report *rep);
 
+/*
+ * Reads every record of the writers' topic and checks them with it_writers_verify: fails the test
+ * unless every committed row is there, in per-key order. *rep says the rest (duplicates: the
+ * caller's bound). Call after it_writers_join, once the relays published everything.
+ */
+void it_writers_check_topic(const struct it_writers *w, const char *label,
+                            struct it_order_report *rep);
+
 /* Frees everything (after it_writers_join). NULL is a no-op. */
 void it_writers_free(struct it_writers *w);
 
