@@ -3,6 +3,8 @@
  */
 #include "producer/agent_request.h"
 
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +175,65 @@ void agent_registration_clear(struct agent_registration *reg)
 	memset(reg, 0, sizeof(*reg));
 }
 
+/*
+ * details.partitions: what the retry job will read back to pick a partition, so the whole
+ * shape is checked here (an unchecked value once made every retry pass fail). NULL or JSON null
+ * -> *out NULL.
+ */
+static int agent_request_partitions(json_t *v, json_t **out, char *errstr, size_t errstr_size)
+{
+	const char *topic;
+	json_t *list, *p;
+	size_t i, total = 0;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v) || json_object_size(v) > AGENT_REQUEST_MAX_TOPICS) {
+		snprintf(errstr, errstr_size,
+		         "details.partitions: must be an object of at most %d topics, each with an "
+		         "array of partition numbers ({\"topic\": [0, 1]})",
+		         AGENT_REQUEST_MAX_TOPICS);
+		return -1;
+	}
+	json_object_foreach (v, topic, list) {
+		if (!message_request_topic_valid(topic)) {
+			snprintf(errstr, errstr_size,
+			         "details.partitions: '%.64s' is not a valid topic name (1-249 "
+			         "characters of A-Z a-z 0-9 . _ -, not . or ..)",
+			         topic);
+			return -1;
+		}
+		if (!json_is_array(list) || json_array_size(list) > AGENT_REQUEST_MAX_PARTITIONS) {
+			snprintf(errstr, errstr_size,
+			         "details.partitions.%s: must be an array of at most %d partition "
+			         "numbers",
+			         topic, AGENT_REQUEST_MAX_PARTITIONS);
+			return -1;
+		}
+		total += json_array_size(list);
+		if (total > AGENT_REQUEST_MAX_ASSIGNED) {
+			snprintf(errstr, errstr_size,
+			         "details.partitions: more than %d partition numbers in all",
+			         AGENT_REQUEST_MAX_ASSIGNED);
+			return -1;
+		}
+		json_array_foreach (list, i, p) {
+			if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+			    json_integer_value(p) > INT32_MAX) {
+				snprintf(
+				    errstr, errstr_size,
+				    "details.partitions.%s[%zu]: must be a partition number (an "
+				    "integer from 0 to %" PRId32 ")",
+				    topic, i, INT32_MAX);
+				return -1;
+			}
+		}
+	}
+	*out = v;
+	return 0;
+}
+
 int agent_request_parse_heartbeat(json_t *body, struct agent_heartbeat *out, char *errstr,
                                   size_t errstr_size)
 {
@@ -199,6 +260,9 @@ int agent_request_parse_heartbeat(json_t *body, struct agent_heartbeat *out, cha
 			return -1;
 		}
 		out->details = v;
+		if (agent_request_partitions(json_object_get(v, "partitions"), &out->partitions,
+		                             errstr, errstr_size) != 0)
+			return -1;
 	}
 	return 0;
 }

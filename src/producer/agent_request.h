@@ -5,6 +5,12 @@
  *   register   {"serviceId", "instanceId", "consumerGroup", "topics": ["a", ...], "host", "port",
  *               "version"?}
  *   heartbeat  {"serviceId", "instanceId", "consumerGroup"?, "healthy"?, "details"?}
+ *              details is free-form except "partitions", the instance's assignment, which the
+ *              retry job reads to aim redeliveries: {"<topic>": [partition, ...], ...}, at most
+ *              AGENT_REQUEST_MAX_TOPICS valid topic names, each with at most
+ *              AGENT_REQUEST_MAX_PARTITIONS partition numbers (integers 0..2147483647, the
+ *              int32 range Kafka uses), AGENT_REQUEST_MAX_ASSIGNED numbers in all; null or
+ *              absent = not reported (the stored assignment stays).
  *   deregister {"serviceId", "instanceId", "consumerGroup"?}
  *
  * Pure functions (no I/O): the JSON the client sent becomes plain structs, or one line naming
@@ -24,6 +30,8 @@
 
 #define AGENT_REQUEST_MAX_STRING_BYTES 255
 #define AGENT_REQUEST_MAX_TOPICS       1000
+#define AGENT_REQUEST_MAX_PARTITIONS   10000  /* per topic in details.partitions */
+#define AGENT_REQUEST_MAX_ASSIGNED     100000 /* partition numbers in details.partitions */
 
 /* POST /api/agents/consumers/register. */
 struct agent_registration {
@@ -44,6 +52,7 @@ struct agent_heartbeat {
 	const char *consumer_group; /* "consumerGroup"; NULL = every group of the instance */
 	bool healthy;               /* "healthy", default true */
 	json_t *details;            /* "details": a JSON object borrowed from the body; NULL = {} */
+	json_t *partitions; /* "details"."partitions" checked as above (borrowed); NULL = absent */
 };
 
 /* POST /api/agents/consumers/deregister. */
@@ -63,7 +72,8 @@ int agent_request_parse_registration(json_t *body, struct agent_registration *ou
 /* Frees what agent_request_parse_registration allocated; *reg is then empty. */
 void agent_registration_clear(struct agent_registration *reg);
 
-/* Parses a heartbeat body. Returns 0 with *out filled (nothing to free), or -1 with errstr. */
+/* Parses a heartbeat body. Returns 0 with *out filled (nothing to free), or -1 with errstr
+ * (a malformed details.partitions included: "details.partitions.<topic>[3]: ..."). */
 int agent_request_parse_heartbeat(json_t *body, struct agent_heartbeat *out, char *errstr,
                                   size_t errstr_size) __attribute__((warn_unused_result));
 

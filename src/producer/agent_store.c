@@ -181,8 +181,8 @@ done:
 int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int heartbeat_interval_s,
                           json_t **out, char *errstr, size_t errstr_size)
 {
-	char interval[16], *details = NULL;
-	const char *params[6];
+	char interval[16], *details = NULL, *partitions = NULL;
+	const char *params[7];
 	int rc;
 
 	*out = NULL;
@@ -193,6 +193,14 @@ int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int he
 			return AGENT_STORE_ERROR;
 		}
 	}
+	if (hb->partitions) {
+		partitions = json_dumps(hb->partitions, JSON_COMPACT);
+		if (partitions == NULL) {
+			free(details);
+			snprintf(errstr, errstr_size, "out of memory encoding the partitions");
+			return AGENT_STORE_ERROR;
+		}
+	}
 	snprintf(interval, sizeof(interval), "%d", heartbeat_interval_s);
 	params[0] = hb->service_id;
 	params[1] = hb->instance_id;
@@ -200,22 +208,23 @@ int agent_store_heartbeat(PGconn *conn, const struct agent_heartbeat *hb, int he
 	params[3] = interval;
 	params[4] = hb->healthy ? "true" : "false";
 	params[5] = details ? details : "{}";
+	params[6] = partitions; /* checked by agent_request.c; NULL keeps the stored one */
 	/* The INSERT runs whether or not the outer query reads it (PostgreSQL always completes a
 	 * data-modifying CTE), and sees u's rows: one health check per heartbeat, none for an
 	 * agent that is not registered. */
 	rc = agent_store_query_json(
 	    conn,
 	    "WITH u AS (UPDATE ferry.consumer_service_agent a SET last_heartbeat_at = now(),"
-	    "  assigned_partitions = CASE WHEN jsonb_typeof($6::jsonb -> 'partitions') = 'object'"
-	    "   THEN $6::jsonb -> 'partitions' ELSE a.assigned_partitions END"
+	    "  assigned_partitions = coalesce($7::jsonb, a.assigned_partitions)"
 	    "  WHERE " AGENT_ADDRESSED(
 	        "a") " AND a.status = 'ACTIVE' RETURNING a.*),"
 	             " h AS (INSERT INTO ferry.service_health_check (agent_kind, service_id, instance_id,"
 	             "  healthy, details)"
 	             "  SELECT 'consumer', $1, $2, $5::boolean, $6::jsonb WHERE EXISTS (SELECT 1 FROM u))"
 	             "SELECT json_agg(" AGENT_JSON("$4") " ORDER BY a.id) FROM u a",
-	    6, params, out, NULL, errstr, errstr_size);
+	    7, params, out, NULL, errstr, errstr_size);
 	free(details);
+	free(partitions);
 	return rc;
 }
 

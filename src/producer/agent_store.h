@@ -57,7 +57,8 @@ int agent_store_register_consumer(PGconn *conn, const struct agent_registration 
                                   size_t errstr_size) __attribute__((warn_unused_result));
 
 /*
- * Records a heartbeat: sets last_heartbeat_at = now() on the ACTIVE agents it addresses and,
+ * Records a heartbeat: sets last_heartbeat_at = now() (and assigned_partitions to
+ * hb->partitions when reported) on the ACTIVE agents it addresses and,
  * when there was at least one, inserts one ferry.service_health_check row (agent_kind
  * 'consumer', healthy and details as sent). Returns OK with *out a JSON array of the agents it
  * refreshed (by id), NOT_FOUND when there was none (never registered, or deregistered: either

@@ -251,6 +251,160 @@ static void test_heartbeat_errors(void **state)
 	                "healthy, details)");
 }
 
+/* A heartbeat whose details.partitions is `partitions` (JSON text). */
+static json_t *heartbeat_with_partitions(const char *partitions)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+	         "{\"serviceId\": \"s\", \"instanceId\": \"i\", \"details\": {\"lag\": 1,"
+	         " \"partitions\": %s}}",
+	         partitions);
+	return parse(text);
+}
+
+static void partitions_fail(const char *partitions, const char *want)
+{
+	struct agent_heartbeat hb;
+	char errstr[512];
+	json_t *v = heartbeat_with_partitions(partitions);
+
+	if (agent_request_parse_heartbeat(v, &hb, errstr, sizeof(errstr)) == 0)
+		fail_msg("accepted partitions %s", partitions);
+	assert_string_equal(errstr, want);
+	json_decref(v);
+}
+
+static void test_heartbeat_partitions(void **state)
+{
+	struct agent_heartbeat hb;
+	char errstr[512];
+	json_t *v;
+
+	(void)state;
+	/* What a consumer sends: each topic with its partitions (none is fine). */
+	v = heartbeat_with_partitions("{\"user-events\": [0, 3, 2147483647], \"b.c_d\": []}");
+	assert_int_equal(agent_request_parse_heartbeat(v, &hb, errstr, sizeof(errstr)), 0);
+	assert_non_null(hb.partitions);
+	assert_int_equal(json_array_size(json_object_get(hb.partitions, "user-events")), 3);
+	assert_ptr_equal(hb.partitions, json_object_get(hb.details, "partitions"));
+	json_decref(v);
+	v = heartbeat_with_partitions("{}");
+	assert_int_equal(agent_request_parse_heartbeat(v, &hb, errstr, sizeof(errstr)), 0);
+	assert_int_equal(json_object_size(hb.partitions), 0);
+	json_decref(v);
+	/* Not reported: the stored assignment stays. */
+	v = heartbeat_with_partitions("null");
+	assert_int_equal(agent_request_parse_heartbeat(v, &hb, errstr, sizeof(errstr)), 0);
+	assert_null(hb.partitions);
+	json_decref(v);
+	v = parse("{\"serviceId\": \"s\", \"instanceId\": \"i\", \"details\": {\"lag\": 1}}");
+	assert_int_equal(agent_request_parse_heartbeat(v, &hb, errstr, sizeof(errstr)), 0);
+	assert_null(hb.partitions);
+	json_decref(v);
+
+	/* The example, and every other shape the retry job could not read. */
+	partitions_fail("{\"t\": [\"x\"]}",
+	                "details.partitions.t[0]: must be a partition number (an integer from 0 "
+	                "to 2147483647)");
+	partitions_fail("{\"t\": [0, -1]}",
+	                "details.partitions.t[1]: must be a partition number (an integer from 0 "
+	                "to 2147483647)");
+	partitions_fail("{\"t\": [2147483648]}",
+	                "details.partitions.t[0]: must be a partition number (an integer from 0 "
+	                "to 2147483647)");
+	partitions_fail("{\"t\": [1.0]}", "details.partitions.t[0]: must be a partition number "
+	                                  "(an integer from 0 to 2147483647)");
+	partitions_fail("{\"t\": [[0]]}", "details.partitions.t[0]: must be a partition number "
+	                                  "(an integer from 0 to 2147483647)");
+	partitions_fail("{\"t\": [null]}", "details.partitions.t[0]: must be a partition number "
+	                                   "(an integer from 0 to 2147483647)");
+	partitions_fail(
+	    "{\"t\": \"x\"}",
+	    "details.partitions.t: must be an array of at most 10000 partition numbers");
+	partitions_fail(
+	    "{\"t\": {\"0\": 1}}",
+	    "details.partitions.t: must be an array of at most 10000 partition numbers");
+	partitions_fail("[0]", "details.partitions: must be an object of at most 1000 topics, each "
+	                       "with an array of partition numbers ({\"topic\": [0, 1]})");
+	partitions_fail("\"x\"", "details.partitions: must be an object of at most 1000 topics, "
+	                         "each with an array of partition numbers ({\"topic\": [0, 1]})");
+	partitions_fail("{\"bad topic\": [0]}",
+	                "details.partitions: 'bad topic' is not a valid topic name (1-249 "
+	                "characters of A-Z a-z 0-9 . _ -, not . or ..)");
+	partitions_fail("{\"..\": [0]}",
+	                "details.partitions: '..' is not a valid topic name (1-249 "
+	                "characters of A-Z a-z 0-9 . _ -, not . or ..)");
+}
+
+/* The bounds: topics, partitions per topic, partitions in all, topic name length. */
+static void test_heartbeat_partitions_bounds(void **state)
+{
+	struct agent_heartbeat hb;
+	char errstr[512], name[260];
+	json_t *body, *parts, *list;
+	size_t i;
+
+	(void)state;
+	body = heartbeat_with_partitions("{}");
+	parts = json_object_get(json_object_get(body, "details"), "partitions");
+	list = json_array();
+	for (i = 0; i < AGENT_REQUEST_MAX_PARTITIONS; i++)
+		json_array_append_new(list, json_integer((json_int_t)i));
+	json_object_set_new(parts, "t", list);
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), 0);
+	json_array_append_new(list, json_integer(0));
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), -1);
+	assert_string_equal(
+	    errstr, "details.partitions.t: must be an array of at most 10000 partition numbers");
+	json_decref(body);
+
+	/* 1000 topics are fine, 1001 are not. */
+	body = heartbeat_with_partitions("{}");
+	parts = json_object_get(json_object_get(body, "details"), "partitions");
+	for (i = 0; i < AGENT_REQUEST_MAX_TOPICS; i++) {
+		snprintf(name, sizeof(name), "t%zu", i);
+		json_object_set_new(parts, name, json_pack("[i]", 0));
+	}
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), 0);
+	json_object_set_new(parts, "one-more", json_pack("[i]", 0));
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), -1);
+	assert_string_equal(errstr,
+	                    "details.partitions: must be an object of at most 1000 topics, "
+	                    "each with an array of partition numbers ({\"topic\": [0, 1]})");
+	json_decref(body);
+
+	/* 11 topics of 10000 partitions: over the total. */
+	body = heartbeat_with_partitions("{}");
+	parts = json_object_get(json_object_get(body, "details"), "partitions");
+	list = json_array();
+	for (i = 0; i < AGENT_REQUEST_MAX_PARTITIONS; i++)
+		json_array_append_new(list, json_integer((json_int_t)i));
+	for (i = 0; i <= AGENT_REQUEST_MAX_ASSIGNED / AGENT_REQUEST_MAX_PARTITIONS; i++) {
+		snprintf(name, sizeof(name), "t%zu", i);
+		json_object_set(parts, name, list);
+	}
+	json_decref(list);
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), -1);
+	assert_string_equal(errstr,
+	                    "details.partitions: more than 100000 partition numbers in all");
+	json_decref(body);
+
+	/* A topic name of 249 characters is the longest. */
+	body = heartbeat_with_partitions("{}");
+	parts = json_object_get(json_object_get(body, "details"), "partitions");
+	memset(name, 'a', 249);
+	name[249] = '\0';
+	json_object_set_new(parts, name, json_pack("[i]", 1));
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), 0);
+	name[249] = 'a';
+	name[250] = '\0';
+	json_object_set_new(parts, name, json_pack("[i]", 1));
+	assert_int_equal(agent_request_parse_heartbeat(body, &hb, errstr, sizeof(errstr)), -1);
+	assert_non_null(strstr(errstr, "is not a valid topic name"));
+	json_decref(body);
+}
+
 static void test_deregistration(void **state)
 {
 	struct agent_deregistration d;
@@ -287,6 +441,8 @@ int main(void)
 	    cmocka_unit_test(test_string_with_nul),
 	    cmocka_unit_test(test_heartbeat),
 	    cmocka_unit_test(test_heartbeat_errors),
+	    cmocka_unit_test(test_heartbeat_partitions),
+	    cmocka_unit_test(test_heartbeat_partitions_bounds),
 	    cmocka_unit_test(test_deregistration),
 	};
 
