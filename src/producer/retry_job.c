@@ -37,7 +37,6 @@ struct retry_job {
 struct retry_job_report {
 	struct retry_outcome *outcome;
 	bool done;
-	char error[200];
 };
 
 static void retry_job_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -53,7 +52,8 @@ static void retry_job_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
 		r->outcome->published = true;
 		r->outcome->partition = m->partition;
 	} else {
-		snprintf(r->error, sizeof(r->error), "%s", rd_kafka_err2str(m->err));
+		snprintf(r->outcome->error, sizeof(r->outcome->error), "%s",
+		         rd_kafka_err2str(m->err));
 	}
 }
 
@@ -126,7 +126,59 @@ fail:
 	return NULL;
 }
 
-/* Publishes the claimed deliveries and waits for Kafka's reports (or the pass's timeout). */
+/*
+ * Where a redelivery aimed at a consumer goes: the partition the claim found for it (filled
+ * into out->target_instance), or by key to the group, with the reason in out->fallback_reason.
+ * Returns the partition, or RD_KAFKA_PARTITION_UA.
+ */
+static int32_t retry_job_target(const struct retry_due *d, struct retry_outcome *out)
+{
+	const struct log_ctx ctx = {d->message_id, d->topic, -1, -1, d->group, NULL};
+
+	if (d->target_instance && d->target_partition >= 0) {
+		out->target_instance = d->target_instance;
+		return d->target_partition;
+	}
+	if (d->target_agent_id == 0)
+		return RD_KAFKA_PARTITION_UA;
+	if (d->target_instance == NULL)
+		snprintf(out->fallback_reason, sizeof(out->fallback_reason),
+		         "consumer agent %" PRId64
+		         " is no longer registered: sent by key to the group",
+		         d->target_agent_id);
+	else if (d->target_unreadable)
+		snprintf(
+		    out->fallback_reason, sizeof(out->fallback_reason),
+		    "consumer %.100s reported partitions of %.100s that are not partition numbers:"
+		    " sent by key to the group",
+		    d->target_instance, d->topic);
+	else
+		snprintf(
+		    out->fallback_reason, sizeof(out->fallback_reason),
+		    "consumer %.100s holds no partition of %.100s now: sent by key to the group",
+		    d->target_instance, d->topic);
+	if (d->target_unreadable)
+		log_warn_ctx("retry", &ctx, "group %s: %s", d->group, out->fallback_reason);
+	return RD_KAFKA_PARTITION_UA;
+}
+
+/* Hands one redelivery to librdkafka. Returns its error (the headers are then still ours). */
+static rd_kafka_resp_err_t retry_job_produce(struct retry_job *job, const struct retry_due *d,
+                                             int32_t partition, rd_kafka_headers_t *hdrs,
+                                             struct retry_job_report *report)
+{
+	return rd_kafka_producev(job->rk, RD_KAFKA_V_TOPIC(d->topic),
+	                         RD_KAFKA_V_PARTITION(partition),
+	                         RD_KAFKA_V_KEY(d->key, d->key_len),
+	                         RD_KAFKA_V_VALUE((void *)d->payload, d->payload_len),
+	                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+	                         RD_KAFKA_V_OPAQUE(report), RD_KAFKA_V_END);
+}
+
+/*
+ * Publishes the claimed deliveries and waits for Kafka's reports (or the pass's timeout). Each
+ * row stands alone: one Kafka refuses is reported failed in its outcome, and the rest go on.
+ */
 static void retry_job_publish(struct retry_job *job, const struct retry_batch *batch,
                               struct retry_outcome *out, struct retry_job_report *reports)
 {
@@ -135,6 +187,7 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 
 	for (i = 0; i < batch->n; i++) {
 		const struct retry_due *d = &batch->rows[i];
+		int32_t partition = retry_job_target(d, &out[i]);
 		struct message_header_fields f = {
 		    .message_id = d->message_id,
 		    .idempotency_key = d->idempotency_key,
@@ -146,27 +199,30 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 		    .target_group = d->group,
 		    .headers_json = d->headers_json,
 		    .retry_count = d->retry_count + 1,
-		    .target_consumer =
-		        d->target_instance && d->target_partition >= 0 ? d->target_instance : NULL,
+		    .target_consumer = out[i].target_instance,
 		};
 		rd_kafka_headers_t *hdrs = message_headers_build(&f);
 		rd_kafka_resp_err_t err;
 
 		reports[i].outcome = &out[i];
-		err = rd_kafka_producev(
-		    job->rk, RD_KAFKA_V_TOPIC(d->topic),
-		    RD_KAFKA_V_PARTITION(d->target_partition >= 0 ? d->target_partition
-		                                                  : RD_KAFKA_PARTITION_UA),
-		    RD_KAFKA_V_KEY(d->key, d->key_len),
-		    RD_KAFKA_V_VALUE((void *)d->payload, d->payload_len),
-		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-		    RD_KAFKA_V_OPAQUE(&reports[i]), RD_KAFKA_V_END);
+		err = retry_job_produce(job, d, partition, hdrs, &reports[i]);
+		if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && out[i].target_instance) {
+			/* The consumer reported a partition the topic does not have: by key. */
+			snprintf(out[i].fallback_reason, sizeof(out[i].fallback_reason),
+			         "partition %" PRId32 " of %.100s reported by consumer %.100s does "
+			         "not exist: sent by key to the group",
+			         partition, d->topic, out[i].target_instance);
+			rd_kafka_headers_destroy(hdrs);
+			out[i].target_instance = NULL;
+			f.target_consumer = NULL;
+			hdrs = message_headers_build(&f);
+			err = retry_job_produce(job, d, RD_KAFKA_PARTITION_UA, hdrs, &reports[i]);
+		}
 		if (err) {
 			/* Not enqueued: the headers are still ours. */
 			rd_kafka_headers_destroy(hdrs);
 			reports[i].done = true;
-			snprintf(reports[i].error, sizeof(reports[i].error), "%s",
-			         rd_kafka_err2str(err));
+			snprintf(out[i].error, sizeof(out[i].error), "%s", rd_kafka_err2str(err));
 		}
 	}
 	/* Every report arrives within message.timeout.ms; poll until they are all in. */
@@ -183,9 +239,14 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 			/* Should not happen; purge so no report can point at freed memory. */
 			rd_kafka_purge(job->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 			rd_kafka_poll(job->rk, 100);
-			for (i = 0; i < batch->n; i++)
-				if (!reports[i].done)
-					reports[i].done = true;
+			for (i = 0; i < batch->n; i++) {
+				if (reports[i].done)
+					continue;
+				reports[i].done = true;
+				snprintf(out[i].error, sizeof(out[i].error),
+				         "no delivery report from Kafka within %ld ms",
+				         job->publish_timeout_ms);
+			}
 			break;
 		}
 	}
@@ -263,7 +324,6 @@ long retry_job_run(void *arg)
 		const struct log_ctx ctx = {
 		    d->message_id, d->topic, out[i].published ? out[i].partition : -1, -1,
 		    d->group,      NULL};
-		bool aimed = d->target_instance && d->target_partition >= 0;
 
 		if (out[i].published) {
 			out[i].delay_ms = retry_policy_delay_ms(
@@ -273,29 +333,33 @@ long retry_job_run(void *arg)
 			log_info_ctx("retry", &ctx,
 			             "group %s: retry %d (%s)%s%s, next not before %" PRId64 " ms",
 			             d->group, d->retry_count + 1, d->trigger,
-			             aimed ? " to consumer " : "", aimed ? d->target_instance : "",
+			             out[i].target_instance ? " to consumer " : "",
+			             out[i].target_instance ? out[i].target_instance : "",
 			             out[i].delay_ms);
 		} else {
+			/* Recorded and moved back by its own backoff: a row Kafka keeps refusing
+			 * must not be the first one every pass takes. */
+			out[i].delay_ms = retry_policy_delay_ms(
+			    (unsigned)d->republish_failures + 1, job->backoff_base_ms,
+			    job->backoff_max_ms, retry_job_random(job));
 			errors++;
-			log_warn_ctx("retry", &ctx, "group %s: redelivery not published: %s",
-			             d->group, reports[i].error);
+			log_warn_ctx(
+			    "retry", &ctx,
+			    "group %s: redelivery not published (failure %d): %s; due again "
+			    "in %" PRId64 " ms",
+			    d->group, d->republish_failures + 1,
+			    out[i].error[0] ? out[i].error : "unknown error", out[i].delay_ms);
 		}
 	}
-	if (published > 0) {
-		if (retry_store_record(job->conn, &batch, out, job->actor, errstr,
-		                       sizeof(errstr)) != 0) {
-			retry_job_note_error("recording retries (they will be republished)",
-			                     errstr);
-		} else {
-			for (i = 0; i < batch.n; i++) {
-				const char *labels[2] = {batch.rows[i].topic, batch.rows[i].group};
-
-				if (out[i].published)
-					metric_add(job->retried, labels, 1);
-			}
-		}
+	if (retry_store_record(job->conn, &batch, out, job->actor, errstr, sizeof(errstr)) != 0) {
+		retry_job_note_error("recording retries (they will be republished)", errstr);
 	} else {
-		retry_store_abandon(job->conn);
+		for (i = 0; i < batch.n; i++) {
+			const char *labels[2] = {batch.rows[i].topic, batch.rows[i].group};
+
+			if (out[i].published)
+				metric_add(job->retried, labels, 1);
+		}
 	}
 	metric_add(job->publish_errors, NULL, (double)errors);
 	if (errors == 0 && (int)batch.n == job->batch_size)

@@ -56,6 +56,9 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
  * is a per-row subquery rather than a join: with a join (or a tie-breaker in the order)
  * PostgreSQL misjudged how many rows pass and sorted every due delivery before taking the first
  * ones, 130 ms instead of 5 once 20,000 were due (bench/retry-scan --due 20000).
+ * No expression here may raise on what one row holds: the statement claims the whole batch, so
+ * one such row would fail every pass (an agent's partitions are read by
+ * ferry.agent_topic_partition, migration 009, which returns NULL for what it cannot read).
  */
 static const char retry_store_claim_sql[] =
     "SELECT d.message_id, d.consumer_group_id, d.consumer_group, d.retry_count,"
@@ -65,9 +68,7 @@ static const char retry_store_claim_sql[] =
     "  WHEN d.negative_ack_at >= coalesce(d.last_retry_at, d.sent_at, '-infinity')"
     "  THEN 'negative_ack' ELSE 'timeout' END,"
     " coalesce(d.target_agent_id, 0), ag.instance_id,"
-    " coalesce((SELECT min(p.v::integer) FROM jsonb_array_elements_text("
-    "  CASE WHEN jsonb_typeof(ag.assigned_partitions -> m.topic) = 'array'"
-    "  THEN ag.assigned_partitions -> m.topic ELSE '[]' END) p(v)), -1)"
+    " ferry.agent_topic_partition(ag.assigned_partitions, m.topic), d.republish_failures"
     " FROM ferry.message_delivery d"
     " JOIN ferry.outbox_message m ON m.id = d.message_id"
     " LEFT JOIN ferry.consumer_service_agent ag ON ag.id = d.target_agent_id"
@@ -153,7 +154,10 @@ int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *
 		d->trigger = PQgetvalue(r, row, 12);
 		d->target_agent_id = strtoll(PQgetvalue(r, row, 13), NULL, 10);
 		d->target_instance = retry_store_nullable(r, row, 14);
-		d->target_partition = (int32_t)atoi(PQgetvalue(r, row, 15));
+		d->target_unreadable = d->target_agent_id != 0 && PQgetisnull(r, row, 15);
+		d->target_partition =
+		    PQgetisnull(r, row, 15) ? -1 : (int32_t)atoi(PQgetvalue(r, row, 15));
+		d->republish_failures = atoi(PQgetvalue(r, row, 16));
 	}
 	return 0;
 fail:
@@ -173,32 +177,35 @@ int retry_store_record(PGconn *conn, const struct retry_batch *batch,
                        const struct retry_outcome *out, const char *actor, char *errstr,
                        size_t errstr_size)
 {
-	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
-	                        STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
-	const char *params[7];
+	enum { N_ARRAYS = 9 };
+	struct strbuf arr[N_ARRAYS];
+	const char *params[N_ARRAYS + 1];
 	PGresult *res = NULL;
 	size_t i;
 	int a, rc = -1;
 
-	for (a = 0; a < 6; a++)
+	for (a = 0; a < N_ARRAYS; a++) {
+		memset(&arr[a], 0, sizeof(arr[a]));
 		pg_array_begin(&arr[a]);
+	}
 	for (i = 0; i < batch->n; i++) {
 		char num[32];
 
-		if (!out[i].published)
-			continue;
 		snprintf(num, sizeof(num), "%" PRId64, batch->rows[i].message_id);
 		pg_array_add(&arr[0], num);
 		snprintf(num, sizeof(num), "%" PRId64, batch->rows[i].group_id);
 		pg_array_add(&arr[1], num);
 		snprintf(num, sizeof(num), "%" PRId64, out[i].delay_ms);
 		pg_array_add(&arr[2], num);
-		snprintf(num, sizeof(num), "%" PRId32, out[i].partition);
+		snprintf(num, sizeof(num), "%" PRId32, out[i].published ? out[i].partition : -1);
 		pg_array_add(&arr[3], num);
 		pg_array_add(&arr[4], batch->rows[i].trigger);
-		pg_array_add(&arr[5], batch->rows[i].target_instance);
+		pg_array_add(&arr[5], out[i].target_instance);
+		pg_array_add(&arr[6], out[i].published ? "true" : "false");
+		pg_array_add(&arr[7], out[i].error);
+		pg_array_add(&arr[8], out[i].fallback_reason);
 	}
-	for (a = 0; a < 6; a++) {
+	for (a = 0; a < N_ARRAYS; a++) {
 		pg_array_end(&arr[a]);
 		if (arr[a].failed) {
 			snprintf(errstr, errstr_size, "out of memory");
@@ -206,27 +213,48 @@ int retry_store_record(PGconn *conn, const struct retry_batch *batch,
 		}
 		params[a] = strbuf_str(&arr[a]);
 	}
-	params[6] = actor;
+	params[N_ARRAYS] = actor;
+	/* Published: one more retry, its backoff, the re-drive done, the failure count reset.
+	 * Refused by Kafka: not a retry; due again only after the backoff of its failure count, so
+	 * that the next pass takes the deliveries behind it (an update that names none of status,
+	 * negative_ack_at and redrive_requested_at: the due_at trigger leaves this due_at alone).
+	 */
 	res = PQexecParams(
 	    conn,
 	    "WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
-	    "  $4::integer[], $5::text[], $6::text[])"
-	    "  AS o(message_id, group_id, delay_ms, kafka_partition, trigger, target_instance)),"
+	    "  $4::integer[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[])"
+	    "  AS o(message_id, group_id, delay_ms, kafka_partition, trigger, target_instance,"
+	    "   published, error, fallback_reason)),"
 	    " u AS (UPDATE ferry.message_delivery d"
 	    "  SET retry_count = d.retry_count + 1, last_retry_at = clock_timestamp(),"
 	    "   scheduled_retry_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',"
-	    "   redrive_requested_at = NULL, target_agent_id = NULL,"
+	    "   redrive_requested_at = NULL, target_agent_id = NULL, republish_failures = 0,"
 	    "   updated_at = clock_timestamp()"
-	    "  FROM o WHERE d.message_id = o.message_id AND d.consumer_group_id = o.group_id"
+	    "  FROM o WHERE o.published"
+	    "   AND d.message_id = o.message_id AND d.consumer_group_id = o.group_id"
 	    "  RETURNING d.message_id, d.consumer_group, d.retry_count, d.scheduled_retry_at,"
-	    "   o.delay_ms, o.kafka_partition, o.trigger, o.target_instance)"
+	    "   o.delay_ms, o.kafka_partition, o.trigger, o.target_instance, o.fallback_reason),"
+	    " f AS (UPDATE ferry.message_delivery d"
+	    "  SET republish_failures = d.republish_failures + 1,"
+	    "   due_at = clock_timestamp() + o.delay_ms * interval '1 millisecond'"
+	    "  FROM o WHERE NOT o.published"
+	    "   AND d.message_id = o.message_id AND d.consumer_group_id = o.group_id"
+	    "  RETURNING d.message_id, d.consumer_group, d.republish_failures, d.due_at,"
+	    "   o.trigger, o.error, o.fallback_reason)"
 	    " INSERT INTO ferry.message_event (message_id, consumer_group, event, actor, detail)"
-	    " SELECT u.message_id, u.consumer_group, 'retried', $7,"
+	    " SELECT u.message_id, u.consumer_group, 'retried', $10,"
 	    "  jsonb_strip_nulls(jsonb_build_object('retry', u.retry_count, 'trigger', u.trigger,"
 	    "  'delayMs', u.delay_ms, 'scheduledRetryAt', u.scheduled_retry_at,"
-	    "  'partition', u.kafka_partition, 'targetInstance', u.target_instance))"
-	    " FROM u",
-	    7, NULL, params, NULL, NULL, 0);
+	    "  'partition', u.kafka_partition, 'targetInstance', u.target_instance,"
+	    "  'fallbackReason', u.fallback_reason))"
+	    " FROM u"
+	    " UNION ALL"
+	    " SELECT f.message_id, f.consumer_group, 'republish_failed', $10,"
+	    "  jsonb_strip_nulls(jsonb_build_object('error', f.error, 'failures',"
+	    "  f.republish_failures, 'trigger', f.trigger, 'nextAttemptAt', f.due_at,"
+	    "  'fallbackReason', f.fallback_reason))"
+	    " FROM f",
+	    N_ARRAYS + 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
@@ -238,7 +266,7 @@ done:
 	if (rc != 0)
 		retry_store_abandon(conn);
 	PQclear(res);
-	for (a = 0; a < 6; a++)
+	for (a = 0; a < N_ARRAYS; a++)
 		strbuf_free(&arr[a]);
 	return rc;
 }

@@ -41,6 +41,9 @@ struct retry_due {
 	int64_t target_agent_id;     /* 0 = the whole group */
 	const char *target_instance; /* the target agent's instance id, or NULL */
 	int32_t target_partition;    /* a partition the target holds now, or -1 (by key) */
+	bool target_unreadable;      /* the target's reported partitions are not partition
+	                                numbers (ferry.agent_topic_partition NULL): by key */
+	int republish_failures;      /* republishes Kafka refused in a row */
 };
 
 struct retry_batch {
@@ -51,9 +54,13 @@ struct retry_batch {
 
 /* What the job did with one claimed delivery. */
 struct retry_outcome {
-	bool published;    /* Kafka confirmed it */
-	int64_t delay_ms;  /* the backoff before the next retry may start (when published) */
-	int32_t partition; /* where it went (when published) */
+	bool published;              /* Kafka confirmed it */
+	int64_t delay_ms;            /* published: the backoff before the next retry may start;
+	                                not: how long until it is due again */
+	int32_t partition;           /* where it went (when published) */
+	const char *target_instance; /* the consumer it was aimed at, NULL = by key (borrowed) */
+	char error[200];             /* not published: why ("" = unknown) */
+	char fallback_reason[320];   /* aimed at a consumer but sent by key: why; "" = not */
 };
 
 /* Told of each delivery settled: its message's topic, its group, FAILED (true) or EXPIRED. */
@@ -85,8 +92,11 @@ void retry_batch_free(struct retry_batch *batch);
  * Records the claimed batch's outcomes (out[i] for batch->rows[i]) and commits: a published
  * delivery counts one more retry, remembers when, and may not be retried again before now +
  * delay; an operator's request and target are cleared; the history gets a 'retried' event per
- * delivery. Unpublished ones are left as they were (due again on the next pass). Returns 0 or
- * -1 (nothing recorded: the deliveries are due again, and may be published twice).
+ * delivery (with the fallback reason when an aimed one went by key). An unpublished one keeps
+ * its retry count and request, counts one more republish failure, is due again only at now +
+ * delay (so the deliveries behind it in the due order get their turn), and gets a
+ * 'republish_failed' event with the error. Returns 0 or -1 (nothing recorded: the deliveries
+ * are due again, and the published ones may be published twice).
  */
 int retry_store_record(PGconn *conn, const struct retry_batch *batch,
                        const struct retry_outcome *out, const char *actor, char *errstr,
