@@ -289,7 +289,7 @@ long retry_job_run(void *arg)
 	struct retry_job_report *reports = NULL;
 	char errstr[512];
 	int failed = 0, expired = 0;
-	size_t published = 0, errors = 0;
+	size_t errors = 0;
 	long again = -1;
 	size_t i;
 
@@ -329,7 +329,6 @@ long retry_job_run(void *arg)
 			out[i].delay_ms = retry_policy_delay_ms(
 			    (unsigned)d->retry_count + 1, job->backoff_base_ms, job->backoff_max_ms,
 			    retry_job_random(job));
-			published++;
 			log_info_ctx("retry", &ctx,
 			             "group %s: retry %d (%s)%s%s, next not before %" PRId64 " ms",
 			             d->group, d->retry_count + 1, d->trigger,

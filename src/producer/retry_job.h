@@ -14,7 +14,14 @@
  *
  * A redelivery aimed at one consumer instance goes to a partition that instance reported holding
  * (its heartbeats carry its assignment): in Kafka, the instance that owns a partition is the one
- * that reads it. If the instance no longer holds one, the record goes by key to the group.
+ * that reads it. If the instance no longer holds one, is gone, reported partitions that are not
+ * partition numbers (a row stored before heartbeats were checked) or one the topic does not
+ * have, the record goes by key to the group and the 'retried' event says why.
+ *
+ * No row stops a pass: the claim cannot fail on what one row holds (retry_store.c), and a
+ * redelivery Kafka refuses is recorded ('republish_failed' with the error, counted in
+ * publish_errors) with its due_at moved back by a backoff of its own (retry_policy.h over its
+ * republish_failures), so refused rows at the head of the due order do not hold back the rest.
  *
  * Owns its PGconn and its own idempotent Kafka producer (separate from the relay's: a broker
  * refusing redeliveries never stalls first deliveries). Called only on the scheduler thread.
