@@ -19,6 +19,7 @@
  */
 #include "common/http_server.h"
 
+#include "common/json_scan.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Longest path (in segments) we try to route; longer paths get 404. */
@@ -56,6 +58,18 @@
 #define HTTP_SERVER_STOP_WAIT_MS 5000
 /* Error messages are cut at this length. */
 #define HTTP_SERVER_ERROR_MAX 512
+/* The request-deadline watchdog looks at the connections this often at most (and four times
+ * per deadline for short deadlines), so a deadline is kept to within this much. */
+#define HTTP_SERVER_WATCHDOG_MS 250
+
+/* One TCP connection, tracked for the request deadline (MHD's socket context). */
+struct http_conn {
+	struct http_conn *prev, *next; /* in the server's list, under conn_mutex */
+	MHD_socket fd;                 /* MHD's socket; valid until the CLOSED notification */
+	int64_t since_ms;              /* when the request being received began */
+	bool receiving;                /* receiving a request (else the answer is pending) */
+	bool cut;                      /* shut down by the watchdog */
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;       /* NULL once stopped */
@@ -71,6 +85,17 @@ struct http_server {
 	pthread_mutex_t start_mutex; /* guards the two fields below */
 	bool capturing;              /* copy MHD's log lines into start_error */
 	char start_error[512];       /* last MHD complaint while starting, for errstr */
+	size_t max_json_values;      /* options.max_json_values (route's own overrides) */
+	const struct http_route_limit *route_limits; /* options.route_limits */
+	size_t n_route_limits;
+	unsigned max_json_depth;    /* options.max_json_depth */
+	int64_t request_timeout_ms; /* options.request_timeout_s in ms; 0 = no deadline */
+	pthread_mutex_t conn_mutex; /* guards conns and the watchdog fields below */
+	pthread_cond_t conn_cond;   /* wakes the watchdog to stop */
+	struct http_conn *conns;    /* open connections (list head) */
+	bool watchdog_running;      /* the watchdog thread was started */
+	bool watchdog_stop;         /* the watchdog must end */
+	pthread_t watchdog;         /* closes connections past the request deadline */
 };
 
 static pthread_once_t http_server_panic_once = PTHREAD_ONCE_INIT;
@@ -100,10 +125,13 @@ struct http_exchange {
 	char *body; /* received body so far (not NUL-terminated) */
 	size_t body_len;
 	size_t body_cap;
-	size_t body_expected; /* Content-Length, or 0 when not announced */
-	size_t drained;       /* body bytes dropped after an early answer */
-	bool handler_ran;     /* the handler has been called (never twice) */
-	bool queued;          /* a response has been handed to MHD */
+	size_t body_expected;  /* Content-Length, or 0 when not announced */
+	size_t max_body;       /* this request's body limit (the route's, or the server's) */
+	struct json_scan scan; /* pre-scan of the body as it arrives */
+	struct http_conn *hc;  /* the connection's tracking entry, or NULL */
+	size_t drained;        /* body bytes dropped after an early answer */
+	bool handler_ran;      /* the handler has been called (never twice) */
+	bool queued;           /* a response has been handed to MHD */
 	/* Fields below are shared with responding threads: touch them only under the mutex. */
 	bool suspended;                /* connection suspended, waiting for respond() */
 	bool responded;                /* respond() has been called */
@@ -662,6 +690,23 @@ done:
 	return ret;
 }
 
+/* The connection's tracking entry (NULL when MHD has none for it). */
+static struct http_conn *http_server_conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
+}
+
+static int64_t http_server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* First call for a request: headers are in. Route it and check the announced body size. */
 static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_Connection *conn,
                                            const char *url, const char *method)
@@ -670,30 +715,16 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	unsigned long long announced = 0;
 	bool has_length;
 	char allow[256];
+	size_t max_values;
 	enum MHD_Result ret = MHD_NO;
 
 	ex->started = true;
 	ex->conn = conn;
+	ex->hc = http_server_conn_of(conn);
 	ex->method = strdup(method);
 	ex->path = strdup(url);
 	if (ex->method == NULL || ex->path == NULL || http_exchange_split_path(ex) != 0) {
 		log_error("http", "out of memory routing a request");
-		goto done;
-	}
-	has_length = http_server_parse_length(
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
-	    &announced);
-	if (has_length && announced > srv->max_body_bytes) {
-		http_exchange_error(ex, 413, "request body exceeds %zu bytes", srv->max_body_bytes);
-		/* Queued now, MHD skips "100 Continue", reads no body and closes the connection
-		 * after the answer. Right for a client waiting for "100 Continue". One already
-		 * sending would find the connection reset under it and could lose the answer
-		 * (curl reports a send error), so its body is drained first, up to the cap. */
-		if (http_server_expects_continue(conn) ||
-		    announced - srv->max_body_bytes > HTTP_SERVER_DRAIN_MAX)
-			ret = http_exchange_queue(ex, conn);
-		else
-			ret = MHD_YES;
 		goto done;
 	}
 	if (ex->path_ok) {
@@ -706,6 +737,39 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 				break;
 			}
 		}
+	}
+	/* Each route's own limits: a route that needs 4 KiB does not take 1 MiB bodies. */
+	ex->max_body = srv->max_body_bytes;
+	max_values = srv->max_json_values;
+	for (size_t i = 0; ex->route != NULL && i < srv->n_route_limits; i++) {
+		const struct http_route_limit *l = &srv->route_limits[i];
+
+		if (strcmp(l->method, ex->route->method) != 0 ||
+		    strcmp(l->pattern, ex->route->pattern) != 0)
+			continue;
+		if (l->max_body_bytes > 0 && l->max_body_bytes < ex->max_body)
+			ex->max_body = l->max_body_bytes;
+		if (l->max_json_values > 0)
+			max_values = l->max_json_values;
+		break;
+	}
+	json_scan_init(&ex->scan, max_values, srv->max_json_depth);
+	has_length = http_server_parse_length(
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+	    &announced);
+	if (has_length && announced > ex->max_body) {
+		ex->route = NULL; /* no handler will run */
+		http_exchange_error(ex, 413, "request body exceeds %zu bytes", ex->max_body);
+		/* Queued now, MHD skips "100 Continue", reads no body and closes the connection
+		 * after the answer. Right for a client waiting for "100 Continue". One already
+		 * sending would find the connection reset under it and could lose the answer
+		 * (curl reports a send error), so its body is drained first, up to the cap. */
+		if (http_server_expects_continue(conn) ||
+		    announced - ex->max_body > HTTP_SERVER_DRAIN_MAX)
+			ret = http_exchange_queue(ex, conn);
+		else
+			ret = MHD_YES;
+		goto done;
 	}
 	/* 404 and 405 are stored now but queued after the body (if any) is drained: answering
 	 * mid-request makes MHD close the connection, and a client still sending could miss the
@@ -739,6 +803,7 @@ static enum MHD_Result http_exchange_receive(struct http_exchange *ex, const cha
 {
 	struct http_server *srv = ex->srv;
 	enum MHD_Result ret = MHD_YES;
+	char scan_err[128];
 	bool answered;
 
 	pthread_mutex_lock(&ex->mutex);
@@ -760,7 +825,7 @@ static enum MHD_Result http_exchange_receive(struct http_exchange *ex, const cha
 		}
 		goto done;
 	}
-	if (size > srv->max_body_bytes - ex->body_len) {
+	if (size > ex->max_body - ex->body_len) {
 		/* Only chunked bodies get here (a too-large Content-Length was answered up front).
 		 * The rest of the body is read and dropped, then the 413 goes out: this
 		 * libmicrohttpd refuses MHD_queue_response while the body is still arriving. */
@@ -768,12 +833,24 @@ static enum MHD_Result http_exchange_receive(struct http_exchange *ex, const cha
 		ex->body = NULL;
 		ex->body_len = 0;
 		ex->body_cap = 0;
-		http_exchange_error(ex, 413, "request body exceeds %zu bytes", srv->max_body_bytes);
+		http_exchange_error(ex, 413, "request body exceeds %zu bytes", ex->max_body);
+		goto done;
+	}
+	if (json_scan_feed(&ex->scan, data, size, scan_err, sizeof(scan_err)) != 0) {
+		/* Refused before jansson builds anything: the body so far is freed, the rest is
+		 * read and dropped like a too-large one's. */
+		bool too_deep = ex->scan.max_depth > 0 && ex->scan.depth > ex->scan.max_depth;
+
+		free(ex->body);
+		ex->body = NULL;
+		ex->body_len = 0;
+		ex->body_cap = 0;
+		http_exchange_error(ex, too_deep ? 400 : 413, "request body refused: %s", scan_err);
 		goto done;
 	}
 	if (ex->body_len + size > ex->body_cap) {
 		size_t cap = ex->body_cap > 0 ? ex->body_cap : HTTP_SERVER_BODY_INITIAL;
-		size_t most = ex->body_expected > 0 ? ex->body_expected : srv->max_body_bytes;
+		size_t most = ex->body_expected > 0 ? ex->body_expected : ex->max_body;
 		char *grown;
 
 		while (cap < ex->body_len + size)
@@ -810,6 +887,12 @@ static enum MHD_Result http_exchange_finish(struct http_exchange *ex, struct MHD
 
 	if (ex->queued)
 		goto done; /* MHD calls once more in some states; nothing left to do */
+	if (ex->hc != NULL) {
+		/* The request is in: from here on its handler's bounds apply, not the deadline. */
+		pthread_mutex_lock(&ex->srv->conn_mutex);
+		ex->hc->receiving = false;
+		pthread_mutex_unlock(&ex->srv->conn_mutex);
+	}
 	pthread_mutex_lock(&ex->mutex);
 	answered = ex->responded;
 	pthread_mutex_unlock(&ex->mutex);
@@ -869,10 +952,17 @@ static void http_server_on_completed(void *cls, struct MHD_Connection *conn, voi
 {
 	struct http_server *srv = cls;
 	struct http_exchange *ex = *req_cls;
+	struct http_conn *hc = http_server_conn_of(conn);
 	bool held_elsewhere;
 
-	(void)conn;
 	(void)toe;
+	if (hc != NULL) {
+		/* Keep-alive: the next request's deadline runs from this answer. */
+		pthread_mutex_lock(&srv->conn_mutex);
+		hc->since_ms = http_server_now_ms();
+		hc->receiving = true;
+		pthread_mutex_unlock(&srv->conn_mutex);
+	}
 	if (ex == NULL)
 		goto done;
 	*req_cls = NULL;
@@ -893,6 +983,94 @@ static void http_server_on_completed(void *cls, struct MHD_Connection *conn, voi
 	atomic_fetch_sub(&srv->n_live, 1);
 done:
 	return;
+}
+
+/* Tracks connections for the request deadline: added when MHD accepts, removed when it closes.
+ * MHD sends CLOSED before it closes the socket, so under conn_mutex a listed fd is still ours. */
+static void http_server_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                      enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		hc = calloc(1, sizeof(*hc));
+		if (hc == NULL || info == NULL) {
+			/* Untracked: only the idle timeout applies to this one. */
+			log_warn("http", "cannot track a connection for the request deadline");
+			free(hc);
+			goto done;
+		}
+		hc->fd = info->connect_fd;
+		hc->since_ms = http_server_now_ms();
+		hc->receiving = true;
+		pthread_mutex_lock(&srv->conn_mutex);
+		hc->next = srv->conns;
+		if (srv->conns != NULL)
+			srv->conns->prev = hc;
+		srv->conns = hc;
+		pthread_mutex_unlock(&srv->conn_mutex);
+		*socket_context = hc;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && hc != NULL) {
+		pthread_mutex_lock(&srv->conn_mutex);
+		if (hc->prev != NULL)
+			hc->prev->next = hc->next;
+		else
+			srv->conns = hc->next;
+		if (hc->next != NULL)
+			hc->next->prev = hc->prev;
+		pthread_mutex_unlock(&srv->conn_mutex);
+		free(hc);
+		*socket_context = NULL;
+	}
+done:
+	return;
+}
+
+/*
+ * The request deadline. MHD's idle timeout restarts on every byte, so a client trickling a
+ * byte a second holds a connection forever; this thread shuts down the sockets of connections
+ * whose request has not arrived whole within request_timeout_ms. shutdown(2), not close(2):
+ * the descriptor stays MHD's, which sees end-of-file and closes the connection itself.
+ */
+static void *http_server_watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+	long period = srv->request_timeout_ms / 4;
+
+	if (period > HTTP_SERVER_WATCHDOG_MS)
+		period = HTTP_SERVER_WATCHDOG_MS;
+	if (period < 10)
+		period = 10;
+	pthread_mutex_lock(&srv->conn_mutex);
+	while (!srv->watchdog_stop) {
+		struct timespec deadline;
+		int64_t now = http_server_now_ms();
+		int cut = 0;
+
+		for (struct http_conn *hc = srv->conns; hc != NULL; hc = hc->next) {
+			if (hc->receiving && !hc->cut &&
+			    now - hc->since_ms > srv->request_timeout_ms) {
+				(void)shutdown(hc->fd, SHUT_RDWR);
+				hc->cut = true;
+				cut++;
+			}
+		}
+		if (cut > 0)
+			log_warn("http",
+			         "closed %d connections that sent no whole request within %lld ms",
+			         cut, (long long)srv->request_timeout_ms);
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += period * 1000000L;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+		deadline.tv_nsec %= 1000000000L;
+		(void)pthread_cond_timedwait(&srv->conn_cond, &srv->conn_mutex, &deadline);
+	}
+	pthread_mutex_unlock(&srv->conn_mutex);
+	return NULL;
 }
 
 /* Checks the route table once, so that a bad pattern fails at start-up, not per request. */
@@ -933,7 +1111,7 @@ static struct MHD_Daemon *http_server_start_daemon(struct http_server *srv,
                                                    const struct http_server_options *opts,
                                                    const struct sockaddr *addr, bool ipv6)
 {
-	struct MHD_OptionItem items[12];
+	struct MHD_OptionItem items[16];
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	size_t n = 0;
@@ -952,6 +1130,12 @@ static struct MHD_Daemon *http_server_start_daemon(struct http_server *srv,
 	                                     (intptr_t)opts->idle_timeout_s, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	                                     (intptr_t)HTTP_SERVER_CONN_MEMORY, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+	                                     (intptr_t)http_server_on_connection, srv};
+	if (opts->max_connections_per_client > 0)
+		items[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		                            (intptr_t)opts->max_connections_per_client, NULL};
 	/* A pool of one is the plain internal thread; MHD wants the option only for real pools. */
 	if (opts->threads > 1)
 		items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
@@ -972,7 +1156,7 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	struct addrinfo *addrs = NULL;
 	const union MHD_DaemonInfo *info;
 	const char *host = (opts->host != NULL) ? opts->host : "";
-	bool mutex_ok = false;
+	bool mutex_ok = false, conn_mutex_ok = false;
 
 	if (opts->threads < 1 || opts->port < 0 || opts->port > 65535 ||
 	    opts->max_connections < (unsigned)opts->threads) {
@@ -995,6 +1179,11 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	srv->n_routes = n;
 	srv->max_body_bytes = opts->max_body_bytes;
 	srv->requests_total = opts->requests_total;
+	srv->max_json_values = opts->max_json_values;
+	srv->route_limits = opts->route_limits;
+	srv->n_route_limits = opts->n_route_limits;
+	srv->max_json_depth = opts->max_json_depth;
+	srv->request_timeout_ms = (int64_t)opts->request_timeout_s * 1000;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
 	atomic_init(&srv->n_live, 0);
 	atomic_init(&srv->n_waiting, 0);
@@ -1004,6 +1193,16 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 		goto fail;
 	}
 	mutex_ok = true;
+	if (pthread_mutex_init(&srv->conn_mutex, NULL) != 0) {
+		snprintf(errstr, errstr_size, "http server: cannot create a mutex");
+		goto fail;
+	}
+	if (pthread_cond_init(&srv->conn_cond, NULL) != 0) {
+		pthread_mutex_destroy(&srv->conn_mutex);
+		snprintf(errstr, errstr_size, "http server: cannot create a condition variable");
+		goto fail;
+	}
+	conn_mutex_ok = true;
 	srv->capturing = true;
 	snprintf(srv->start_error, sizeof(srv->start_error), "libmicrohttpd failed to start");
 
@@ -1044,9 +1243,24 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = (info != NULL && info->port != 0) ? (int)info->port : opts->port;
+	if (srv->request_timeout_ms > 0) {
+		int err = pthread_create(&srv->watchdog, NULL, http_server_watchdog_main, srv);
+
+		if (err != 0) {
+			snprintf(errstr, errstr_size, "http server: cannot start a thread: %s",
+			         strerror(err));
+			MHD_stop_daemon(srv->daemon);
+			goto fail;
+		}
+		srv->watchdog_running = true;
+	}
 	goto done;
 fail:
 	if (srv != NULL) {
+		if (conn_mutex_ok) {
+			pthread_cond_destroy(&srv->conn_cond);
+			pthread_mutex_destroy(&srv->conn_mutex);
+		}
 		if (mutex_ok)
 			pthread_mutex_destroy(&srv->start_mutex);
 		free(srv);
@@ -1106,10 +1320,19 @@ void http_server_stop(struct http_server *srv)
 	else if (live > 0)
 		log_warn("http", "stopping: closing %d connections in the middle of a request",
 		         live);
+	if (srv->watchdog_running) {
+		pthread_mutex_lock(&srv->conn_mutex);
+		srv->watchdog_stop = true;
+		pthread_cond_signal(&srv->conn_cond);
+		pthread_mutex_unlock(&srv->conn_mutex);
+		pthread_join(srv->watchdog, NULL);
+	}
 	if (srv->daemon != NULL)
-		MHD_stop_daemon(srv->daemon);
+		MHD_stop_daemon(srv->daemon); /* closes every connection: the list empties */
 	if (srv->quiesced_fd != MHD_INVALID_SOCKET)
 		close(srv->quiesced_fd);
+	pthread_cond_destroy(&srv->conn_cond);
+	pthread_mutex_destroy(&srv->conn_mutex);
 	pthread_mutex_destroy(&srv->start_mutex);
 	free(srv);
 done:

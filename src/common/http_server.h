@@ -25,6 +25,19 @@
  * with a body too. Past max_body_bytes + 64 MiB of dropped body the connection is closed
  * without an answer.
  *
+ * Work per request is bounded before any handler runs: each route may have a body limit of its
+ * own (what it needs, not the largest any route needs), and the body is pre-scanned as it
+ * arrives (json_scan.h): a body whose JSON would hold more than the route's value limit is
+ * answered 413, one nesting deeper than max_json_depth 400, and the rest of it is read and
+ * dropped, never stored. So jansson never builds a document bigger than the limits allow.
+ *
+ * Slow clients: one client address holds at most max_connections_per_client connections, and
+ * a request must arrive whole within request_timeout_s (the idle timeout restarts on every
+ * byte, so a client sending one byte a second would otherwise hold its connection forever).
+ * A watchdog thread closes connections past that deadline (shutdown(2) on the socket; MHD
+ * then closes it as if the client had gone). Requests waiting for their answer are not
+ * subject to it.
+ *
  * Requests libmicrohttpd itself rejects (malformed request line or headers, headers over the
  * per-connection memory, bad chunk encoding) get its own small HTML error pages, not JSON.
  */
@@ -53,6 +66,14 @@ struct http_route {
 	void *opaque; /* passed to handler unchanged */
 };
 
+/* Tighter limits for one route, named by its method and pattern (as in struct http_route). */
+struct http_route_limit {
+	const char *method;     /* "POST" */
+	const char *pattern;    /* "/api/agents/consumers/heartbeat" */
+	size_t max_body_bytes;  /* 413 above it; 0 = the server's; never above the server's */
+	size_t max_json_values; /* see json_scan.h; 0 = the server's */
+};
+
 struct http_server_options {
 	const char *host;         /* bind address; NULL or "" = all interfaces */
 	int port;                 /* TCP port; 0 = let the kernel choose (see http_server_port) */
@@ -65,6 +86,18 @@ struct http_server_options {
 	struct metric_family *requests_total; /* counter labelled method,route,status (route
 	                                       * is the matched pattern, "unmatched" for a
 	                                       * 404); NULL = not counted */
+	size_t max_json_values;               /* bodies whose JSON would hold more values get
+	                                       * 413 as they arrive (json_scan.h); 0 = none */
+	unsigned max_json_depth;              /* ... or nest deeper: 400; 0 = no limit */
+	unsigned max_connections_per_client;  /* connections one client address may hold;
+	                                       * more are closed at once; 0 = no limit */
+	unsigned request_timeout_s;           /* a request must arrive whole (headers and body)
+	                                       * within this many seconds of the connection
+	                                       * opening or the previous answer; else the
+	                                       * connection is closed; 0 = no deadline */
+	const struct http_route_limit *route_limits; /* per-route limits (must outlive the
+	                                              * server), or NULL */
+	size_t n_route_limits;
 };
 
 /*

@@ -197,6 +197,36 @@ long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms)
 	return ms > 0 ? ms : 1;
 }
 
+int pg_apply_limits(PGconn *conn, const struct pg_session_limits *limits, char *errstr,
+                    size_t errstr_size)
+{
+	char sql[256];
+	int n = 0;
+
+	/* SET, not the connection's "options": a user's own options in the conninfo stay. */
+	sql[0] = '\0';
+	if (limits->statement_timeout_ms > 0)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, "SET statement_timeout = %ld;",
+		              limits->statement_timeout_ms);
+	if (limits->lock_timeout_ms > 0)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, "SET lock_timeout = %ld;",
+		              limits->lock_timeout_ms);
+	if (limits->idle_in_tx_ms > 0)
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+		              "SET idle_in_transaction_session_timeout = %ld;",
+		              limits->idle_in_tx_ms);
+	if (n == 0)
+		return 0;
+	return pg_command(conn, sql, errstr, errstr_size);
+}
+
+bool pg_result_timed_out(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0);
+}
+
 struct pg_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
@@ -205,8 +235,14 @@ struct pg_pool {
 	int size;
 	PGconn **idle; /* open idle connections, idle_count of them */
 	int idle_count;
-	int open_count; /* connections handed out + idle */
+	int open_count;                  /* connections handed out + idle */
+	struct pg_session_limits limits; /* applied to each connection opened */
 };
+
+void pg_pool_set_limits(struct pg_pool *pool, const struct pg_session_limits *limits)
+{
+	pool->limits = *limits;
+}
 
 struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size)
 {
@@ -280,6 +316,11 @@ PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t e
 	}
 	if (conn == NULL) {
 		conn = pg_connect(pool->conninfo, pool->app_name, errstr, errstr_size);
+		if (conn != NULL &&
+		    pg_apply_limits(conn, &pool->limits, errstr, errstr_size) != 0) {
+			PQfinish(conn);
+			conn = NULL;
+		}
 		if (conn == NULL) {
 			pthread_mutex_lock(&pool->lock);
 			pool->open_count--;

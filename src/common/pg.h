@@ -70,10 +70,35 @@ int pg_int_query(PGconn *conn, const char *sql, int nparams, const char *const *
 /* Exponential backoff: returns min(cap_ms, base_ms * 2^attempt) with +-20% jitter. */
 long pg_backoff_ms(unsigned attempt, long base_ms, long cap_ms);
 
+/*
+ * Server-side bounds for a session, so that no statement made for a request can block its
+ * thread without limit: a lock held elsewhere fails the statement after lock_timeout_ms
+ * (SQLSTATE 55P03), a statement running longer than statement_timeout_ms is cancelled (57014),
+ * and a transaction left open is ended by the server after idle_in_transaction_ms. 0 leaves
+ * the server's setting.
+ */
+struct pg_session_limits {
+	long statement_timeout_ms; /* statement_timeout */
+	long lock_timeout_ms;      /* lock_timeout */
+	long idle_in_tx_ms;        /* idle_in_transaction_session_timeout */
+};
+
+/* Applies `limits` to the session (SET ...). Returns 0, or -1 with errstr. */
+int pg_apply_limits(PGconn *conn, const struct pg_session_limits *limits, char *errstr,
+                    size_t errstr_size) __attribute__((warn_unused_result));
+
+/* True when `res` failed because a pg_session_limits bound was reached (statement or lock
+ * timeout). NULL is false. */
+bool pg_result_timed_out(const PGresult *res);
+
 struct pg_pool;
 
 /* A pool of at most `size` connections, opened lazily. Returns NULL only on out of memory. */
 struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size);
+
+/* Every connection the pool opens from now on gets these limits (copied); connections fail
+ * to open when they cannot be applied. Call before the pool is shared between threads. */
+void pg_pool_set_limits(struct pg_pool *pool, const struct pg_session_limits *limits);
 
 /* Closes every connection and frees the pool. All connections must have been returned. */
 void pg_pool_destroy(struct pg_pool *pool);

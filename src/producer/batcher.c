@@ -31,6 +31,7 @@ struct batcher {
 	long max_wait_ms;
 	size_t max_queue;
 	enum outbox_registry_mode registry;
+	struct pg_session_limits limits;
 	struct relay *relay;
 	PGconn *conn; /* batcher thread only */
 
@@ -64,6 +65,7 @@ struct batcher *batcher_new(const struct batcher_options *opts, struct relay *re
 	b->max_wait_ms = opts->max_wait_ms;
 	b->max_queue = opts->max_queue;
 	b->registry = opts->registry;
+	b->limits = opts->limits;
 	b->relay = relay;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
@@ -170,10 +172,20 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 	}
 	for (it = items, i = 0; it; it = it->next, i++)
 		msgs[i] = it->msg;
-	if (pg_ensure(&b->conn, b->conninfo, "ferry-batcher", errstr, sizeof(errstr)) != 0) {
-		snprintf(reply, sizeof(reply), "database unavailable: %s", errstr);
-		batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
-		goto done;
+	if (b->conn == NULL || PQstatus(b->conn) != CONNECTION_OK ||
+	    PQtransactionStatus(b->conn) != PQTRANS_IDLE) {
+		/* A fresh connection gets the session limits before its first batch. */
+		if (pg_ensure(&b->conn, b->conninfo, "ferry-batcher", errstr, sizeof(errstr)) !=
+		        0 ||
+		    pg_apply_limits(b->conn, &b->limits, errstr, sizeof(errstr)) != 0) {
+			if (b->conn != NULL) {
+				PQfinish(b->conn);
+				b->conn = NULL;
+			}
+			snprintf(reply, sizeof(reply), "database unavailable: %s", errstr);
+			batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
+			goto done;
+		}
 	}
 	rc = outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry, res,
 	                          errstr, sizeof(errstr));
@@ -191,6 +203,12 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 		         "idempotencyKey): %s",
 		         errstr);
 		batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
+		goto done;
+	}
+	if (rc == OUTBOX_ERR_TIMEOUT) {
+		/* A lock or statement timeout is no one message's fault: one by one, each would
+		 * wait as long again. The whole batch fails now (503), nothing written. */
+		batcher_complete(items, NULL, OUTBOX_ERR_TIMEOUT, errstr);
 		goto done;
 	}
 	/* The database refused the batch as a whole: find the culprit by committing one by one. */

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "common/pg.h"
 #include "producer/outbox_store.h"
 #include "producer/relay.h"
 
@@ -28,6 +29,8 @@ struct batcher_options {
 	long max_wait_ms;                   /* or this long after the first message */
 	size_t max_queue;                   /* submissions beyond this are refused (backpressure) */
 	enum outbox_registry_mode registry; /* how topics are checked against the registry */
+	struct pg_session_limits limits;    /* bounds on the batcher's statements (pg.h): a
+	                                     * batch stuck on a lock ends with an error */
 };
 
 /*

@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 	char errstr[1024], conninfo[4096], host[256], instance[256];
 	const char *urls_flag = NULL;
 	struct pg_pool *pool = NULL;
+	struct pg_session_limits db_limits;
 	struct relay *relay = NULL;
 	struct batcher *batcher = NULL;
 	struct producer_agent *agent = NULL;
@@ -161,11 +162,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-producer: out of memory\n");
 		goto done;
 	}
+	/* The request path's connections (pool, batcher): every statement bounded. */
+	db_limits = (struct pg_session_limits){
+	    .statement_timeout_ms = cfg.db_statement_timeout_ms,
+	    .lock_timeout_ms = cfg.db_lock_timeout_ms,
+	    .idle_in_tx_ms = cfg.db_idle_in_transaction_timeout_ms,
+	};
 	pool = pg_pool_new(conninfo, "ferry-producer-api", (int)cfg.db_pool_size);
 	if (pool == NULL) {
 		fprintf(stderr, "ferry-producer: out of memory\n");
 		goto done;
 	}
+	pg_pool_set_limits(pool, &db_limits);
 	if (cfg.relay_enabled) {
 		static const struct kafka_conf_default producer_defaults[] = {
 		    {"client.id", "ferry-producer"},
@@ -216,6 +224,7 @@ int main(int argc, char **argv)
 		    .max_wait_ms = cfg.batch_max_wait_ms,
 		    .max_queue = (size_t)cfg.batch_max_messages * 20,
 		    .registry = registry,
+		    .limits = db_limits,
 		};
 
 		batcher = batcher_new(&bo, relay);
@@ -359,7 +368,13 @@ int main(int argc, char **argv)
 		    .max_connections = (unsigned)cfg.http_max_connections,
 		    .idle_timeout_s = (unsigned)cfg.http_idle_timeout_s,
 		    .requests_total = metrics.http_requests,
+		    .max_json_values = (size_t)cfg.http_max_json_values,
+		    .max_json_depth = (unsigned)cfg.http_max_json_depth,
+		    .max_connections_per_client = (unsigned)cfg.http_max_connections_per_client,
+		    .request_timeout_s = (unsigned)cfg.http_request_timeout_s,
 		};
+
+		ho.route_limits = api_route_limits(&ho.n_route_limits);
 
 		http = http_server_start(&ho, routes, nroutes, errstr, sizeof(errstr));
 		if (http == NULL) {

@@ -66,6 +66,14 @@ int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, si
 		else if (state && PQstatus(conn) == CONNECTION_OK &&
 		         (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
 			rc = OUTBOX_ERR_INVALID;
+		else if (pg_result_timed_out(res)) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "%s", errstr);
+			snprintf(errstr, errstr_size,
+			         "database did not answer in time, nothing was written: %s", why);
+			rc = OUTBOX_ERR_TIMEOUT;
+		}
 		goto done;
 	}
 	if ((size_t)PQntuples(res) != n) {

@@ -56,6 +56,8 @@ enum outbox_error {
 	OUTBOX_ERR_NOT_REGISTERED = -2, /* topic not registered or inactive: 404 */
 	OUTBOX_ERR_BAD_GROUP = -3,      /* target group not an active group of the topic: 400 */
 	OUTBOX_ERR_INVALID = -4,        /* the database refused the data itself: 400 */
+	OUTBOX_ERR_TIMEOUT = -5,        /* a lock or statement timeout (pg_session_limits) ended
+	                                 * it; nothing was written: 503 */
 };
 
 struct outbox_enqueue_result {

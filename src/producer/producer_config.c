@@ -37,6 +37,31 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "Concurrent HTTP connections; more are refused.", &c->http_max_connections);
 	S("FERRY_HTTP_IDLE_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, NULL,
 	  "Idle HTTP connections are closed after this many seconds.", &c->http_idle_timeout_s);
+	S("FERRY_HTTP_MAX_CONNECTIONS_PER_CLIENT", CONFIG_INT, "128", 0, 65536, NULL,
+	  "Concurrent HTTP connections one client address may hold; more are closed (0: no "
+	  "limit).",
+	  &c->http_max_connections_per_client);
+	S("FERRY_HTTP_REQUEST_TIMEOUT_S", CONFIG_INT, "30", 0, 3600, NULL,
+	  "A request must arrive whole within this many seconds, else its connection is closed "
+	  "(0: no deadline).",
+	  &c->http_request_timeout_s);
+	S("FERRY_HTTP_MAX_JSON_VALUES", CONFIG_INT, "50000", 16, 10000000, NULL,
+	  "Request bodies whose JSON holds more values get 413 before being parsed.",
+	  &c->http_max_json_values);
+	S("FERRY_HTTP_MAX_JSON_DEPTH", CONFIG_INT, "64", 2, 2048, NULL,
+	  "Request bodies whose JSON nests deeper get 400 before being parsed.",
+	  &c->http_max_json_depth);
+	S("FERRY_DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, "10000", 0, 3600000, NULL,
+	  "statement_timeout of the request path's connections; past it the request gets 503 "
+	  "(0: none).",
+	  &c->db_statement_timeout_ms);
+	S("FERRY_DB_LOCK_TIMEOUT_MS", CONFIG_INT, "5000", 0, 3600000, NULL,
+	  "lock_timeout of the request path's connections; past it the request gets 503 (0: "
+	  "none).",
+	  &c->db_lock_timeout_ms);
+	S("FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", CONFIG_INT, "60000", 0, 3600000, NULL,
+	  "idle_in_transaction_session_timeout of the request path's connections (0: none).",
+	  &c->db_idle_in_transaction_timeout_ms);
 	S("FERRY_DB_POOL_SIZE", CONFIG_INT, "8", 1, 256, NULL,
 	  "PostgreSQL connections shared by the HTTP threads.", &c->db_pool_size);
 	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);

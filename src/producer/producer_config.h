@@ -23,6 +23,13 @@ struct producer_config {
 	long http_max_body_bytes;
 	long http_max_connections;
 	long http_idle_timeout_s;
+	long http_max_connections_per_client;
+	long http_request_timeout_s;
+	long http_max_json_values;
+	long http_max_json_depth;
+	long db_statement_timeout_ms; /* request path: pool and batcher connections */
+	long db_lock_timeout_ms;
+	long db_idle_in_transaction_timeout_ms;
 	long db_pool_size;
 	long db_startup_wait_s;
 	bool migrate;
