@@ -27,12 +27,20 @@
 extern "C" {
 #endif
 
+/*
+ * The longest idempotency key ferry accepts, in bytes (of UTF-8). One limit for every door: the
+ * REST API answers 400 above it, ferry.enqueue() raises SQLSTATE 22001, ferry_outbox_enqueue()
+ * returns -1; a key is never cut. Consumers compare the whole key, per (group, topic).
+ */
+#define FERRY_IDEMPOTENCY_KEY_MAX_BYTES 512
+
 struct ferry_message {
 	const char *topic;           /* Kafka topic, required: 1-249 of [A-Za-z0-9._-] */
 	const char *key;             /* Kafka record key, or NULL; same key = same order */
 	const char *payload;         /* UTF-8 text, required */
 	const char *headers_json;    /* JSON object of string values, or NULL */
-	const char *idempotency_key; /* or NULL; a repeat on the same topic returns the first id */
+	const char *idempotency_key; /* or NULL, at most FERRY_IDEMPOTENCY_KEY_MAX_BYTES; a repeat
+	                                on the same topic returns the first id */
 };
 
 /*
@@ -40,7 +48,9 @@ struct ferry_message {
  * outside one it commits on its own. On success returns 0 and stores the message id in *id
  * (the original id when the idempotency key was seen before). On failure returns -1 and writes
  * PostgreSQL's message (one line) into errstr; the caller's transaction is then aborted and
- * must be rolled back, as with any failed statement. The caller keeps ownership of everything;
+ * must be rolled back, as with any failed statement. Arguments it can check itself (missing
+ * topic or payload, an idempotency key over FERRY_IDEMPOTENCY_KEY_MAX_BYTES) fail before
+ * anything is sent, leaving the transaction as it was. The caller keeps ownership of everything;
  * conn must not be used by another thread during the call.
  */
 int ferry_outbox_enqueue(PGconn *conn, const struct ferry_message *msg, int64_t *id, char *errstr,

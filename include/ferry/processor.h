@@ -46,7 +46,7 @@ struct ferry_consumed_message {
 	size_t key_len;                     /* bytes of key */
 	const void *payload;                /* record value, NULL when null */
 	size_t payload_len;                 /* bytes of payload */
-	const char *idempotency_key;        /* header ferry-idempotency-key, or NULL */
+	const char *idempotency_key;        /* header ferry-idempotency-key (whole), or NULL */
 	const struct ferry_header *headers; /* every header of the record, in record order */
 	size_t header_count;                /* entries of headers */
 };

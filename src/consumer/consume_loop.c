@@ -18,9 +18,9 @@
 #include "consumer/consume_record.h"
 #include "consumer/inbox_store.h"
 
-#define CONSUME_LOOP_MAX_HEADERS  64
-#define CONSUME_LOOP_BACKOFF_BASE 100
-#define CONSUME_LOOP_BACKOFF_CAP  5000
+#define CONSUME_LOOP_STACK_HEADERS 32 /* more than this are read into a heap array */
+#define CONSUME_LOOP_BACKOFF_BASE  100
+#define CONSUME_LOOP_BACKOFF_CAP   5000
 
 struct consume_loop {
 	char *group;
@@ -147,11 +147,13 @@ static void consume_loop_rollback(struct consume_loop *loop)
 }
 
 /*
- * One attempt at a record for this group. Returns 0 when its outcome is committed (processed,
+ * One attempt at a record for this group. With `refusal` (the record cannot be handled as it
+ * is: consume_record.h, CONSUME_REFUSE) the processor is not called and the record goes straight
+ * to the failure path with that text. Returns 0 when its outcome is committed (processed,
  * duplicate or failure recorded), -1 when the database failed (nothing committed; retry).
  */
 static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_consumed_message *m,
-                                const struct inbox_origin *origin)
+                                const struct inbox_origin *origin, const char *refusal)
 {
 	const struct log_ctx ctx = {m->message_id, m->topic,          m->partition,
 	                            m->offset,     m->consumer_group, origin->traceparent};
@@ -160,6 +162,10 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 
 	if (pg_ensure(&loop->conn, loop->conninfo, "ferry-consumer", errstr, sizeof(errstr)) != 0)
 		goto db_fail;
+	if (refusal) {
+		snprintf(perr, sizeof(perr), "refused: %s", refusal);
+		goto failed;
+	}
 	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0 ||
 	    inbox_store_record_processed(loop->conn, m, origin, &duplicate, errstr,
 	                                 sizeof(errstr)) != 0)
@@ -189,6 +195,7 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 		goto db_fail;
 	}
 	consume_loop_rollback(loop);
+failed:
 	log_warn_ctx("consume", &ctx, "group %s: processing failed: %s", m->consumer_group, perr);
 	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0 ||
 	    inbox_store_record_failure(loop->conn, m, origin, perr, errstr, sizeof(errstr)) != 0 ||
@@ -225,33 +232,46 @@ static void consume_loop_sleep(struct consume_loop *loop, long ms)
 /* Handles one record. Returns 0 when its offset may be stored, -1 when stopping first. */
 static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message_t *rkm)
 {
-	struct ferry_header headers[CONSUME_LOOP_MAX_HEADERS];
+	struct ferry_header stack_headers[CONSUME_LOOP_STACK_HEADERS], *headers = stack_headers;
 	struct consume_headers ch;
 	struct ferry_consumed_message m;
 	struct inbox_origin origin;
 	rd_kafka_headers_t *hdrs = NULL;
 	enum consume_decision d;
-	size_t n = 0;
+	size_t n = 0, count = 0;
 	unsigned attempt = 0;
+	int rc = 0;
 	struct log_ctx ctx = {
 	    -1, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, loop->group, NULL};
 
-	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		count = rd_kafka_header_cnt(hdrs);
+	/* Every header reaches the processor, however many the record has (a fixed array here
+	 * once dropped the last user headers of a record without a word). */
+	if (count > CONSUME_LOOP_STACK_HEADERS) {
+		while ((headers = calloc(count, sizeof(*headers))) == NULL) {
+			log_error_ctx("consume", &ctx, "group %s: out of memory for %zu headers",
+			              loop->group, count);
+			if (atomic_load(&loop->stop))
+				return -1;
+			consume_loop_sleep(loop, CONSUME_LOOP_BACKOFF_CAP);
+		}
+	}
+	while (n < count) {
 		const char *name;
 		const void *value;
 		size_t size;
 
-		while (n < CONSUME_LOOP_MAX_HEADERS &&
-		       rd_kafka_header_get_all(hdrs, n, &name, &value, &size) ==
-		           RD_KAFKA_RESP_ERR_NO_ERROR) {
-			headers[n].name = name;
-			headers[n].value = value;
-			headers[n].value_len = size;
-			n++;
-		}
+		if (rd_kafka_header_get_all(hdrs, n, &name, &value, &size) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		headers[n].name = name;
+		headers[n].value = value;
+		headers[n].value_len = size;
+		n++;
 	}
 	d = consume_record_classify(headers, n, loop->group, &ch);
-	if (d != CONSUME_PROCESS) {
+	if (d != CONSUME_PROCESS && d != CONSUME_REFUSE) {
 		atomic_fetch_add(&loop->skipped, 1);
 		if (d == CONSUME_OTHER_GROUP)
 			log_debug_ctx("consume", &ctx, "group %s: record for group %s, skipped",
@@ -260,7 +280,7 @@ static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message
 			log_warn_ctx("consume", &ctx,
 			             "group %s: record is not ferry's (%s), skipped", loop->group,
 			             consume_decision_name(d));
-		return 0;
+		goto done;
 	}
 	memset(&m, 0, sizeof(m));
 	m.message_id = ch.message_id;
@@ -272,7 +292,8 @@ static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message
 	m.key_len = rkm->key_len;
 	m.payload = rkm->payload;
 	m.payload_len = rkm->len;
-	m.idempotency_key = ch.has_idempotency_key ? ch.idempotency_key : NULL;
+	m.idempotency_key =
+	    ch.has_idempotency_key && d == CONSUME_PROCESS ? ch.idempotency_key : NULL;
 	m.headers = headers;
 	m.header_count = n;
 	origin.producer_service_id = ch.producer_service_id[0] ? ch.producer_service_id : NULL;
@@ -281,13 +302,19 @@ static int consume_loop_handle(struct consume_loop *loop, const rd_kafka_message
 	origin.consumer_instance_id = loop->instance_id;
 	origin.traceparent = ch.traceparent[0] ? ch.traceparent : NULL;
 
-	while (consume_loop_attempt(loop, &m, &origin) != 0) {
-		if (atomic_load(&loop->stop))
-			return -1; /* not committed: the next owner of the partition gets it */
+	while (consume_loop_attempt(loop, &m, &origin, d == CONSUME_REFUSE ? ch.refusal : NULL) !=
+	       0) {
+		if (atomic_load(&loop->stop)) {
+			rc = -1; /* not committed: the next owner of the partition gets it */
+			goto done;
+		}
 		consume_loop_sleep(loop, pg_backoff_ms(attempt++, CONSUME_LOOP_BACKOFF_BASE,
 		                                       CONSUME_LOOP_BACKOFF_CAP));
 	}
-	return 0;
+done:
+	if (headers != stack_headers)
+		free(headers);
+	return rc;
 }
 
 static void *consume_loop_main(void *arg)

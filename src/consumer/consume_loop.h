@@ -3,12 +3,15 @@
  *
  * Per record: a record without ferry-message-id (not ours) or targeted at another group
  * (ferry-target-group) is skipped and its offset stored. Otherwise, in one transaction: insert
- * the inbox row (ON CONFLICT DO NOTHING; a conflict on the id or on the group's idempotency key
- * means duplicate), run the processor, queue the acknowledgment, commit. A duplicate is
- * acknowledged again and never processed again. A processor failure rolls back and records a
- * failed_message row and a negative ack in a transaction of their own. Only after the commit is
- * the offset stored (enable.auto.offset.store=false; librdkafka's auto commit then commits it).
- * When the database is unreachable the same record is retried with backoff and never skipped.
+ * the inbox row (ON CONFLICT DO NOTHING; a conflict on the id, or on the whole idempotency key
+ * within the group and topic, means duplicate), run the processor, queue the acknowledgment,
+ * commit. A duplicate is acknowledged again and never processed again. A processor failure rolls
+ * back and records a failed_message row and a negative ack in a transaction of their own; so
+ * does a record whose idempotency key cannot be honoured (over the limit, not UTF-8), without
+ * calling the processor. Every header of a record reaches the processor, however many. Only after
+ * the commit is the offset stored (enable.auto.offset.store=false; librdkafka's auto commit then
+ * commits it). When the database is unreachable the same record is retried with backoff and never
+ * skipped.
  *
  * A crash between commit and offset commit redelivers records the inbox already holds: they come
  * back as duplicates (acknowledged again, not processed again).

@@ -6,6 +6,7 @@
 #include "common/traceparent.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Copies a header value into dst (dst_size bytes, NUL-terminated, cut to fit). */
@@ -18,6 +19,43 @@ static void consume_record_copy(char *dst, size_t dst_size, const struct ferry_h
 	if (n)
 		memcpy(dst, h->value, n);
 	dst[n] = '\0';
+}
+
+bool consume_record_is_text(const void *v, size_t n)
+{
+	const unsigned char *s = v;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t extra, k;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			extra = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			extra = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			extra = 3;
+		else
+			return false;
+		if (i + extra >= n)
+			return false;
+		for (k = 1; k <= extra; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		/* overlongs and surrogates */
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
+			return false;
+		i += extra + 1;
+	}
+	return true;
 }
 
 /* Parses a positive decimal int64 of exactly len bytes. */
@@ -59,7 +97,20 @@ enum consume_decision consume_record_classify(const struct ferry_header *headers
 		} else if (!out->has_idempotency_key &&
 		           strcmp(h->name, "ferry-idempotency-key") == 0 && h->value) {
 			out->has_idempotency_key = 1;
-			consume_record_copy(out->idempotency_key, sizeof(out->idempotency_key), h);
+			/* Whole or not at all: a cut key would merge distinct messages (the second
+			 * lost), and a cut inside a UTF-8 character is refused by PostgreSQL on
+			 * every retry. */
+			if (h->value_len > FERRY_IDEMPOTENCY_KEY_MAX_BYTES)
+				snprintf(out->refusal, sizeof(out->refusal),
+				         "ferry-idempotency-key is %zu bytes, over the limit of %d",
+				         h->value_len, FERRY_IDEMPOTENCY_KEY_MAX_BYTES);
+			else if (!consume_record_is_text(h->value, h->value_len))
+				snprintf(
+				    out->refusal, sizeof(out->refusal),
+				    "ferry-idempotency-key is not UTF-8 text (or contains NUL)");
+			else
+				consume_record_copy(out->idempotency_key,
+				                    sizeof(out->idempotency_key), h);
 		} else if (!seen_svc && strcmp(h->name, "ferry-producer-service-id") == 0) {
 			seen_svc = true;
 			consume_record_copy(out->producer_service_id,
@@ -87,6 +138,8 @@ enum consume_decision consume_record_classify(const struct ferry_header *headers
 	out->has_message_id = 1;
 	if (out->has_target_group && strcmp(out->target_group, group) != 0)
 		return CONSUME_OTHER_GROUP;
+	if (out->refusal[0])
+		return CONSUME_REFUSE;
 	return CONSUME_PROCESS;
 }
 
@@ -101,6 +154,8 @@ const char *consume_decision_name(enum consume_decision d)
 		return "bad-id";
 	case CONSUME_OTHER_GROUP:
 		return "other-group";
+	case CONSUME_REFUSE:
+		return "refuse";
 	}
 	return "unknown";
 }

@@ -11,43 +11,7 @@
 
 #include "common/pg.h"
 #include "common/strbuf.h"
-
-/* True when the bytes are valid UTF-8 without NUL (storable in a text column). */
-static bool inbox_store_is_text(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t extra, k;
-
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			extra = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			extra = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			extra = 3;
-		else
-			return false;
-		if (i + extra >= n)
-			return false;
-		for (k = 1; k <= extra; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-		/* overlongs and surrogates */
-		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
-		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
-			return false;
-		i += extra + 1;
-	}
-	return true;
-}
+#include "consumer/consume_record.h"
 
 static int inbox_store_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                             PGresult **out, char *errstr, size_t errstr_size)
@@ -79,7 +43,7 @@ int inbox_store_record_processed(PGconn *conn, const struct ferry_consumed_messa
 	snprintf(id, sizeof(id), "%" PRId64, msg->message_id);
 	snprintf(part, sizeof(part), "%" PRId32, msg->partition);
 	snprintf(off, sizeof(off), "%" PRId64, msg->offset);
-	if (msg->payload && inbox_store_is_text(msg->payload, msg->payload_len)) {
+	if (msg->payload && consume_record_is_text(msg->payload, msg->payload_len)) {
 		content = strndup(msg->payload, msg->payload_len);
 		if (content == NULL) {
 			snprintf(errstr, errstr_size, "out of memory");

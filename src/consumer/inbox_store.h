@@ -39,8 +39,8 @@ struct inbox_ack {
 
 /*
  * Inserts the inbox row for `msg` (ON CONFLICT DO NOTHING, on the primary key and on the
- * group's idempotency key). Sets *duplicate when a row was already there (then nothing was
- * written). Returns 0, or -1 with errstr.
+ * whole idempotency key within the group and the topic, the producer's scope). Sets *duplicate when
+ * a row was already there (then nothing was written). Returns 0, or -1 with errstr.
  */
 int inbox_store_record_processed(PGconn *conn, const struct ferry_consumed_message *msg,
                                  const struct inbox_origin *origin, bool *duplicate, char *errstr,

@@ -21,6 +21,15 @@ int ferry_outbox_enqueue(PGconn *conn, const struct ferry_message *msg, int64_t 
 		         "ferry_outbox_enqueue: conn, topic and payload are required");
 		return -1;
 	}
+	if (msg->idempotency_key &&
+	    strlen(msg->idempotency_key) > FERRY_IDEMPOTENCY_KEY_MAX_BYTES) {
+		/* Checked here too (ferry.enqueue refuses it as well) so the caller's transaction
+		 * survives a mistake it can correct. */
+		snprintf(errstr, errstr_size,
+		         "ferry_outbox_enqueue: idempotency_key is %zu bytes, over the limit of %d",
+		         strlen(msg->idempotency_key), FERRY_IDEMPOTENCY_KEY_MAX_BYTES);
+		return -1;
+	}
 	params[0] = msg->topic;
 	params[1] = msg->key;
 	params[2] = msg->payload;

@@ -12,10 +12,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ferry/outbox.h"
 #include "producer/outbox_store.h"
 
 #define MESSAGE_REQUEST_MAX_KEY_BYTES             4096
-#define MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES 512
+#define MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES FERRY_IDEMPOTENCY_KEY_MAX_BYTES
 #define MESSAGE_REQUEST_MAX_HEADERS               64
 #define MESSAGE_REQUEST_MAX_BATCH                 5000
 

@@ -139,6 +139,57 @@ static void test_classify(void **state)
 	assert_string_equal(consume_decision_name(CONSUME_OTHER_GROUP), "other-group");
 }
 
+/* Idempotency keys are whole or refused: never cut (issue 11, item 1). */
+static void test_classify_idempotency_key(void **state)
+{
+	char long_key[FERRY_IDEMPOTENCY_KEY_MAX_BYTES + 2], utf8_key[300];
+	struct ferry_header hs[3] = {{"ferry-message-id", "5", 1},
+	                             {"ferry-idempotency-key", NULL, 0},
+	                             {"ferry-target-group", "other", 5}};
+	struct consume_headers h;
+
+	(void)state;
+	/* 280 bytes: all of it kept (a cut at 255 made two keys that share a prefix one). */
+	memset(long_key, 'k', 280);
+	long_key[280] = '\0';
+	hs[1].value = long_key;
+	hs[1].value_len = 280;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_PROCESS);
+	assert_int_equal(strlen(h.idempotency_key), 280);
+	assert_memory_equal(h.idempotency_key, long_key, 280);
+
+	/* A 2-byte character on bytes 255 and 256: kept whole, still valid UTF-8. */
+	memset(utf8_key, 'u', 254);
+	memcpy(utf8_key + 254, "\xc3\xa9tail", 6);
+	hs[1].value = utf8_key;
+	hs[1].value_len = 260;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_PROCESS);
+	assert_int_equal(strlen(h.idempotency_key), 260);
+	assert_true(consume_record_is_text(h.idempotency_key, 260));
+
+	/* Exactly the limit is fine; one byte more is refused, with the reason. */
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	hs[1].value = long_key;
+	hs[1].value_len = FERRY_IDEMPOTENCY_KEY_MAX_BYTES;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_PROCESS);
+	assert_int_equal(strlen(h.idempotency_key), FERRY_IDEMPOTENCY_KEY_MAX_BYTES);
+	hs[1].value_len = FERRY_IDEMPOTENCY_KEY_MAX_BYTES + 1;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_REFUSE);
+	assert_non_null(strstr(h.refusal, "513 bytes, over the limit of 512"));
+	assert_string_equal(consume_decision_name(CONSUME_REFUSE), "refuse");
+	/* ...unless the record is another group's: then it is simply not ours. */
+	assert_int_equal(consume_record_classify(hs, 3, "g", &h), CONSUME_OTHER_GROUP);
+
+	/* Not UTF-8 (a character cut in half, a NUL): refused, never sent to PostgreSQL. */
+	hs[1].value = "abc\xc3";
+	hs[1].value_len = 4;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_REFUSE);
+	assert_non_null(strstr(h.refusal, "not UTF-8"));
+	hs[1].value = "a\0b";
+	hs[1].value_len = 3;
+	assert_int_equal(consume_record_classify(hs, 2, "g", &h), CONSUME_REFUSE);
+}
+
 static void test_ack_body(void **state)
 {
 	struct inbox_ack acks[2] = {
@@ -211,9 +262,13 @@ static void test_webhook_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_groups_json),  cmocka_unit_test(test_groups_json_errors),
-	    cmocka_unit_test(test_groups_env),   cmocka_unit_test(test_classify),
-	    cmocka_unit_test(test_ack_body),     cmocka_unit_test(test_ack_reply),
+	    cmocka_unit_test(test_groups_json),
+	    cmocka_unit_test(test_groups_json_errors),
+	    cmocka_unit_test(test_groups_env),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_classify_idempotency_key),
+	    cmocka_unit_test(test_ack_body),
+	    cmocka_unit_test(test_ack_reply),
 	    cmocka_unit_test(test_webhook_body),
 	};
 
