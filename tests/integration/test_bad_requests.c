@@ -126,6 +126,24 @@ static void test_invalid_bodies(void **state)
 		               strlen(cases[i].body), 400);
 }
 
+/* An idempotency key over 512 bytes is a 400 on both routes, and nothing is written. */
+static void test_idempotency_key_over_the_limit(void **state)
+{
+	char key[600], body[1024];
+
+	(void)state;
+	memset(key, 'i', 513);
+	key[513] = '\0';
+	snprintf(body, sizeof(body),
+	         "{\"topic\": \"t1\", \"message\": \"m\", \"idempotencyKey\": \"%s\"}", key);
+	expect_refusal("idempotencyKey of 513 bytes", "POST", "/api/messages/send", body,
+	               strlen(body), 400);
+	snprintf(body, sizeof(body),
+	         "[{\"topic\": \"t1\", \"message\": \"m\", \"idempotencyKey\": \"%s\"}]", key);
+	expect_refusal("batch: idempotencyKey of 513 bytes", "POST", "/api/messages/send-batch",
+	               body, strlen(body), 400);
+}
+
 /* A valid send body whose message is `size` bytes of 'x' (so only its size is wrong). */
 static char *valid_body(size_t size)
 {
@@ -203,6 +221,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_invalid_bodies),
+	    cmocka_unit_test(test_idempotency_key_over_the_limit),
 	    cmocka_unit_test(test_body_over_the_limit),
 	    cmocka_unit_test(test_unknown_routes_and_methods),
 	    cmocka_unit_test(test_bad_ids_and_queries),

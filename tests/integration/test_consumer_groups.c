@@ -257,60 +257,12 @@ static void test_redelivered_record_is_not_processed_twice(void **state)
 	assert_int_equal(it_producer_stop(&c), 0);
 }
 
-/* The producer keeps idempotency keys unique per topic; a group reading two topics can still
- * meet the same key twice, and the second message counts as a duplicate: acknowledged, not
- * processed. */
-static void test_same_idempotency_key_is_a_duplicate_in_the_group(void **state)
-{
-	char t1[IT_TOPIC_MAX], t2[IT_TOPIC_MAX], group[160], topics[2 * IT_TOPIC_MAX + 1],
-	    body[512];
-	const char *names[2] = {group, NULL};
-	struct it_producer c = {0};
-	struct it_response r = {0};
-	int i;
-
-	(void)state;
-	it_topic(t1, sizeof(t1), "idem-a");
-	it_topic(t2, sizeof(t2), "idem-b");
-	snprintf(group, sizeof(group), "%s-g", t1);
-	register_topic(t1, 1, names);
-	register_topic(t2, 1, names);
-	snprintf(topics, sizeof(topics), "%s,%s", t1, t2);
-	start_consumer(&c, group, topics);
-	for (i = 0; i < 2; i++) {
-		snprintf(body, sizeof(body),
-		         "{\"topic\":\"%s\",\"message\":\"order paid\",\"idempotencyKey\":"
-		         "\"payment-77\",\"useBatching\":false}",
-		         i ? t2 : t1);
-		if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
-			fail_msg("send answered %ld: %s", r.status, r.text);
-	}
-	it_response_free(&r);
-	/* Both messages acknowledged by the group... */
-	assert_true(it_wait_sql_int(fx.conn, 2, WAIT_MS,
-	                            "SELECT count(*) FROM ferry.message_delivery"
-	                            " WHERE consumer_group = '%s' AND status = 'ACKNOWLEDGED'",
-	                            group));
-	/* ...one of them processed. */
-	assert_int_equal(
-	    it_sql_int(fx.conn,
-	               "SELECT count(*) FROM example_processed WHERE consumer_group = '%s'", group),
-	    1);
-	assert_int_equal(it_sql_int(fx.conn,
-	                            "SELECT count(*) FROM ferry_consumer.processed_message"
-	                            " WHERE consumer_group = '%s'",
-	                            group),
-	                 1);
-	assert_int_equal(it_producer_stop(&c), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_group_processes_every_message_once),
 	    cmocka_unit_test(test_two_instances_split_the_partitions),
 	    cmocka_unit_test(test_redelivered_record_is_not_processed_twice),
-	    cmocka_unit_test(test_same_idempotency_key_is_a_duplicate_in_the_group),
 	};
 
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));

@@ -6,7 +6,8 @@
  *
  * A good message is POSTed once, with messageId, topic, payload and consumerGroup, is recorded
  * as processed and ends ACKNOWLEDGED at the producer; a "fail" message becomes a failed_message
- * row (not processed) and a negative acknowledgment whose error names the HTTP status.
+ * row (not processed) and a negative acknowledgment whose error names the HTTP status. A
+ * message with 64 user headers reaches the webhook with all of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,10 +253,72 @@ static void test_webhook_receives_messages_and_failures_are_negative_acks(void *
 	       error);
 }
 
+/* A record with 64 user headers (the most the API takes) plus ferry's own: every one of them
+ * reaches the processor (the consumer once read at most 64 and dropped the rest silently). */
+static void test_every_header_reaches_the_processor(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160], url[128], g[256], t[256], producer_url[128];
+	const char *env[] = {
+	    g,   t, producer_url, "FERRY_PROCESSOR=webhook", url, "FERRY_HEARTBEAT_INTERVAL_S=2",
+	    NULL};
+	struct it_producer consumer;
+	struct it_response r = {0};
+	char body[4096], name[16], want[16];
+	json_t *posted, *headers;
+	size_t len;
+	int64_t id;
+	int i;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "headers");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, group);
+	len =
+	    (size_t)snprintf(body, sizeof(body),
+	                     "{\"topic\":\"%s\",\"message\":\"many headers\",\"headers\":{", topic);
+	for (i = 0; i < 64; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, "%s\"h%02d\":\"v%02d\"",
+		                        i ? "," : "", i, i);
+	snprintf(body + len, sizeof(body) - len, "}}");
+	if (it_post(&fx.producer, "/api/messages/send", body, &r) != 201)
+		fail_msg("send answered %ld: %s", r.status, r.text);
+	id = json_integer_value(it_json_get(r.json, "messageId"));
+	it_response_free(&r);
+
+	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
+	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topic);
+	snprintf(producer_url, sizeof(producer_url), "ProducerService__BaseUrl=http://127.0.0.1:%d",
+	         fx.producer.port);
+	snprintf(url, sizeof(url), "FERRY_WEBHOOK_URL=http://127.0.0.1:%d/hook",
+	         http_server_port(fx.server));
+	it_consumer_start(&consumer, &fx.db, env);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery WHERE message_id"
+	                            " = %" PRId64 " AND consumer_group = '%s'"
+	                            " AND status = 'ACKNOWLEDGED'",
+	                            id, group));
+	assert_int_equal(hook_posts_for(id, &posted), 1);
+	headers = json_object_get(posted, "headers");
+	for (i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "h%02d", i);
+		snprintf(want, sizeof(want), "v%02d", i);
+		if (json_string_value(json_object_get(headers, name)) == NULL ||
+		    strcmp(json_string_value(json_object_get(headers, name)), want) != 0)
+			fail_msg("header %s did not reach the processor (it got %zu headers)", name,
+			         json_object_size(headers));
+	}
+	assert_non_null(json_object_get(headers, "ferry-message-id"));
+	printf("headers: the processor got %zu headers (64 of the user's)\n",
+	       json_object_size(headers));
+	json_decref(posted);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_webhook_receives_messages_and_failures_are_negative_acks),
+	    cmocka_unit_test(test_every_header_reaches_the_processor),
 	};
 
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));

@@ -217,7 +217,39 @@ static void test_invalid_input_is_an_error(void **state)
 	msg.payload = NULL;
 	assert_int_equal(ferry_outbox_enqueue(fx.conn, &msg, &id, err, sizeof(err)), -1);
 
+	/* Idempotency keys: at most 512 bytes (not characters) at every door, never cut. */
+	m = it_sql_fails(fx.conn, "22001",
+	                 "SELECT ferry.enqueue('%s', 'k', 'p', '{}', repeat('i', 513))", topic);
+	assert_non_null(strstr(m, "513 bytes, over the limit of 512"));
+	free(m);
+	free(it_sql_fails(fx.conn, "22001",
+	                  "SELECT ferry.enqueue('%s', 'k', 'p', '{}', repeat(U&'\\00e9', 257))",
+	                  topic));
+	{
+		char big[FERRY_IDEMPOTENCY_KEY_MAX_BYTES + 2];
+
+		memset(big, 'i', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		msg.payload = "p";
+		msg.idempotency_key = big;
+		/* Refused before anything is sent: the caller's transaction goes on. */
+		it_sql_exec(fx.conn, "BEGIN");
+		assert_int_equal(ferry_outbox_enqueue(fx.conn, &msg, &id, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "idempotency_key is 513 bytes, over the limit of 512"));
+		assert_int_equal(it_sql_int(fx.conn, "SELECT 1"), 1);
+		it_sql_exec(fx.conn, "ROLLBACK");
+		msg.idempotency_key = NULL;
+	}
+
 	assert_int_equal(it_sql_int(fx.conn, "SELECT count(*) FROM ferry.outbox_message"), before);
+	/* Exactly the limit is accepted, whole. */
+	id = it_sql_int(fx.conn, "SELECT ferry.enqueue('%s', 'k', 'p', '{}', repeat('i', 512))",
+	                topic);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT octet_length(idempotency_key) FROM ferry.outbox_message"
+	                            " WHERE id = %" PRId64,
+	                            id),
+	                 512);
 }
 
 /* One of the concurrent writers: owns the keys k with k % ORDER_THREADS == index, so each
