@@ -29,6 +29,18 @@ extern const char *const config_log_formats[]; /* text, json */
 	    "How long start-up waits for PostgreSQL before giving up."
 #define CONFIG_ROW_MIGRATE                                                                         \
 	"FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL, "Apply the schema migrations at start-up."
+#define CONFIG_ROW_MIGRATE_LOCK_TIMEOUT                                                            \
+	"FERRY_MIGRATE_LOCK_TIMEOUT_MS", CONFIG_INT, "1000", 10, 60000, NULL,                      \
+	    "A migration waits at most this long for a table lock (another session, say an old "   \
+	    "relay's claim, holds the table), then rolls back, pauses and tries again, for up to " \
+	    "FERRY_DB_STARTUP_WAIT_S: writers of that table wait behind it at most this long at "  \
+	    "a time."
+#define CONFIG_ROW_SHUTDOWN_DEADLINE                                                               \
+	"FERRY_SHUTDOWN_DEADLINE_MS", CONFIG_INT, "20000", 1000, 600000, NULL,                     \
+	    "On SIGTERM the process exits within this bound whatever Kafka and PostgreSQL do "     \
+	    "(keep it under the orchestrator's grace period: 30 s on Kubernetes); what was not "   \
+	    "flushed stays durable for the next start. Past it a watchdog logs the stage still "   \
+	    "running and exits with status 3."
 #define CONFIG_ROW_LOG_LEVEL                                                                       \
 	"FERRY_LOG_LEVEL", CONFIG_ENUM, "info", 0, 0, config_log_levels,                           \
 	    "debug, info, warn or error."

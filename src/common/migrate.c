@@ -2,18 +2,26 @@
  * migrate.c - see migrate.h. One transaction for the whole run: the advisory lock is taken
  * first (pg_advisory_xact_lock, released at commit or when the connection dies), then the
  * version table is created if missing, then each pending migration runs and is recorded.
+ * Table locks are taken with a lock_timeout: when one runs out (an old instance's open claim
+ * holds the table) the whole run rolls back, pauses and starts again.
  */
 #include "common/migrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/pg.h"
 
 /* Arbitrary but fixed: "ferry" in ASCII. Every ferry process serialises migrations on it. */
 #define MIGRATE_LOCK_KEY "7378421761"
 
+#define MIGRATE_LOCK_BUSY (-2) /* an attempt ran out of lock_timeout */
+
+/* Returns 0, -1 with errstr, or MIGRATE_LOCK_BUSY when lock_timeout ran out (55P03). */
 static int migrate_exec(PGconn *conn, const char *sql, const char *what, char *errstr,
                         size_t errstr_size)
 {
@@ -22,11 +30,13 @@ static int migrate_exec(PGconn *conn, const char *sql, const char *what, char *e
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 		snprintf(errstr, errstr_size, "migration %s failed: %s", what,
 		         PQresultErrorMessage(res));
 		/* libpq messages end in a newline; one line is what we promise. */
 		errstr[strcspn(errstr, "\n")] = '\0';
-		rc = -1;
+		rc = state && strcmp(state, "55P03") == 0 ? MIGRATE_LOCK_BUSY : -1;
 	}
 	PQclear(res);
 	return rc;
@@ -80,28 +90,36 @@ static int migrate_record(PGconn *conn, const char *component, int version, cons
 	return rc;
 }
 
-int migrate_apply(PGconn *conn, const char *component, const struct migration_source *migrations,
-                  size_t n, char *errstr, size_t errstr_size)
+/* One attempt: returns the number applied, -1 with errstr, or MIGRATE_LOCK_BUSY (rolled back). */
+static int migrate_attempt(PGconn *conn, const char *component,
+                           const struct migration_source *migrations, size_t n,
+                           long lock_timeout_ms, char *errstr, size_t errstr_size)
 {
+	char setting[64];
 	int applied_count = 0;
-	int in_tx = 0;
+	int in_tx = 0, rc;
 	size_t i;
 
-	if (migrate_exec(conn, "BEGIN", "BEGIN", errstr, errstr_size) != 0)
+	if ((rc = migrate_exec(conn, "BEGIN", "BEGIN", errstr, errstr_size)) != 0)
 		goto fail;
 	in_tx = 1;
-	if (migrate_exec(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", "lock", errstr,
-	                 errstr_size) != 0)
+	/* Waiting for another instance's migrations is fine: nobody queues behind this lock. */
+	if ((rc = migrate_exec(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", "lock",
+	                       errstr, errstr_size)) != 0)
 		goto fail;
-	if (migrate_exec(conn,
-	                 "CREATE SCHEMA IF NOT EXISTS ferry;"
-	                 "CREATE TABLE IF NOT EXISTS ferry.schema_version ("
-	                 "  component text NOT NULL,"
-	                 "  version integer NOT NULL,"
-	                 "  name text NOT NULL,"
-	                 "  applied_at timestamptz NOT NULL DEFAULT now(),"
-	                 "  PRIMARY KEY (component, version))",
-	                 "schema_version", errstr, errstr_size) != 0)
+	/* Waiting for a table lock is not: every writer of that table would queue behind us. */
+	snprintf(setting, sizeof(setting), "SET LOCAL lock_timeout = %ld", lock_timeout_ms);
+	if ((rc = migrate_exec(conn, setting, "lock_timeout", errstr, errstr_size)) != 0)
+		goto fail;
+	if ((rc = migrate_exec(conn,
+	                       "CREATE SCHEMA IF NOT EXISTS ferry;"
+	                       "CREATE TABLE IF NOT EXISTS ferry.schema_version ("
+	                       "  component text NOT NULL,"
+	                       "  version integer NOT NULL,"
+	                       "  name text NOT NULL,"
+	                       "  applied_at timestamptz NOT NULL DEFAULT now(),"
+	                       "  PRIMARY KEY (component, version))",
+	                       "schema_version", errstr, errstr_size)) != 0)
 		goto fail;
 
 	for (i = 0; i < n; i++) {
@@ -111,6 +129,7 @@ int migrate_apply(PGconn *conn, const char *component, const struct migration_so
 		if (m->name == NULL) /* the generator's placeholder for an empty set */
 			continue;
 		version = atoi(m->name);
+		rc = -1;
 		if (version <= 0) {
 			snprintf(errstr, errstr_size,
 			         "migration file %s does not start with a version number", m->name);
@@ -121,14 +140,16 @@ int migrate_apply(PGconn *conn, const char *component, const struct migration_so
 			goto fail;
 		if (applied)
 			continue;
-		if (migrate_exec(conn, m->sql, m->name, errstr, errstr_size) != 0)
+		if ((rc = migrate_exec(conn, m->sql, m->name, errstr, errstr_size)) != 0)
 			goto fail;
-		if (migrate_record(conn, component, version, m->name, errstr, errstr_size) != 0)
+		if (migrate_record(conn, component, version, m->name, errstr, errstr_size) != 0) {
+			rc = -1;
 			goto fail;
+		}
 		log_info("migrate", "applied %s migration %s", component, m->name);
 		applied_count++;
 	}
-	if (migrate_exec(conn, "COMMIT", "COMMIT", errstr, errstr_size) != 0) {
+	if ((rc = migrate_exec(conn, "COMMIT", "COMMIT", errstr, errstr_size)) != 0) {
 		in_tx = 0; /* a failed COMMIT ends the transaction */
 		goto fail;
 	}
@@ -138,5 +159,40 @@ fail:
 		PGresult *res = PQexec(conn, "ROLLBACK");
 		PQclear(res);
 	}
-	return -1;
+	return rc == MIGRATE_LOCK_BUSY ? MIGRATE_LOCK_BUSY : -1;
+}
+
+int migrate_apply(PGconn *conn, const char *component, const struct migration_source *migrations,
+                  size_t n, long lock_timeout_ms, long wait_ms, char *errstr, size_t errstr_size)
+{
+	int64_t deadline = clock_monotonic_ms() + wait_ms;
+	unsigned attempt = 0;
+	int rc;
+
+	for (;;) {
+		rc = migrate_attempt(conn, component, migrations, n, lock_timeout_ms, errstr,
+		                     errstr_size);
+		if (rc != MIGRATE_LOCK_BUSY)
+			return rc;
+		if (clock_monotonic_ms() >= deadline) {
+			size_t len = strlen(errstr);
+
+			snprintf(errstr + len, errstr_size - len,
+			         " (a table lock was still held by another session after %ld ms of "
+			         "retries)",
+			         wait_ms);
+			return -1;
+		}
+		/* Between attempts the writers that queued behind us get through. */
+		log_warn("migrate",
+		         "%s migrations: a table lock is held by another session (%s); rolled "
+		         "back, retrying",
+		         component, errstr);
+		{
+			long pause = pg_backoff_ms(attempt++, 100, 2000);
+			struct timespec d = {pause / 1000, (pause % 1000) * 1000000L};
+
+			nanosleep(&d, NULL);
+		}
+	}
 }

@@ -28,8 +28,16 @@ extern const size_t migrations_consumer_count;
  * transaction). Returns the number applied (0 when up to date), or -1 with errstr naming the
  * failing file and PostgreSQL's message; on failure nothing of the failing migration remains.
  * Caller keeps ownership of conn. Blocks while another instance holds the migration lock.
+ *
+ * Every table lock is awaited at most lock_timeout_ms: a lock request queued behind another
+ * session (an old relay's open claim during a rolling upgrade) makes every later writer of the
+ * table queue behind it too, so after lock_timeout_ms the run rolls back (the writers go on),
+ * pauses 100 ms doubling to 2 s, and tries again, for at most wait_ms in all; then -1. Writers
+ * are thus blocked at most lock_timeout_ms at a time, plus the time the migrations take once
+ * they hold their locks.
  */
 int migrate_apply(PGconn *conn, const char *component, const struct migration_source *migrations,
-                  size_t n, char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+                  size_t n, long lock_timeout_ms, long wait_ms, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 #endif

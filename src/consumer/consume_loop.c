@@ -21,6 +21,7 @@
 #define CONSUME_LOOP_STACK_HEADERS 32 /* more than this are read into a heap array */
 #define CONSUME_LOOP_BACKOFF_BASE  100
 #define CONSUME_LOOP_BACKOFF_CAP   5000
+#define CONSUME_LOOP_REAP_MS       1000 /* wait for a Kafka handle whose close was cut short */
 
 struct consume_loop {
 	char *group;
@@ -30,6 +31,7 @@ struct consume_loop {
 	char *service_id;
 	char *instance_id;
 	long poll_timeout_ms;
+	long close_timeout_ms;
 	struct ack_sender *ack_sender;
 
 	rd_kafka_t *rk;
@@ -38,6 +40,7 @@ struct consume_loop {
 	pthread_t thread;
 	bool started;
 	bool joined;
+	bool closed; /* rd_kafka_consumer_closed() said so: destroy may leave the group */
 
 	atomic_bool stop;
 	atomic_bool running;
@@ -317,10 +320,62 @@ done:
 	return rc;
 }
 
+/*
+ * Leaves the group (revoking the assignment through the rebalance callback; with
+ * enable.auto.commit the stored offsets are committed), but waits at most close_timeout_ms:
+ * rd_kafka_consumer_close() waits for a broker that may never answer. The asynchronous close
+ * runs in librdkafka's threads and hands us its rebalance events on a queue of our own.
+ * Consumer thread.
+ */
+static void consume_loop_close(struct consume_loop *loop)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(loop->rk);
+	rd_kafka_error_t *error;
+	int64_t started = clock_monotonic_ms();
+	int64_t deadline = started + loop->close_timeout_ms;
+
+	if (q == NULL) {
+		log_warn("consume", "group %s: out of memory closing the consumer", loop->group);
+		return;
+	}
+	error = rd_kafka_consumer_close_queue(loop->rk, q);
+	if (error) {
+		log_warn("consume", "group %s: closing the consumer: %s", loop->group,
+		         rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		rd_kafka_queue_destroy(q);
+		return;
+	}
+	while (!rd_kafka_consumer_closed(loop->rk) && clock_monotonic_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+		if (ev == NULL)
+			continue;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			consume_loop_rebalance(loop->rk, rd_kafka_event_error(ev),
+			                       rd_kafka_event_topic_partition_list(ev), loop);
+		else if (rd_kafka_event_error(ev))
+			log_warn("consume", "group %s: closing the consumer: %s", loop->group,
+			         rd_kafka_event_error_string(ev));
+		rd_kafka_event_destroy(ev);
+	}
+	loop->closed = rd_kafka_consumer_closed(loop->rk);
+	if (!loop->closed)
+		log_warn(
+		    "consume",
+		    "group %s: Kafka did not confirm leaving the group within %ld ms; offsets "
+		    "not yet committed are redelivered to the next owner (the inbox makes them "
+		    "duplicates)",
+		    loop->group, loop->close_timeout_ms);
+	else
+		log_debug("consume", "group %s: consumer closed in %lld ms", loop->group,
+		          (long long)(clock_monotonic_ms() - started));
+	rd_kafka_queue_destroy(q);
+}
+
 static void *consume_loop_main(void *arg)
 {
 	struct consume_loop *loop = arg;
-	rd_kafka_resp_err_t err;
 
 	atomic_store(&loop->running, true);
 	while (!atomic_load(&loop->stop)) {
@@ -340,15 +395,98 @@ static void *consume_loop_main(void *arg)
 		rd_kafka_message_destroy(rkm);
 	}
 	atomic_store(&loop->running, false);
-	/* Leaves the group cleanly; with enable.auto.commit the stored offsets are committed. */
-	err = rd_kafka_consumer_close(loop->rk);
-	if (err)
-		log_warn("consume", "group %s: closing the consumer: %s", loop->group,
-		         rd_kafka_err2str(err));
+	consume_loop_close(loop);
 	atomic_store(&loop->assigned, 0);
 	processor_destroy(&loop->proc);
 	log_info("consume", "group %s: stopped", loop->group);
 	return NULL;
+}
+
+/* A Kafka handle being destroyed on a thread of its own: freed by whichever of the two sides
+ * (that thread, or the loop that stopped waiting for it) is last. */
+struct consume_loop_reaper {
+	rd_kafka_t *rk;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool done;   /* under mu: rd_kafka_destroy returned */
+	int holders; /* under mu: 2, then 1, then freed */
+};
+
+static void consume_loop_reaper_release(struct consume_loop_reaper *r)
+{
+	bool last;
+
+	pthread_mutex_lock(&r->mu);
+	last = --r->holders == 0;
+	pthread_mutex_unlock(&r->mu);
+	if (last) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cond);
+		free(r);
+	}
+}
+
+static void *consume_loop_reaper_main(void *arg)
+{
+	struct consume_loop_reaper *r = arg;
+
+	rd_kafka_destroy_flags(r->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	pthread_mutex_lock(&r->mu);
+	r->done = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->mu);
+	consume_loop_reaper_release(r);
+	return NULL;
+}
+
+/*
+ * Destroys the Kafka handle. After a close that Kafka confirmed, at once. After one cut short,
+ * librdkafka 2.0's rd_kafka_destroy() still waits for the group coordinator (for minutes, with
+ * the broker gone): it runs on a detached thread, awaited at most CONSUME_LOOP_REAP_MS, and is
+ * then left to the process exit. Nothing rides on it: offsets not committed are redelivered.
+ */
+static void consume_loop_destroy_kafka(struct consume_loop *loop)
+{
+	struct consume_loop_reaper *r = NULL;
+	pthread_condattr_t ca;
+	pthread_t thread;
+	struct timespec ts;
+	bool done;
+
+	if (loop->closed || (r = calloc(1, sizeof(*r))) == NULL) {
+		rd_kafka_destroy_flags(loop->rk,
+		                       loop->closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		loop->rk = NULL;
+		return;
+	}
+	r->rk = loop->rk;
+	r->holders = 2;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	loop->rk = NULL; /* the reaper's now */
+	if (pthread_create(&thread, NULL, consume_loop_reaper_main, r) != 0) {
+		rd_kafka_destroy_flags(r->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		r->holders = 1;
+		consume_loop_reaper_release(r);
+		return;
+	}
+	pthread_detach(thread);
+	ts = clock_deadline(CLOCK_MONOTONIC, CONSUME_LOOP_REAP_MS);
+	pthread_mutex_lock(&r->mu);
+	while (!r->done)
+		if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) == ETIMEDOUT)
+			break;
+	done = r->done;
+	pthread_mutex_unlock(&r->mu);
+	if (!done)
+		log_warn("consume",
+		         "group %s: the Kafka consumer is still shutting down after %d ms; left to "
+		         "the process exit",
+		         loop->group, CONSUME_LOOP_REAP_MS);
+	consume_loop_reaper_release(r);
 }
 
 struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
@@ -377,6 +515,7 @@ struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
 		loop->topic_count++;
 	}
 	loop->poll_timeout_ms = opts->poll_timeout_ms;
+	loop->close_timeout_ms = opts->close_timeout_ms > 0 ? opts->close_timeout_ms : 10000;
 	loop->ack_sender = opts->ack_sender;
 
 	if (processor_new(opts->processor, &loop->proc, errstr, errstr_size) != 0)
@@ -477,10 +616,10 @@ void consume_loop_destroy(struct consume_loop *loop)
 	} else {
 		processor_destroy(&loop->proc);
 		if (loop->rk)
-			rd_kafka_consumer_close(loop->rk);
+			consume_loop_close(loop);
 	}
 	if (loop->rk)
-		rd_kafka_destroy(loop->rk);
+		consume_loop_destroy_kafka(loop);
 	if (loop->conn)
 		PQfinish(loop->conn);
 	for (i = 0; i < loop->topic_count; i++)

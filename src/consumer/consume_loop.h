@@ -42,6 +42,7 @@ struct consume_loop_options {
 	long poll_timeout_ms;          /* rd_kafka_consumer_poll timeout */
 	struct ack_sender *ack_sender; /* woken after each commit; borrowed, may be NULL */
 	const struct processor_options *processor; /* built once for this loop */
+	long close_timeout_ms; /* on stop, the most closing the Kafka consumer may take */
 };
 
 /* What GET /api/consumer/health shows for a group. */
@@ -74,7 +75,11 @@ int consume_loop_start(struct consume_loop *loop, char *errstr, size_t errstr_si
 void consume_loop_request_stop(struct consume_loop *loop);
 
 /* Waits for the thread: it finishes its record, closes the consumer (leaving the group and
- * committing stored offsets) and destroys the processor. Call after request_stop. */
+ * committing stored offsets) and destroys the processor. Call after request_stop. The close
+ * takes at most close_timeout_ms: with the broker gone librdkafka would wait for it up to
+ * session.timeout.ms and longer. A close cut short commits nothing more: the records after the
+ * last committed offset come again to the partition's next owner, and the inbox makes them
+ * duplicates (acknowledged again, not processed again). */
 void consume_loop_join(struct consume_loop *loop);
 
 /* Snapshot of the loop's state. Any thread. */

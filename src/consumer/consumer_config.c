@@ -86,8 +86,10 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  &c->inbox_cleanup_interval_s);
 	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
 	S(CONFIG_ROW_MIGRATE, &c->migrate);
+	S(CONFIG_ROW_MIGRATE_LOCK_TIMEOUT, &c->migrate_lock_timeout_ms);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to keep sending pending acknowledgments.", &c->shutdown_timeout_ms);
+	S(CONFIG_ROW_SHUTDOWN_DEADLINE, &c->shutdown_deadline_ms);
 	S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
 	S(CONFIG_ROW_LOG_FORMAT, &c->log_format);
 #undef S

@@ -39,8 +39,10 @@ struct consumer_config {
 	long poll_timeout_ms; /* rd_kafka_consumer_poll timeout */
 	long db_startup_wait_s;
 	bool migrate;
+	long migrate_lock_timeout_ms; /* FERRY_MIGRATE_LOCK_TIMEOUT_MS */
 	long shutdown_timeout_ms;
-	long inbox_retention_hours;    /* processed/failed rows kept this long */
+	long shutdown_deadline_ms;  /* FERRY_SHUTDOWN_DEADLINE_MS: the bound on a whole shutdown */
+	long inbox_retention_hours; /* processed/failed rows kept this long */
 	long inbox_cleanup_interval_s; /* how often the inbox cleanup runs */
 	char *log_level;
 	char *log_format;

@@ -4,9 +4,11 @@
  * Start-up: settings -> logger -> consumer groups -> PostgreSQL reachable -> migrations -> ack
  * sender -> one consume loop per group -> HTTP server -> registration/heartbeats. Shutdown on
  * SIGTERM/SIGINT, in reverse: stop polling (each loop finishes and commits its record, then
- * closes its Kafka consumer, leaving the group and committing offsets), send the pending
- * acknowledgments (bounded by FERRY_SHUTDOWN_TIMEOUT_MS), deregister, stop the HTTP server.
- * Exit 0 on a clean stop.
+ * closes its Kafka consumer, leaving the group and committing offsets, within 2/5 of
+ * FERRY_SHUTDOWN_DEADLINE_MS), send the pending acknowledgments (bounded by
+ * FERRY_SHUTDOWN_TIMEOUT_MS and by what is left of the deadline), deregister, stop the HTTP
+ * server. Exit 0 on a clean stop. A watchdog (shutdown_guard.h) ends the process at the
+ * deadline should a stage hang anyway.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 #include "common/kafka_conf.h"
 #include "common/log.h"
 #include "common/service_cli.h"
+#include "common/shutdown_guard.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "consumer/ack_sender.h"
@@ -34,6 +37,10 @@
 #include "consumer/inbox_cleanup.h"
 
 #define FERRY_VERSION "0.1.0"
+
+/* Kept from the shutdown deadline for the stages after the ack sender's drain (deregistering,
+ * stopping the HTTP server, freeing). */
+#define CONSUMER_SHUTDOWN_RESERVE_MS 3000
 
 static void usage(FILE *out)
 {
@@ -68,6 +75,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int port = 0, sig = 0, rc = 1;
 	bool curl_ready = false;
+	struct shutdown_guard *guard = NULL;
+	int64_t elapsed;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&metrics, 0, sizeof(metrics));
@@ -115,7 +124,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "consumer", migrations_consumer,
-		                            migrations_consumer_count, errstr, sizeof(errstr));
+		                            migrations_consumer_count, cfg.migrate_lock_timeout_ms,
+		                            cfg.db_startup_wait_s * 1000, errstr, sizeof(errstr));
 		if (applied < 0) {
 			fprintf(stderr, "ferry-consumer: %s\n", errstr);
 			goto done;
@@ -248,6 +258,8 @@ int main(int argc, char **argv)
 		    .poll_timeout_ms = cfg.poll_timeout_ms,
 		    .ack_sender = acks,
 		    .processor = &po,
+		    /* The first stage of a shutdown; the rest needs time too. */
+		    .close_timeout_ms = cfg.shutdown_deadline_ms * 2 / 5,
 		};
 		char rkerr[512];
 		rd_kafka_conf_t *kconf =
@@ -310,21 +322,33 @@ int main(int argc, char **argv)
 
 	if (sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
-	log_info("main", "signal %d: shutting down", sig);
+	log_info("main", "signal %d: shutting down within %ld ms", sig, cfg.shutdown_deadline_ms);
+	guard = shutdown_guard_start("ferry-consumer", cfg.shutdown_deadline_ms);
 	rc = 0;
 done:
+	shutdown_guard_stage(guard, "stopping the consume loops and closing their Kafka consumers");
 	for (g = 0; g < nloops; g++)
 		consume_loop_request_stop(loops[g]);
 	for (g = 0; g < nloops; g++)
 		consume_loop_join(loops[g]);
 	if (acks) {
-		long left = ack_sender_stop(acks, rc == 0 ? cfg.shutdown_timeout_ms : 0);
+		long left;
 
+		shutdown_guard_stage(guard, "sending the pending acknowledgments");
+		/* Whatever is left after the deadline's reserve for the later stages. */
+		left = ack_sender_stop(
+		    acks, rc == 0 ? shutdown_guard_left_ms(guard, CONSUMER_SHUTDOWN_RESERVE_MS,
+		                                           cfg.shutdown_timeout_ms)
+		                  : 0);
 		if (left > 0)
 			log_warn("main", "%ld acknowledgment(s) still pending; sent after restart",
 			         left);
 	}
-	agent_client_stop_and_destroy(agent, rc == 0 ? 2000 : 0);
+	shutdown_guard_stage(guard, "deregistering from the producer");
+	agent_client_stop_and_destroy(
+	    agent,
+	    rc == 0 ? shutdown_guard_left_ms(guard, CONSUMER_SHUTDOWN_RESERVE_MS / 2, 2000) : 0);
+	shutdown_guard_stage(guard, "stopping the HTTP server and freeing");
 	http_server_stop(http);
 	api.loop_count = 0;
 	metrics_api.loop_count = 0;
@@ -340,7 +364,8 @@ done:
 	config_free(table, ntable);
 	if (curl_ready)
 		curl_global_cleanup();
+	elapsed = shutdown_guard_finish(guard);
 	if (rc == 0)
-		log_info("main", "stopped cleanly");
+		log_info("main", "stopped cleanly in %lld ms", (long long)elapsed);
 	return rc;
 }

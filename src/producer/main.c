@@ -5,7 +5,9 @@
  * HTTP server -> agent (registers and beats). Shutdown on SIGTERM/SIGINT, in reverse:
  * deregister the agent, stop accepting requests, let the batcher commit what it holds
  * (answering those requests), stop the HTTP server, then let the relay flush and mark what is
- * in flight. Exit 0 on a clean stop.
+ * in flight (FERRY_SHUTDOWN_TIMEOUT_MS, and never past FERRY_SHUTDOWN_DEADLINE_MS). Exit 0 on a
+ * clean stop. A watchdog (shutdown_guard.h) ends the process at the deadline should a stage hang
+ * anyway.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "common/kafka_conf.h"
 #include "common/log.h"
 #include "common/service_cli.h"
+#include "common/shutdown_guard.h"
 #include "common/migrate.h"
 #include "common/pg.h"
 #include "producer/api_acks.h"
@@ -40,6 +43,10 @@
 #include "producer/scheduler.h"
 
 #define FERRY_VERSION "0.1.0"
+
+/* Kept from the shutdown deadline after the relay's flush: purging what Kafka never confirmed,
+ * rolling those claims back, destroying the Kafka handles. */
+#define PRODUCER_SHUTDOWN_RESERVE_MS 3000
 
 static void usage(FILE *out)
 {
@@ -82,6 +89,8 @@ int main(int argc, char **argv)
 	PGconn *conn = NULL;
 	sigset_t sigs;
 	int port = 0, sig = 0, rc = 1;
+	struct shutdown_guard *guard = NULL;
+	int64_t elapsed;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&metrics, 0, sizeof(metrics));
@@ -149,7 +158,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "producer", migrations_producer,
-		                            migrations_producer_count, errstr, sizeof(errstr));
+		                            migrations_producer_count, cfg.migrate_lock_timeout_ms,
+		                            cfg.db_startup_wait_s * 1000, errstr, sizeof(errstr));
 		if (applied < 0) {
 			fprintf(stderr, "ferry-producer: %s\n", errstr);
 			goto done;
@@ -420,18 +430,32 @@ int main(int argc, char **argv)
 
 	if (sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
-	log_info("main", "signal %d: shutting down", sig);
+	log_info("main", "signal %d: shutting down within %ld ms", sig, cfg.shutdown_deadline_ms);
+	guard = shutdown_guard_start("ferry-producer", cfg.shutdown_deadline_ms);
+	shutdown_guard_stage(guard, "deregistering the producer agent");
 	producer_agent_stop(agent); /* deregisters: this instance is going away */
+	shutdown_guard_stage(guard, "closing the listener");
 	http_server_quiesce(http);
+	shutdown_guard_stage(guard, "committing the batched requests");
 	batcher_stop(batcher); /* commits and answers what it holds */
 	rc = 0;
 done:
 	producer_agent_destroy(agent); /* before the relay it probes */
+	shutdown_guard_stage(guard, "stopping the HTTP server");
 	http_server_stop(http);
+	shutdown_guard_stage(guard, "waiting for the periodic job in progress");
 	scheduler_destroy(scheduler); /* waits for a job pass in progress */
 	retry_job_destroy(retry_job);
 	cleanup_job_destroy(cleanup_job);
 	batcher_destroy(batcher);
+	if (relay) {
+		shutdown_guard_stage(guard, "flushing the relay's deliveries in flight");
+		/* What is left of the deadline, less a reserve for purging and freeing; batches
+		 * not confirmed by then are rolled back and stay PENDING. */
+		relay_stop_within(relay, shutdown_guard_left_ms(guard, PRODUCER_SHUTDOWN_RESERVE_MS,
+		                                                cfg.shutdown_timeout_ms));
+	}
+	shutdown_guard_stage(guard, "freeing");
 	relay_destroy(relay); /* flushes and marks deliveries in flight */
 	pg_pool_destroy(pool);
 	kafka_admin_destroy(admin);
@@ -441,7 +465,8 @@ done:
 		rd_kafka_conf_destroy(kconf);
 	producer_metrics_destroy(&metrics);
 	config_free(table, ntable);
+	elapsed = shutdown_guard_finish(guard);
 	if (rc == 0)
-		log_info("main", "stopped cleanly");
+		log_info("main", "stopped cleanly in %lld ms", (long long)elapsed);
 	return rc;
 }

@@ -66,6 +66,7 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "PostgreSQL connections shared by the HTTP threads.", &c->db_pool_size);
 	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
 	S(CONFIG_ROW_MIGRATE, &c->migrate);
+	S(CONFIG_ROW_MIGRATE_LOCK_TIMEOUT, &c->migrate_lock_timeout_ms);
 	S("FERRY_BATCH_MAX_MESSAGES", CONFIG_INT, "500", 1, 10000, NULL,
 	  "useBatching: commit when this many requests are waiting.", &c->batch_max_messages);
 	S("FERRY_BATCH_MAX_WAIT_MS", CONFIG_INT, "5", 0, 10000, NULL,
@@ -103,6 +104,7 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  &c->relay_max_attempts);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
+	S(CONFIG_ROW_SHUTDOWN_DEADLINE, &c->shutdown_deadline_ms);
 	S("FERRY_RETRY_ENABLED", CONFIG_BOOL, "true", 0, 0, NULL,
 	  "Run the retry job (the seed's ProcessRetryMessagesJob) in this process. Any number of "
 	  "instances may run it: they never republish the same attempt twice.",

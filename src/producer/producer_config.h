@@ -33,6 +33,7 @@ struct producer_config {
 	long db_pool_size;
 	long db_startup_wait_s;
 	bool migrate;
+	long migrate_lock_timeout_ms; /* FERRY_MIGRATE_LOCK_TIMEOUT_MS */
 	long batch_max_messages;
 	long batch_max_wait_ms;
 	bool relay_enabled;
@@ -45,6 +46,7 @@ struct producer_config {
 	long relay_poll_idle_ms;
 	long relay_max_attempts;
 	long shutdown_timeout_ms;
+	long shutdown_deadline_ms; /* FERRY_SHUTDOWN_DEADLINE_MS: the bound on a whole shutdown */
 	bool retry_enabled;
 	long retry_interval_ms;
 	long retry_backoff_base_ms;

@@ -844,6 +844,17 @@ void relay_stop(struct relay *relay)
 	relay->started = false;
 }
 
+void relay_stop_within(struct relay *relay, long timeout_ms)
+{
+	if (relay == NULL || !relay->started)
+		return;
+	/* Read by the relay thread once it sees `stopping`, under the same lock. */
+	pthread_mutex_lock(&relay->wake_lock);
+	relay->shutdown_timeout_ms = timeout_ms;
+	pthread_mutex_unlock(&relay->wake_lock);
+	relay_stop(relay);
+}
+
 void relay_destroy(struct relay *relay)
 {
 	int i;

@@ -1,0 +1,233 @@
+/*
+ * test_shutdown_faults.c - SIGTERM ends both services within FERRY_SHUTDOWN_DEADLINE_MS
+ * whatever state Kafka and PostgreSQL are in, and nothing is lost.
+ *
+ * Three producer + consumer pairs run on one database, each pair on a topic and a group of its
+ * own, and each has processed traffic (the consumer holds partitions and committed offsets).
+ * Then, one stack change at a time:
+ *   1. stop-kafka, send to all pairs (their relays now hold batches Kafka never confirms),
+ *      SIGTERM pair 0: Kafka down, PostgreSQL up;
+ *   2. stop-pg, SIGTERM pair 1: both down;
+ *   3. start-kafka, SIGTERM pair 2: PostgreSQL down, Kafka up.
+ * Each service must exit 0 (a clean stop, not the watchdog; under ASan also the leak check)
+ * within the deadline plus a margin for process exit, and say "stopped cleanly" in its log.
+ * Then start-pg, one producer and the three consumers again: every message sent reaches its
+ * group exactly once (what could not be flushed stayed PENDING and goes out now).
+ * The teardown restarts whatever the test stopped, even when it failed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define PAIRS              3
+#define SHUTDOWN_DEADLINE  "8000" /* FERRY_SHUTDOWN_DEADLINE_MS for every service */
+#define SHUTDOWN_TIMEOUT   "2000" /* FERRY_SHUTDOWN_TIMEOUT_MS (the drain) */
+#define EXIT_MARGIN_MS     2000   /* process exit and reaping, on a loaded machine */
+#define WARMUP_MESSAGES    5      /* per pair, processed before any fault */
+#define OUTAGE_MESSAGES    5      /* per pair, sent while Kafka is down */
+#define PROCESS_TIMEOUT_MS 60000
+#define OUTAGE_WAIT_MS     30000
+
+static struct it_db faults_db;
+static bool faults_kafka_stopped, faults_pg_stopped;
+
+struct pair {
+	char topic[IT_TOPIC_MAX];
+	char group[IT_TOPIC_MAX + 8];
+	struct it_producer producer;
+	struct it_producer consumer;
+};
+
+static struct pair pairs[PAIRS];
+
+static const char *const producer_env[] = {"FERRY_SHUTDOWN_DEADLINE_MS=" SHUTDOWN_DEADLINE,
+                                           "FERRY_SHUTDOWN_TIMEOUT_MS=" SHUTDOWN_TIMEOUT,
+                                           "FERRY_RELAY_POLL_IDLE_MS=100", NULL};
+static const char *const consumer_env[] = {"FERRY_SHUTDOWN_DEADLINE_MS=" SHUTDOWN_DEADLINE,
+                                           "FERRY_SHUTDOWN_TIMEOUT_MS=" SHUTDOWN_TIMEOUT, NULL};
+
+static int faults_setup(void **state)
+{
+	const char *const no_relay[] = {"FERRY_RELAY_ENABLED=false", NULL};
+	struct it_producer p;
+
+	(void)state;
+	it_db_create(&faults_db, "shutdown_faults");
+	it_producer_start(&p, &faults_db, no_relay); /* the schema */
+	assert_int_equal(it_producer_stop(&p), 0);
+	return 0;
+}
+
+static int faults_teardown(void **state)
+{
+	(void)state;
+	/* A test that failed half-way must not leave the stack down for the next program. */
+	if (faults_pg_stopped && it_stack("start-pg") == 0)
+		faults_pg_stopped = false;
+	if (faults_kafka_stopped && it_stack("start-kafka") == 0)
+		faults_kafka_stopped = false;
+	it_db_drop(&faults_db);
+	return 0;
+}
+
+static bool log_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* SIGTERM; fails the test unless the service exits 0 within the deadline (+ margin) and logs
+ * its clean stop. */
+static void stop_within_deadline(struct it_producer *svc, const char *what, const char *state)
+{
+	int64_t t0 = it_now_ms(), elapsed;
+	int status = it_producer_stop(svc);
+
+	elapsed = it_now_ms() - t0;
+	printf("shutdown_faults: %s (%s): exit %d after %" PRId64 " ms\n", what, state, status,
+	       elapsed);
+	if (status != 0 || elapsed > atoi(SHUTDOWN_DEADLINE) + EXIT_MARGIN_MS) {
+		it_producer_print_log(svc, 40);
+		fail_msg("%s (%s): exit %d after %" PRId64 " ms; want 0 within %s ms", what, state,
+		         status, elapsed, SHUTDOWN_DEADLINE);
+	}
+	if (!log_contains(svc->log_path, "stopped cleanly")) {
+		it_producer_print_log(svc, 40);
+		fail_msg("%s (%s): no \"stopped cleanly\" line in its log", what, state);
+	}
+}
+
+/* The topic with the pair's group, which acknowledges (so acks pending at a shutdown count). */
+static void register_topic(struct pair *pr)
+{
+	struct it_response r = {0};
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+	         "{\"topicName\":\"%s\",\"partitions\":3,\"consumerGroups\":[{"
+	         "\"consumerGroupName\":\"%s\",\"requiresAcknowledgment\":true,"
+	         "\"acknowledgmentTimeoutMinutes\":60,\"maxRetries\":3}]}",
+	         pr->topic, pr->group);
+	if (it_post(&pr->producer, "/api/topics/register", body, &r) != 201)
+		fail_msg("registering %s answered %ld: %s", pr->topic, r.status, r.text);
+	it_response_free(&r);
+}
+
+static void start_consumer(struct pair *pr)
+{
+	it_consumer_start_group(&pr->consumer, &faults_db, &pr->producer, pr->group, pr->topic,
+	                        consumer_env);
+}
+
+static void test_sigterm_with_kafka_or_pg_down(void **state)
+{
+	PGconn *conn = it_pg_connect(faults_db.conninfo);
+	struct it_producer last;
+	char key[32];
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < PAIRS; i++) {
+		struct pair *pr = &pairs[i];
+
+		char topic[IT_TOPIC_MAX];
+
+		it_topic(topic, sizeof(topic), "shutdown-faults");
+		snprintf(pr->topic, sizeof(pr->topic), "%s", topic);
+		snprintf(pr->group, sizeof(pr->group), "%s-g", topic);
+		it_producer_start(&pr->producer, &faults_db, producer_env);
+		register_topic(pr);
+		start_consumer(pr);
+		for (k = 0; k < WARMUP_MESSAGES; k++) {
+			snprintf(key, sizeof(key), "k%zu", k);
+			it_send_message(&pr->producer, pr->topic, key, "warm-up");
+		}
+	}
+	for (i = 0; i < PAIRS; i++)
+		assert_true(it_wait_sql_int(conn, WARMUP_MESSAGES, PROCESS_TIMEOUT_MS,
+		                            "SELECT count(*) FROM ferry_consumer.processed_message"
+		                            " WHERE consumer_group = '%s'",
+		                            pairs[i].group));
+
+	/* 1. Kafka down. The relays claim what is sent now and wait for Kafka with it. */
+	faults_kafka_stopped = true;
+	assert_int_equal(it_stack("stop-kafka"), 0);
+	for (i = 0; i < PAIRS; i++)
+		for (k = 0; k < OUTAGE_MESSAGES; k++) {
+			snprintf(key, sizeof(key), "k%zu", k);
+			it_send_message(&pairs[i].producer, pairs[i].topic, key, "outage");
+		}
+	/* Wait until a relay holds an open claim for them: the hard case for a shutdown. */
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT least(count(*), 1) FROM pg_stat_activity"
+	                            " WHERE datname = current_database()"
+	                            " AND state = 'idle in transaction'"));
+	stop_within_deadline(&pairs[0].consumer, "consumer 0", "Kafka down");
+	stop_within_deadline(&pairs[0].producer, "producer 0", "Kafka down");
+
+	/* 2. Both down. */
+	faults_pg_stopped = true;
+	assert_int_equal(it_stack("stop-pg"), 0);
+	stop_within_deadline(&pairs[1].consumer, "consumer 1", "Kafka and PostgreSQL down");
+	stop_within_deadline(&pairs[1].producer, "producer 1", "Kafka and PostgreSQL down");
+
+	/* 3. PostgreSQL down, Kafka back. */
+	assert_int_equal(it_stack("start-kafka"), 0);
+	faults_kafka_stopped = false;
+	stop_within_deadline(&pairs[2].consumer, "consumer 2", "PostgreSQL down");
+	stop_within_deadline(&pairs[2].producer, "producer 2", "PostgreSQL down");
+
+	assert_int_equal(it_stack("start-pg"), 0);
+	faults_pg_stopped = false;
+
+	/* Nothing lost: one producer and the consumers again, and every message arrives once. */
+	PQfinish(conn);
+	conn = it_pg_connect(faults_db.conninfo);
+	it_producer_start(&last, &faults_db, producer_env);
+	for (i = 0; i < PAIRS; i++) {
+		pairs[i].producer = last; /* the consumers acknowledge to this one */
+		start_consumer(&pairs[i]);
+	}
+	for (i = 0; i < PAIRS; i++)
+		assert_true(it_wait_sql_int(conn, WARMUP_MESSAGES + OUTAGE_MESSAGES,
+		                            PROCESS_TIMEOUT_MS,
+		                            "SELECT count(*) FROM ferry_consumer.processed_message"
+		                            " WHERE consumer_group = '%s'",
+		                            pairs[i].group));
+	/* And every acknowledgment, those queued when a consumer stopped included. */
+	assert_true(it_wait_sql_int(conn, 0, PROCESS_TIMEOUT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message"
+	                            " WHERE status <> 'ACKNOWLEDGED'"));
+	assert_int_equal(it_sql_int(conn, "SELECT count(*) FROM ferry.outbox_message"),
+	                 PAIRS * (WARMUP_MESSAGES + OUTAGE_MESSAGES));
+	for (i = 0; i < PAIRS; i++)
+		assert_int_equal(it_producer_stop(&pairs[i].consumer), 0);
+	assert_int_equal(it_producer_stop(&last), 0);
+	PQfinish(conn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sigterm_with_kafka_or_pg_down),
+	};
+
+	return it_finish(cmocka_run_group_tests(tests, faults_setup, faults_teardown));
+}
