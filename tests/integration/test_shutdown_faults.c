@@ -118,7 +118,7 @@ static void stop_within_deadline(struct it_producer *svc, const char *what, cons
 static void register_topic(struct pair *pr)
 {
 	struct it_response r = {0};
-	char body[1024];
+	char body[8192]; /* the group field may hold up to 4 KiB */
 
 	snprintf(body, sizeof(body),
 	         "{\"topicName\":\"%s\",\"partitions\":3,\"consumerGroups\":[{"
