@@ -48,8 +48,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Keep `inflight` claims open at once, as the relay does, then mark the oldest. */
 	for (i = 0; i < inflight; i++)
-		if (outbox_store_claim(conns[i], batch_size, NULL, 0, &batches[i], errstr,
-		                       sizeof(errstr)))
+		if (outbox_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
+		                       errstr, sizeof(errstr)))
 			goto fail;
 	for (i = 0; empty < inflight; i = (i + 1) % inflight) {
 		struct outbox_delivery *d;
@@ -80,8 +80,8 @@ int main(int argc, char **argv)
 		}
 		outbox_batch_free(&batches[i]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (outbox_store_claim(conns[i], batch_size, NULL, 0, &batches[i], errstr,
-		                       sizeof(errstr)))
+		if (outbox_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
+		                       errstr, sizeof(errstr)))
 			goto fail;
 		claim_secs += seconds_since(&ts);
 	}

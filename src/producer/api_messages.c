@@ -304,7 +304,25 @@ static double api_elapsed_ms(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Database and Kafka reachability, relay lag and counters; 503 when a dependency is down. */
+/* The relay's stalled partitions as [{"topic", "partition", "waitingSeconds", "rows"}], oldest
+ * first (at most RELAY_STALLED_LIST_MAX; rs->stalled_count counts them all). */
+static json_t *api_health_stalled(const struct relay_status *rs)
+{
+	json_t *list = json_array();
+	int i;
+
+	for (i = 0; list && i < rs->stalled_listed; i++)
+		json_array_append_new(list, json_pack("{s:s, s:i, s:f, s:I}", "topic",
+		                                      rs->stalled[i].topic, "partition",
+		                                      (int)rs->stalled[i].partition,
+		                                      "waitingSeconds", rs->stalled[i].age_seconds,
+		                                      "rows", (json_int_t)rs->stalled[i].rows));
+	return list;
+}
+
+/* Database and Kafka reachability, relay lag and counters; 503 when a dependency is down, or
+ * when Kafka has left partitions without an answer for longer than FERRY_TRANSACTION_BOUND_MS
+ * (reachable brokers do not make committed rows flow). */
 static void api_health(struct http_exchange *ex, void *opaque)
 {
 	struct api_context *ctx = opaque;
@@ -330,22 +348,32 @@ static void api_health(struct http_exchange *ex, void *opaque)
 		relay_get_status(ctx->relay, &rs);
 		brokers = relay_kafka_probe(ctx->relay, 1000, kafka_err, sizeof(kafka_err));
 		kafka_ok = brokers > 0;
+		if (kafka_ok && rs.stalled_count > 0) {
+			kafka_ok = false;
+			snprintf(kafka_err, sizeof(kafka_err),
+			         "%d partition(s) stalled: rows wait for Kafka longer than the "
+			         "transaction bound (first: %s [%d], %.0f s)",
+			         rs.stalled_count, rs.stalled[0].topic,
+			         (int)rs.stalled[0].partition, rs.stalled[0].age_seconds);
+		}
 	} else {
 		snprintf(kafka_err, sizeof(kafka_err), "relay disabled on this instance");
 		kafka_ok = true; /* nothing here depends on Kafka */
 	}
 	body = json_pack(
-	    "{s:s, s:s, s:s, s:{s:b, s:f, s:s?}, s:{s:b, s:i, s:s?}, s:{s:b, s:b, s:I, s:I, "
-	    "s:I, s:I, s:i, s:i, s:s?}, s:{s:I, s:f}}",
+	    "{s:s, s:s, s:s, s:{s:b, s:f, s:s?}, s:{s:b, s:i, s:s?, s:i, s:o}, s:{s:b, s:b, s:I, "
+	    "s:I, s:I, s:I, s:i, s:i, s:s?, s:I}, s:{s:I, s:f}}",
 	    "status", db_ok && kafka_ok ? "Healthy" : "Unhealthy", "serviceId", ctx->service_id,
 	    "instanceId", ctx->instance_id, "database", "ok", db_ok, "latencyMs", db_ms, "error",
 	    db_ok ? NULL : db_err, "kafka", "ok", kafka_ok, "brokers", brokers > 0 ? brokers : 0,
-	    "error", kafka_ok ? NULL : kafka_err, "relay", "enabled", ctx->relay != NULL, "running",
-	    rs.running, "published", (json_int_t)rs.published_total, "deliveryErrors",
+	    "error", kafka_ok ? NULL : kafka_err, "stalledCount", rs.stalled_count,
+	    "stalledPartitions", api_health_stalled(&rs), "relay", "enabled", ctx->relay != NULL,
+	    "running", rs.running, "published", (json_int_t)rs.published_total, "deliveryErrors",
 	    (json_int_t)rs.delivery_errors_total, "failed", (json_int_t)rs.failed_total, "batches",
 	    (json_int_t)rs.batches_total, "shards", rs.shards_owned, "relaysLive", rs.relays_live,
-	    "lastError", rs.last_error[0] ? rs.last_error : NULL, "outbox", "pending",
-	    (json_int_t)stats.pending, "oldestPendingAgeSeconds", stats.oldest_age_seconds);
+	    "lastError", rs.last_error[0] ? rs.last_error : NULL, "detachedRows",
+	    (json_int_t)rs.detached_rows, "outbox", "pending", (json_int_t)stats.pending,
+	    "oldestPendingAgeSeconds", stats.oldest_age_seconds);
 	http_exchange_respond(ex, db_ok && kafka_ok ? 200 : 503, body);
 }
 

@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 		    .poll_idle_ms = cfg.relay_poll_idle_ms,
 		    .shutdown_timeout_ms = cfg.shutdown_timeout_ms,
 		    .max_attempts = (int)cfg.relay_max_attempts,
+		    .txn_bound_ms = cfg.transaction_bound_ms,
 		    .published = metrics.published,
 		    .commit_to_publish = metrics.commit_to_publish,
 		    .batch_sizes = metrics.batch_size,
@@ -263,7 +264,10 @@ int main(int argc, char **argv)
 		    .batch_size = (int)cfg.retry_batch_size,
 		    .backoff_base_ms = cfg.retry_backoff_base_ms,
 		    .backoff_max_ms = cfg.retry_backoff_max_ms,
-		    .publish_timeout_ms = 30000,
+		    /* The pass's transaction waits for Kafka at most this long (retry_job.h), so it
+		     * stays within the bound with room for the claim and the record. */
+		    .publish_timeout_ms = cfg.transaction_bound_ms / 2,
+		    .txn_bound_ms = cfg.transaction_bound_ms,
 		    .retried = metrics.retried,
 		    .failed = metrics.failed,
 		    .expired = metrics.expired,

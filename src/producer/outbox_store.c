@@ -100,6 +100,7 @@ done:
 }
 
 int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                       const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
                        struct outbox_batch *batch, char *errstr, size_t errstr_size)
 {
 	struct strbuf sql = STRBUF_INIT;
@@ -113,8 +114,12 @@ int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nsh
 	 * The shard filter reads the row the claim fetches anyway (006_relay_shards.sql says why
 	 * there is no per-shard index); with every shard owned it is left out. The NOT EXISTS
 	 * probes the backoff index, which is empty while Kafka refuses nothing. */
-	strbuf_printf(&sql, "BEGIN;"
-	                    "SELECT m.id, m.topic, m.message_key, m.payload, m.headers::text,"
+	strbuf_printf(&sql, "BEGIN;");
+	/* SET LOCAL: for this transaction only, and in the same round trip. */
+	if (idle_timeout_ms > 0)
+		strbuf_printf(&sql, "SET LOCAL idle_in_transaction_session_timeout = %ld;",
+		              idle_timeout_ms);
+	strbuf_printf(&sql, "SELECT m.id, m.topic, m.message_key, m.payload, m.headers::text,"
 	                    " m.idempotency_key, m.producer_service_id, m.producer_instance_id,"
 	                    " to_char(m.created_at AT TIME ZONE 'UTC',"
 	                    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
@@ -126,6 +131,13 @@ int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nsh
 		for (i = 0; i < nshards; i++)
 			strbuf_printf(&sql, "%s%d", i ? "," : "", shards[i]);
 		strbuf_printf(&sql, "}'::smallint[])");
+	}
+	if (exclude && nexclude > 0) {
+		/* Detached rows: PENDING and unlocked, but still on their way (relay.h). */
+		strbuf_printf(&sql, " AND m.id <> ALL('{");
+		for (i = 0; i < nexclude; i++)
+			strbuf_printf(&sql, "%s%" PRId64, i ? "," : "", exclude[i]);
+		strbuf_printf(&sql, "}'::bigint[])");
 	}
 	strbuf_printf(&sql,
 	              " AND NOT (m.message_key IS NOT NULL AND EXISTS (SELECT 1"

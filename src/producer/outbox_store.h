@@ -106,12 +106,17 @@ struct outbox_batch {
  * later claim, never skipped. Only rows of the `nshards` shards listed in `shards` are taken
  * (shards NULL: every shard; the relay owns those, see relay_lease.h). Rows waiting in their
  * backoff (next_attempt_at in the future) are not taken, nor, to keep per-key order, any later
- * row with the same topic and key. When rows were found (batch->n > 0) the transaction stays
- * open and the rows stay locked until outbox_store_mark() or outbox_store_abandon(); with none,
- * the transaction is already closed. Returns 0, or -1 with errstr (transaction rolled back).
- * Free the batch with outbox_batch_free().
+ * row with the same topic and key. Nor the `nexclude` ids in `exclude` (NULL: none): rows the
+ * relay still has on their way to Kafka outside any transaction (relay.h, "detached"). When
+ * rows were found (batch->n > 0) the transaction stays open and the rows stay locked until
+ * outbox_store_mark() or outbox_store_abandon(); with none, the transaction is already closed.
+ * `idle_timeout_ms` > 0 becomes the transaction's idle_in_transaction_session_timeout: should
+ * the caller leave it idle that long, PostgreSQL ends the session (a backstop that keeps the
+ * vacuum horizon moving). Returns 0, or -1 with errstr (transaction rolled back). Free the
+ * batch with outbox_batch_free().
  */
 int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                       const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
                        struct outbox_batch *batch, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
@@ -127,7 +132,8 @@ struct outbox_delivery {
 };
 
 /*
- * Records the outcome of a claimed batch and commits: delivered rows become SENT with their
+ * Records the outcome of a claimed batch and commits (the claim's transaction; a caller marking
+ * rows outside one opens it with BEGIN first): delivered rows become SENT with their
  * partition and offset and fan out into one ferry.message_delivery row per group the message
  * is for (SENT, or ACKNOWLEDGED at once for a group that needs no acknowledgment; a row an
  * early acknowledgment already made is kept); a message all of whose groups are then done

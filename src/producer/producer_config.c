@@ -102,6 +102,11 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "backoff (1 s doubling to 5 min) and becomes FAILED after this many attempts; meanwhile "
 	  "only later messages with its key wait.",
 	  &c->relay_max_attempts);
+	S("FERRY_TRANSACTION_BOUND_MS", CONFIG_INT, "30000", 1000, 3600000, NULL,
+	  "Longest a relay or retry-job database transaction stays open, whatever Kafka does (rows "
+	  "a partition has not confirmed by a third of it wait outside any transaction); a "
+	  "partition with rows waiting longer is reported stalled by health and metrics.",
+	  &c->transaction_bound_ms);
 	S("FERRY_SHUTDOWN_TIMEOUT_MS", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "On SIGTERM, how long to wait for deliveries in flight.", &c->shutdown_timeout_ms);
 	S(CONFIG_ROW_SHUTDOWN_DEADLINE, &c->shutdown_deadline_ms);

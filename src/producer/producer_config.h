@@ -47,6 +47,7 @@ struct producer_config {
 	long relay_max_attempts;
 	long shutdown_timeout_ms;
 	long shutdown_deadline_ms; /* FERRY_SHUTDOWN_DEADLINE_MS: the bound on a whole shutdown */
+	long transaction_bound_ms; /* longest relay / retry-job transaction; stall threshold */
 	bool retry_enabled;
 	long retry_interval_ms;
 	long retry_backoff_base_ms;

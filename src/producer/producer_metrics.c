@@ -67,6 +67,16 @@ int producer_metrics_init(struct producer_metrics *m)
 	    r, "ferry_relay_messages_failed_total",
 	    "Messages the relay gave up on: Kafka refused them FERRY_RELAY_MAX_ATTEMPTS times.",
 	    NULL);
+	m->relay_stalled =
+	    metrics_gauge(r, "ferry_relay_stalled_partitions",
+	                  "Kafka partitions this relay has had rows waiting for longer than "
+	                  "FERRY_TRANSACTION_BOUND_MS (no leader, too few in-sync replicas).",
+	                  NULL);
+	m->relay_detached = metrics_gauge(
+	    r, "ferry_relay_detached_rows",
+	    "Rows this relay handed to Kafka whose confirmation is late, waiting outside any "
+	    "database transaction.",
+	    NULL);
 	m->backlog = metrics_gauge(r, "ferry_outbox_backlog",
 	                           "PENDING messages in the outbox (all instances).", NULL);
 	m->oldest_pending =
@@ -97,9 +107,9 @@ int producer_metrics_init(struct producer_metrics *m)
 	if (!m->enqueued || !m->published || !m->acknowledged || !m->nacked || !m->retried ||
 	    !m->failed || !m->expired || !m->commit_to_publish || !m->publish_to_ack ||
 	    !m->batch_size || !m->delivery_errors || !m->relay_batches || !m->relay_failed ||
-	    !m->backlog || !m->oldest_pending || !m->unacked || !m->oldest_unacked ||
-	    !m->retry_due || !m->database_up || !m->retry_errors || !m->cleanup_deleted ||
-	    !m->http_requests) {
+	    !m->relay_stalled || !m->relay_detached || !m->backlog || !m->oldest_pending ||
+	    !m->unacked || !m->oldest_unacked || !m->retry_due || !m->database_up ||
+	    !m->retry_errors || !m->cleanup_deleted || !m->http_requests) {
 		producer_metrics_destroy(m);
 		return -1;
 	}
@@ -191,6 +201,8 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 		metric_set(m->delivery_errors, NULL, (double)st.delivery_errors_total);
 		metric_set(m->relay_batches, NULL, (double)st.batches_total);
 		metric_set(m->relay_failed, NULL, (double)st.failed_total);
+		metric_set(m->relay_stalled, NULL, (double)st.stalled_count);
+		metric_set(m->relay_detached, NULL, (double)st.detached_rows);
 	}
 	metrics_http_respond(ex, m->registry);
 }

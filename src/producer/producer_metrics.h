@@ -35,6 +35,8 @@ struct producer_metrics {
 	struct metric_family *delivery_errors;   /* ferry_kafka_delivery_errors_total */
 	struct metric_family *relay_batches;     /* ferry_relay_batches_total */
 	struct metric_family *relay_failed;      /* ferry_relay_messages_failed_total */
+	struct metric_family *relay_stalled;     /* ferry_relay_stalled_partitions */
+	struct metric_family *relay_detached;    /* ferry_relay_detached_rows */
 	struct metric_family *backlog;           /* ferry_outbox_backlog */
 	struct metric_family *oldest_pending;    /* ferry_outbox_oldest_pending_age_seconds */
 	struct metric_family *unacked;           /* ferry_deliveries_unacknowledged{topic,group} */

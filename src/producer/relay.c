@@ -28,14 +28,25 @@
  * shard changes hands soon after its last batch is marked. */
 #define RELAY_LEASE_TICK_MS      1000
 #define RELAY_LEASE_TICK_BUSY_MS 100
+/* How often the stalled partitions are recounted for health and metrics, and how often a batch
+ * is checked for waiting only on partitions that already hold detached rows. */
+#define RELAY_STALL_CHECK_MS  500
+#define RELAY_DETACH_CHECK_MS 50
+/* Longest idle sleep while detached rows wait for their reports (they are marked on waking). */
+#define RELAY_DETACHED_POLL_MS 100
 
 struct relay_slot;
 
-/* librdkafka's per-message opaque: which slot, which row. Lives in the slot's array. */
+/* librdkafka's per-message opaque: which slot, which row. Lives in the slot's array, which moves
+ * with the batch when it is detached (relay_slot_detach updates `slot`). */
 struct relay_msg {
 	struct relay_slot *slot;
 	size_t idx;
 	bool blocks_key; /* listed in slot->refused */
+	bool awaiting;   /* handed to librdkafka, delivery report not in yet */
+	bool marked;     /* outcome recorded already (a detached batch's early rows) */
+	atomic_int
+	    partition; /* set by relay_partitioner, maybe on a librdkafka thread; -1 unknown */
 };
 
 /* One batch in flight, with the connection whose transaction holds its rows locked. */
@@ -48,9 +59,22 @@ struct relay_slot {
 	size_t outstanding;                 /* produced, report not yet in */
 	bool active;                        /* holds a claimed batch */
 	uint64_t claim_seq;                 /* claim order, to mark oldest first */
+	long claimed_at;                    /* monotonic ms of the claim */
+	bool detached;                      /* heap copy in relay->detached: claim committed */
 	const struct outbox_row **refused;  /* keyed rows of this batch that block their key */
 	size_t nrefused;                    /* entries in refused */
 };
+
+/* A partition rows wait for, when counting stalls: topic points into a batch's result. */
+struct relay_tp {
+	const char *topic;
+	int32_t partition;
+	long oldest; /* monotonic ms of the claim of its oldest waiting row */
+	size_t rows; /* rows waiting for it */
+};
+
+typedef int32_t (*relay_partition_fn)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                                      int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
 
 struct relay {
 	/* Set at creation, read-only afterwards. */
@@ -63,6 +87,8 @@ struct relay {
 	long poll_idle_ms;
 	long shutdown_timeout_ms;
 	int max_attempts;
+	long txn_bound_ms;                              /* options.txn_bound_ms */
+	relay_partition_fn partition_fn;                /* the configured partitioner */
 	struct metric_family *metric_published;         /* options.published, or NULL */
 	struct metric_family *metric_commit_to_publish; /* options.commit_to_publish, or NULL */
 	struct metric_family *metric_batch_size;        /* options.batch_sizes, or NULL */
@@ -82,6 +108,15 @@ struct relay {
 	long next_lease_at;             /* monotonic ms of the next lease tick */
 	unsigned lease_failures;        /* consecutive failed ticks, for the backoff */
 	atomic_bool fatal;              /* set by the error callback (on the relay thread) */
+	struct relay_slot **detached;   /* batches whose claim committed with rows still awaiting */
+	size_t ndetached;               /* entries in detached */
+	size_t detached_cap;            /* room in detached */
+	size_t detached_rows;           /* rows of detached batches awaiting their report */
+	PGconn *mark_conn;         /* owned: marks detached rows in transactions of their own */
+	struct relay_tp *tps;      /* scratch for relay_collect_tps */
+	size_t tps_cap;            /* room in tps */
+	long next_detach_check_at; /* monotonic ms */
+	long next_stall_check_at;  /* monotonic ms */
 	pthread_t thread;
 	bool started;
 
@@ -181,7 +216,48 @@ static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		d->partition = m->partition;
 		d->offset = m->offset;
 	}
+	rm->awaiting = false;
 	rm->slot->outstanding--;
+	if (rm->slot->detached)
+		rm->slot->relay->detached_rows--;
+}
+
+/* Wraps the configured partitioner to learn each row's partition before its report, which a
+ * partition that is down never sends. Runs in rd_kafka_producev, or on a librdkafka thread
+ * for a topic whose metadata was not known yet: hence the atomic. */
+static int32_t relay_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                                 int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)
+{
+	struct relay *relay = rkt_opaque;
+	struct relay_msg *rm = msg_opaque;
+	int32_t p = relay->partition_fn(rkt, key, keylen, partition_cnt, NULL, msg_opaque);
+
+	if (rm)
+		atomic_store(&rm->partition, p);
+	return p;
+}
+
+/* librdkafka's partitioners by their `partitioner` setting's name. */
+static relay_partition_fn relay_partitioner_named(const char *name)
+{
+	static const struct {
+		const char *name;
+		relay_partition_fn fn;
+	} known[] = {
+	    {"random", rd_kafka_msg_partitioner_random},
+	    {"consistent", rd_kafka_msg_partitioner_consistent},
+	    {"consistent_random", rd_kafka_msg_partitioner_consistent_random},
+	    {"murmur2", rd_kafka_msg_partitioner_murmur2},
+	    {"murmur2_random", rd_kafka_msg_partitioner_murmur2_random},
+	    {"fnv1a", rd_kafka_msg_partitioner_fnv1a},
+	    {"fnv1a_random", rd_kafka_msg_partitioner_fnv1a_random},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i].name, name) == 0)
+			return known[i].fn;
+	return NULL;
 }
 
 static void relay_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -214,13 +290,32 @@ static rd_kafka_t *relay_new_producer(struct relay *relay, char *errstr, size_t 
 }
 
 /* Settings the relay's guarantees rest on; the user's KAFKA_* can override the tunables only. */
-static int relay_conf_require(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+static int relay_conf_require(struct relay *relay, rd_kafka_conf_t *conf, char *errstr,
+                              size_t errstr_size)
 {
 	static const char *const required[][2] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	};
-	size_t i;
+	rd_kafka_topic_conf_t *tconf = rd_kafka_conf_get_default_topic_conf(conf);
+	char name[64] = "consistent_random";
+	size_t i, size = sizeof(name);
+
+	if (tconf == NULL) {
+		tconf = rd_kafka_topic_conf_new();
+		rd_kafka_conf_set_default_topic_conf(conf, tconf); /* conf owns it now */
+	}
+	if (rd_kafka_topic_conf_get(tconf, "partitioner", name, &size) != RD_KAFKA_CONF_OK)
+		snprintf(name, sizeof(name), "consistent_random");
+	relay->partition_fn = relay_partitioner_named(name);
+	if (relay->partition_fn == NULL) {
+		snprintf(errstr, errstr_size, "partitioner \"%s\" is not supported by the relay",
+		         name);
+		return -1;
+	}
+	/* The wrapper still partitions exactly as configured (the name picks the function). */
+	rd_kafka_topic_conf_set_opaque(tconf, relay);
+	rd_kafka_topic_conf_set_partitioner_cb(tconf, relay_partitioner);
 
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (rd_kafka_conf_set(conf, required[i][0], required[i][1], errstr, errstr_size) !=
@@ -256,6 +351,7 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	relay->metric_commit_to_publish = opts->commit_to_publish;
 	relay->metric_batch_size = opts->batch_sizes;
 	relay->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 1;
+	relay->txn_bound_ms = opts->txn_bound_ms > 0 ? opts->txn_bound_ms : 30000;
 	relay->lease = relay_lease_new(opts->conninfo);
 	relay->slots = calloc((size_t)relay->nslots, sizeof(*relay->slots));
 	pthread_rwlock_init(&relay->rk_lock, NULL);
@@ -269,7 +365,7 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	}
 	for (i = 0; i < relay->nslots; i++)
 		relay->slots[i].relay = relay;
-	if (relay_conf_require(relay->conf_template, errstr, errstr_size) != 0)
+	if (relay_conf_require(relay, relay->conf_template, errstr, errstr_size) != 0)
 		goto fail;
 	relay->rk = relay_new_producer(relay, errstr, errstr_size);
 	if (relay->rk == NULL)
@@ -333,6 +429,7 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 		d->id = row->id;
 		slot->msgs[i].slot = slot;
 		slot->msgs[i].idx = i;
+		atomic_store(&slot->msgs[i].partition, -1);
 		if (relay_key_blocked(relay, row)) {
 			/* An earlier row of this key was refused and is not marked yet. */
 			d->held = true;
@@ -354,6 +451,7 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 		}
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			slot->outstanding++; /* librdkafka owns hdrs now */
+			slot->msgs[i].awaiting = true;
 			if (row->publish_attempts > 0)
 				relay_note_blocker(slot, i);
 			continue;
@@ -372,10 +470,37 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 	}
 }
 
+/* The ids of the detached rows still awaiting their report, for the claim to pass over: a new
+ * array in *ids (NULL when there are none) that the caller frees. Returns 0, or -1 when out of
+ * memory. */
+static int relay_detached_ids(const struct relay *relay, int64_t **ids, size_t *n)
+{
+	size_t j, i;
+
+	*ids = NULL;
+	*n = 0;
+	if (relay->detached_rows == 0)
+		return 0;
+	*ids = malloc(relay->detached_rows * sizeof(**ids));
+	if (*ids == NULL)
+		return -1;
+	for (j = 0; j < relay->ndetached; j++) {
+		const struct relay_slot *d = relay->detached[j];
+
+		for (i = 0; i < d->batch.n && *n < relay->detached_rows; i++)
+			if (d->msgs[i].awaiting)
+				(*ids)[(*n)++] = d->batch.rows[i].id;
+	}
+	return 0;
+}
+
 /* Claims one batch into a free slot. Returns rows claimed, or -1 on a database error. */
 static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 {
 	char errstr[512];
+	int64_t *exclude = NULL;
+	size_t nexclude = 0;
+	int rc;
 
 	if (pg_ensure(&slot->conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) != 0) {
 		relay_set_error(relay, "relay cannot reach PostgreSQL: %s", errstr);
@@ -383,10 +508,20 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	}
 	if (relay->nshards == 0)
 		return 0; /* no shard leased (yet): nothing to claim */
+	if (relay->detached_rows >= RELAY_DETACHED_ROWS_MAX)
+		return 0; /* the limit of relay.h: wait until some of them are reported */
+	if (relay_detached_ids(relay, &exclude, &nexclude) != 0) {
+		relay_set_error(relay, "out of memory listing %zu detached rows",
+		                relay->detached_rows);
+		return -1;
+	}
 	/* Owning every shard (one relay) leaves the filter out of the claim altogether. */
-	if (outbox_store_claim(slot->conn, relay->batch_size,
-	                       relay->nshards == RELAY_LEASE_SHARDS ? NULL : relay->shards,
-	                       relay->nshards, &slot->batch, errstr, sizeof(errstr)) != 0) {
+	rc = outbox_store_claim(slot->conn, relay->batch_size,
+	                        relay->nshards == RELAY_LEASE_SHARDS ? NULL : relay->shards,
+	                        relay->nshards, exclude, nexclude, relay->txn_bound_ms,
+	                        &slot->batch, errstr, sizeof(errstr));
+	free(exclude);
+	if (rc != 0) {
 		relay_set_error(relay, "claiming pending rows failed: %s", errstr);
 		return -1;
 	}
@@ -402,6 +537,7 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	}
 	slot->active = true;
 	slot->claim_seq = ++relay->claim_seq;
+	slot->claimed_at = clock_monotonic_ms();
 	relay_slot_produce(relay, slot);
 	return (long)slot->batch.n;
 }
@@ -428,21 +564,23 @@ static double relay_age_s(const char *iso, const struct timespec *now)
 	return (double)(now->tv_sec - t) + (double)now->tv_nsec / 1e9 - frac;
 }
 
-/* Counts a marked batch's deliveries into the metrics (when the relay has them). */
-static void relay_count_published(struct relay *relay, const struct relay_slot *slot)
+/* Counts the marked rows idx[0..n) of a batch into the metrics (when the relay has them). */
+static void relay_count_published(struct relay *relay, const struct relay_slot *slot,
+                                  const size_t *idx, size_t n)
 {
 	struct timespec now;
-	size_t i, delivered = 0;
+	size_t k, delivered = 0;
 
 	if (relay->metric_published == NULL && relay->metric_commit_to_publish == NULL &&
 	    relay->metric_batch_size == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	for (i = 0; i < slot->batch.n; i++) {
-		const struct outbox_row *row = &slot->batch.rows[i];
+	for (k = 0; k < n; k++) {
+		const struct outbox_row *row = &slot->batch.rows[idx[k]];
+		const struct outbox_delivery *d = &slot->deliveries[idx[k]];
 		double age;
 
-		if (slot->deliveries[i].error || slot->deliveries[i].held)
+		if (d->error || d->held)
 			continue;
 		delivered++;
 		metric_add(relay->metric_published, &row->topic, 1);
@@ -454,62 +592,122 @@ static void relay_count_published(struct relay *relay, const struct relay_slot *
 		metric_observe(relay->metric_batch_size, NULL, (double)delivered);
 }
 
-/* Records a finished batch. Returns the number of rows Kafka refused, or -1 when the mark
- * itself failed (the rows stay PENDING and will be published again). */
-static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
+/*
+ * Records the outcome of the slot's rows that have one and are not recorded yet: all of them
+ * for a finished batch, those that reported for a batch being detached. With in_txn, `conn`
+ * holds the claim's transaction, which this commits (even with nothing to record); otherwise
+ * a transaction of its own is opened on `conn` (none when there is nothing to record).
+ * Returns the number of rows Kafka refused, or -1 when the mark failed (those rows stay
+ * PENDING and will be published again). Either way they count as recorded afterwards.
+ */
+static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn *conn, bool in_txn)
 {
 	char errstr[512];
-	size_t i, refused = 0, held = 0, failed = 0, first_refused = 0;
-	long rc;
+	struct outbox_delivery *d = NULL;
+	size_t *idx = NULL;
+	size_t i, k, n = 0, refused = 0, held = 0, failed = 0, first_refused = 0;
+	long rc = 0;
 
+	d = calloc(slot->batch.n, sizeof(*d));
+	idx = calloc(slot->batch.n, sizeof(*idx));
+	if (d == NULL || idx == NULL) {
+		relay_set_error(relay, "out of memory marking %zu rows (they will be sent again)",
+		                slot->batch.n);
+		if (in_txn)
+			outbox_store_abandon(conn);
+		rc = -1;
+		goto done;
+	}
 	for (i = 0; i < slot->batch.n; i++) {
+		if (slot->msgs[i].marked || slot->msgs[i].awaiting)
+			continue;
+		d[n] = slot->deliveries[i];
+		idx[n++] = i;
 		if (slot->deliveries[i].held)
 			held++;
 		else if (slot->deliveries[i].error && refused++ == 0)
 			first_refused = i;
 	}
-	if (outbox_store_mark(slot->conn, slot->deliveries, slot->batch.n, relay->max_attempts,
-	                      errstr, sizeof(errstr)) != 0) {
-		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s",
-		                slot->batch.n, errstr);
+	if (!in_txn && n == 0)
+		goto done;
+	if ((!in_txn && pg_command(conn, "BEGIN", errstr, sizeof(errstr)) != 0) ||
+	    outbox_store_mark(conn, d, n, relay->max_attempts, errstr, sizeof(errstr)) != 0) {
+		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s", n,
+		                errstr);
 		rc = -1;
-	} else {
-		for (i = 0; i < slot->batch.n; i++) {
-			const struct outbox_row *row = &slot->batch.rows[i];
-			struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
-
-			if (slot->deliveries[i].error == NULL || slot->deliveries[i].held ||
-			    row->publish_attempts + 1 < relay->max_attempts)
-				continue;
-			failed++;
-			log_error_ctx("relay", &ctx, "FAILED after %d attempts: %s",
-			              row->publish_attempts + 1, slot->deliveries[i].error);
-		}
-		pthread_mutex_lock(&relay->status_lock);
-		relay->status.published_total += slot->batch.n - refused - held;
-		relay->status.delivery_errors_total += refused;
-		relay->status.failed_total += failed;
-		relay->status.batches_total++;
-		pthread_mutex_unlock(&relay->status_lock);
-		relay_count_published(relay, slot);
-		if (refused) {
-			/* Name a row that actually failed, not merely the batch's first. */
-			relay_set_error(relay,
-			                "%zu of %zu messages were refused by Kafka (first: message "
-			                "%" PRId64
-			                ": %s); %zu are now FAILED, the rest wait and are "
-			                "retried",
-			                refused, slot->batch.n, slot->deliveries[first_refused].id,
-			                slot->deliveries[first_refused].error, failed);
-		}
-		rc = (long)refused;
+		goto recorded;
 	}
-	relay_slot_reset(slot);
+	for (k = 0; k < n; k++) {
+		const struct outbox_row *row = &slot->batch.rows[idx[k]];
+		const struct outbox_delivery *o = &slot->deliveries[idx[k]];
+		struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
+
+		if (o->error == NULL || o->held || row->publish_attempts + 1 < relay->max_attempts)
+			continue;
+		failed++;
+		log_error_ctx("relay", &ctx, "FAILED after %d attempts: %s",
+		              row->publish_attempts + 1, o->error);
+	}
+	pthread_mutex_lock(&relay->status_lock);
+	relay->status.published_total += n - refused - held;
+	relay->status.delivery_errors_total += refused;
+	relay->status.failed_total += failed;
+	relay->status.batches_total++;
+	pthread_mutex_unlock(&relay->status_lock);
+	relay_count_published(relay, slot, idx, n);
+	if (refused) {
+		/* Name a row that actually failed, not merely the batch's first. */
+		relay_set_error(relay,
+		                "%zu of %zu messages were refused by Kafka (first: message "
+		                "%" PRId64 ": %s); %zu are now FAILED, the rest wait and are "
+		                "retried",
+		                refused, n, slot->deliveries[first_refused].id,
+		                slot->deliveries[first_refused].error, failed);
+	}
+	rc = (long)refused;
+recorded:
+	for (k = 0; k < n; k++)
+		slot->msgs[idx[k]].marked = true;
+done:
+	free(d);
+	free(idx);
 	return rc;
 }
 
-/* Marks finished batches, oldest claim first. Returns the smallest per-slot result (-1 on a
- * mark failure, else the number of delivery failures summed), or 0 when nothing finished. */
+/* Takes detached batch j out of relay->detached and frees it. */
+static void relay_detached_remove(struct relay *relay, size_t j)
+{
+	struct relay_slot *d = relay->detached[j];
+
+	relay->detached[j] = relay->detached[--relay->ndetached];
+	relay_slot_reset(d);
+	free(d);
+}
+
+/* Records a finished batch. Returns the number of rows Kafka refused, or -1 when the mark
+ * itself failed (the rows stay PENDING and will be published again). */
+static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
+{
+	char errstr[512];
+	long rc;
+
+	if (!slot->detached) {
+		rc = relay_slot_mark(relay, slot, slot->conn, true);
+		relay_slot_reset(slot);
+		return rc;
+	}
+	if (pg_ensure(&relay->mark_conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) !=
+	    0) {
+		relay_set_error(relay, "marking detached rows failed (they will be sent again): %s",
+		                errstr);
+		return -1;
+	}
+	return relay_slot_mark(relay, slot, relay->mark_conn, false);
+}
+
+/* Marks finished batches (detached ones included), oldest claim first. Returns the smallest
+ * per-slot result (-1 on a mark failure, else the number of delivery failures summed), or 0
+ * when nothing finished. */
 static long relay_finish_done(struct relay *relay, int *finished)
 {
 	long worst = 0;
@@ -517,6 +715,7 @@ static long relay_finish_done(struct relay *relay, int *finished)
 	*finished = 0;
 	for (;;) {
 		struct relay_slot *oldest = NULL;
+		size_t oldest_j = 0, j;
 		int i;
 		long r;
 
@@ -527,15 +726,216 @@ static long relay_finish_done(struct relay *relay, int *finished)
 			    (oldest == NULL || s->claim_seq < oldest->claim_seq))
 				oldest = s;
 		}
+		for (j = 0; j < relay->ndetached; j++) {
+			struct relay_slot *s = relay->detached[j];
+
+			if (s->outstanding == 0 &&
+			    (oldest == NULL || s->claim_seq < oldest->claim_seq)) {
+				oldest = s;
+				oldest_j = j;
+			}
+		}
 		if (oldest == NULL)
 			return worst;
 		r = relay_slot_finish(relay, oldest);
+		if (oldest->detached)
+			relay_detached_remove(relay, oldest_j);
 		(*finished)++;
 		if (r < 0)
 			worst = -1;
 		else if (worst >= 0)
 			worst += r;
 	}
+}
+
+/*
+ * Detaches an active batch that still awaits reports (relay.h): records what reported,
+ * commits the claim's transaction, and moves the batch to relay->detached, where the rows
+ * still on their way wait outside any transaction. On out of memory the batch stays as it was
+ * (tried again at the next check).
+ */
+static void relay_slot_detach(struct relay *relay, struct relay_slot *slot)
+{
+	struct relay_slot *d;
+	size_t i, k, kept = 0;
+	long age = clock_monotonic_ms() - slot->claimed_at;
+
+	if (relay->ndetached == relay->detached_cap) {
+		size_t cap = relay->detached_cap ? relay->detached_cap * 2 : 8;
+		struct relay_slot **grown = realloc(relay->detached, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return;
+		relay->detached = grown;
+		relay->detached_cap = cap;
+	}
+	d = malloc(sizeof(*d));
+	if (d == NULL)
+		return;
+	(void)relay_slot_mark(relay, slot, slot->conn, true); /* failures: set_error'd, resent */
+	*d = *slot;
+	d->conn = NULL;
+	d->detached = true;
+	for (i = 0; i < d->batch.n; i++)
+		d->msgs[i].slot = d;
+	/* Keep the key blocks of rows still on their way only: the rows recorded now are in their
+	 * backoff, where the claim's own rule holds their keys. */
+	for (k = 0; k < d->nrefused; k++) {
+		size_t idx = (size_t)(d->refused[k] - d->batch.rows);
+
+		if (d->msgs[idx].awaiting)
+			d->refused[kept++] = d->refused[k];
+		else
+			d->msgs[idx].blocks_key = false;
+	}
+	relay->nrefused -= d->nrefused - kept;
+	d->nrefused = kept;
+	relay->detached[relay->ndetached++] = d;
+	relay->detached_rows += d->outstanding;
+	log_warn("relay",
+	         "%zu of %zu rows still wait for Kafka %ld ms after their claim: the claim is "
+	         "committed, they wait outside any transaction",
+	         d->outstanding, d->batch.n, age);
+	/* The arrays went to d: the slot is free. */
+	memset(&slot->batch, 0, sizeof(slot->batch));
+	slot->deliveries = NULL;
+	slot->msgs = NULL;
+	slot->refused = NULL;
+	slot->nrefused = 0;
+	slot->outstanding = 0;
+	slot->active = false;
+}
+
+/* Adds the row's partition to relay->tps (topic, partition), keeping the oldest claim time.
+ * Returns -1 when out of memory. */
+static int relay_tp_add(struct relay *relay, size_t *n, const char *topic, int32_t partition,
+                        long claimed_at)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		struct relay_tp *t = &relay->tps[i];
+
+		if (t->partition == partition && strcmp(t->topic, topic) == 0) {
+			t->rows++;
+			if (claimed_at < t->oldest)
+				t->oldest = claimed_at;
+			return 0;
+		}
+	}
+	if (*n == relay->tps_cap) {
+		size_t cap = relay->tps_cap ? relay->tps_cap * 2 : 16;
+		struct relay_tp *grown = realloc(relay->tps, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		relay->tps = grown;
+		relay->tps_cap = cap;
+	}
+	relay->tps[(*n)++] = (struct relay_tp){topic, partition, claimed_at, 1};
+	return 0;
+}
+
+/* Collects into relay->tps the partitions rows of `s` await (of those claimed at or before
+ * `cutoff`, monotonic ms); *n counts the entries. */
+static void relay_tps_of(struct relay *relay, const struct relay_slot *s, long cutoff, size_t *n)
+{
+	size_t i;
+
+	if (s->outstanding == 0 || s->claimed_at > cutoff)
+		return;
+	for (i = 0; i < s->batch.n; i++) {
+		int p = atomic_load(&s->msgs[i].partition);
+
+		if (s->msgs[i].awaiting && p >= 0)
+			(void)relay_tp_add(relay, n, s->batch.rows[i].topic, p, s->claimed_at);
+	}
+}
+
+/* True when every row `s` still awaits goes to a partition in relay->tps[0..n). */
+static bool relay_waits_only_on(const struct relay *relay, const struct relay_slot *s, size_t n)
+{
+	size_t i, t;
+
+	for (i = 0; i < s->batch.n; i++) {
+		int p = atomic_load(&s->msgs[i].partition);
+
+		if (!s->msgs[i].awaiting)
+			continue;
+		for (t = 0; t < n; t++)
+			if (relay->tps[t].partition == p &&
+			    strcmp(relay->tps[t].topic, s->batch.rows[i].topic) == 0)
+				break;
+		if (p < 0 || t == n)
+			return false;
+	}
+	return true;
+}
+
+/* Detaches the batches that wait too long: a third of txn_bound_ms after their claim, or at
+ * once when all they wait for are partitions that already hold detached rows. */
+static void relay_detach_due(struct relay *relay)
+{
+	long now = clock_monotonic_ms();
+	bool check_partitions = relay->ndetached > 0 && now >= relay->next_detach_check_at;
+	size_t n = 0, j;
+	int i;
+
+	if (check_partitions) {
+		relay->next_detach_check_at = now + RELAY_DETACH_CHECK_MS;
+		for (j = 0; j < relay->ndetached; j++)
+			relay_tps_of(relay, relay->detached[j], now, &n);
+	}
+	for (i = 0; i < relay->nslots; i++) {
+		struct relay_slot *s = &relay->slots[i];
+
+		if (!s->active || s->outstanding == 0)
+			continue;
+		if (now - s->claimed_at >= relay->txn_bound_ms / 3 ||
+		    (check_partitions && n > 0 && relay_waits_only_on(relay, s, n)))
+			relay_slot_detach(relay, s);
+	}
+}
+
+static int relay_tp_older_first(const void *a, const void *b)
+{
+	const struct relay_tp *x = a, *y = b;
+
+	return x->oldest < y->oldest ? -1 : x->oldest > y->oldest;
+}
+
+/* Recounts, at most every RELAY_STALL_CHECK_MS, the partitions whose rows have waited longer
+ * than txn_bound_ms, into the status. */
+static void relay_update_stalls(struct relay *relay)
+{
+	long now = clock_monotonic_ms();
+	size_t n = 0, j, k;
+	int i;
+
+	if (now < relay->next_stall_check_at)
+		return;
+	relay->next_stall_check_at = now + RELAY_STALL_CHECK_MS;
+	for (i = 0; i < relay->nslots; i++)
+		if (relay->slots[i].active)
+			relay_tps_of(relay, &relay->slots[i], now - relay->txn_bound_ms, &n);
+	for (j = 0; j < relay->ndetached; j++)
+		relay_tps_of(relay, relay->detached[j], now - relay->txn_bound_ms, &n);
+	if (n > 1)
+		qsort(relay->tps, n, sizeof(*relay->tps), relay_tp_older_first);
+	pthread_mutex_lock(&relay->status_lock);
+	relay->status.stalled_count = (int)n;
+	relay->status.stalled_listed = 0;
+	for (k = 0; k < n && k < RELAY_STALLED_LIST_MAX; k++) {
+		struct relay_stalled_partition *sp = &relay->status.stalled[k];
+
+		snprintf(sp->topic, sizeof(sp->topic), "%s", relay->tps[k].topic);
+		sp->partition = relay->tps[k].partition;
+		sp->age_seconds = (double)(now - relay->tps[k].oldest) / 1000.0;
+		sp->rows = relay->tps[k].rows;
+		relay->status.stalled_listed++;
+	}
+	relay->status.detached_rows = relay->detached_rows;
+	pthread_mutex_unlock(&relay->status_lock);
 }
 
 static int relay_active_count(const struct relay *relay)
@@ -561,7 +961,7 @@ static struct relay_slot *relay_free_slot(struct relay *relay)
  * its slot. Relay thread only. */
 static size_t relay_outstanding(const struct relay *relay)
 {
-	size_t n = 0;
+	size_t n = relay->detached_rows;
 	int i;
 
 	for (i = 0; i < relay->nslots; i++)
@@ -641,15 +1041,17 @@ static void relay_shutdown_flush(struct relay *relay)
 	long deadline = clock_monotonic_ms() + relay->shutdown_timeout_ms;
 	int finished, i;
 
-	while (relay_active_count(relay) > 0 && clock_monotonic_ms() < deadline) {
+	while ((relay_active_count(relay) > 0 || relay->ndetached > 0) &&
+	       clock_monotonic_ms() < deadline) {
 		rd_kafka_poll(relay->rk, 50);
 		(void)relay_finish_done(relay, &finished);
 	}
-	if (relay_active_count(relay) > 0) {
+	if (relay_active_count(relay) > 0 || relay->ndetached > 0) {
 		log_warn("relay",
-		         "shutdown: %d batch(es) still in flight after %ld ms; they stay "
-		         "PENDING and will be sent again",
-		         relay_active_count(relay), relay->shutdown_timeout_ms);
+		         "shutdown: %d batch(es) and %zu detached row(s) still in flight after %ld "
+		         "ms; they stay PENDING and will be sent again",
+		         relay_active_count(relay), relay->detached_rows,
+		         relay->shutdown_timeout_ms);
 		for (i = 0; i < relay->nslots; i++)
 			if (relay->slots[i].active)
 				outbox_store_abandon(relay->slots[i].conn);
@@ -657,6 +1059,10 @@ static void relay_shutdown_flush(struct relay *relay)
 		for (i = 0; i < relay->nslots; i++)
 			if (relay->slots[i].active)
 				relay_slot_reset(&relay->slots[i]);
+		/* What detached rows delivered before the purge is recorded; the rest is held. */
+		(void)relay_finish_done(relay, &finished);
+		while (relay->ndetached > 0)
+			relay_detached_remove(relay, relay->ndetached - 1);
 	}
 }
 
@@ -665,9 +1071,15 @@ static uint64_t relay_oldest_active_seq(const struct relay *relay)
 	uint64_t oldest = UINT64_MAX;
 	int i;
 
+	size_t j;
+
 	for (i = 0; i < relay->nslots; i++)
 		if (relay->slots[i].active && relay->slots[i].claim_seq < oldest)
 			oldest = relay->slots[i].claim_seq;
+	/* Detached rows are still in flight: their shards are not handed over yet. */
+	for (j = 0; j < relay->ndetached; j++)
+		if (relay->detached[j]->claim_seq < oldest)
+			oldest = relay->detached[j]->claim_seq;
 	return oldest;
 }
 
@@ -712,6 +1124,8 @@ static long relay_sleep_ms(const struct relay *relay, long want_ms)
 
 	if (until_lease < 1)
 		until_lease = 1;
+	if (relay->ndetached > 0 && until_lease > RELAY_DETACHED_POLL_MS)
+		until_lease = RELAY_DETACHED_POLL_MS; /* their reports are served on waking */
 	return want_ms < until_lease ? want_ms : until_lease;
 }
 
@@ -740,6 +1154,7 @@ static void *relay_main(void *arg)
 			break;
 		if (relay_lease_step(relay))
 			more_rows = true; /* new shards may hold rows */
+		relay_update_stalls(relay);
 
 		/* Claim while there is room in the pipeline and reason to expect rows. */
 		slot = relay_free_slot(relay);
@@ -779,10 +1194,14 @@ static void *relay_main(void *arg)
 					                  RELAY_BACKOFF_CAP_MS);
 				}
 			}
+			/* No transaction waits on a partition that does not answer. */
+			relay_detach_due(relay);
 			continue;
 		}
 
 		rd_kafka_poll(relay->rk, 0); /* error and log events while idle */
+		if (relay->ndetached > 0)
+			(void)relay_finish_done(relay, &finished);
 		if (clock_monotonic_ms() < next_claim_at) {
 			stopping = relay_wait(
 			    relay, relay_sleep_ms(relay, next_claim_at - clock_monotonic_ms()));
@@ -872,6 +1291,12 @@ void relay_destroy(struct relay *relay)
 			PQfinish(relay->slots[i].conn);
 	}
 	free(relay->slots);
+	while (relay->ndetached > 0)
+		relay_detached_remove(relay, relay->ndetached - 1);
+	free(relay->detached);
+	free(relay->tps);
+	if (relay->mark_conn)
+		PQfinish(relay->mark_conn);
 	relay_lease_destroy(relay->lease); /* closing its connection releases the shards */
 	pthread_rwlock_destroy(&relay->rk_lock);
 	pthread_mutex_destroy(&relay->wake_lock);

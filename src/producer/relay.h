@@ -3,14 +3,36 @@
  *
  * One relay thread per producer process. It owns `inflight_batches` PostgreSQL connections
  * (one per batch in flight: a claim holds its rows locked in an open transaction until the
- * batch's delivery reports are in) and the librdkafka producer handle, and it alone calls
- * rd_kafka_poll, so delivery-report callbacks run on the relay thread and need no locks.
+ * batch's delivery reports are in, or at most a third of txn_bound_ms), one more for marking
+ * detached rows (below), and the librdkafka producer handle, and it alone calls rd_kafka_poll,
+ * so delivery-report callbacks run on the relay thread and need no locks.
  *
  * The loop: claim a batch (outbox_store_claim: FOR UPDATE SKIP LOCKED, lowest id first),
  * produce every row (idempotent producer, acks=all), claim the next batch while that one is in
  * flight, and when a batch's reports are all in, mark it (SENT with partition/offset, or the
  * error, in one UPDATE) and commit. A crash at any point leaves the rows PENDING: they are
- * published again, so duplicates are bounded by the batches in flight and nothing is lost.
+ * published again, so duplicates are bounded by the rows in flight and nothing is lost.
+ *
+ * One unavailable partition (no leader, too few in-sync replicas) never reports: with
+ * message.timeout.ms=0 its rows wait inside librdkafka, in order, for as long as it is down.
+ * The relay does not let that hold anything else. A batch whose reports are not all in after a
+ * third of txn_bound_ms, or whose missing reports are all for partitions that already hold
+ * detached rows, is *detached*: what did report is marked and the claim's transaction commits
+ * (no relay transaction outlives the bound, so none pins the database's vacuum horizon), and
+ * the rows still awaiting their report stay PENDING, unlocked, in memory, and excluded by id
+ * from the next claims, until their report comes and a short transaction of its own marks them.
+ * The relay learns each row's partition from a partitioner wrapped around the configured one
+ * (librdkafka's `partitioner` setting still decides), so health can name the partitions whose
+ * rows have waited longer than txn_bound_ms (relay_status.stalled). Order per key still holds:
+ * a key's later rows go to the same partition queue inside librdkafka, behind the stalled
+ * ones. A crash leaves detached rows PENDING like any others; the next owner of their shard
+ * publishes them again in id order. While rows are detached, their shards are not handed over
+ * (they count as batches in flight). Limit: at most RELAY_DETACHED_ROWS_MAX rows wait detached;
+ * beyond that the relay stops claiming until some are reported (the claim's id exclusion and
+ * librdkafka's queue would otherwise grow without bound during a long outage).
+ * As a backstop, each claim sets idle_in_transaction_session_timeout to txn_bound_ms, so
+ * PostgreSQL itself ends a relay transaction left idle that long (its rows are then published
+ * again).
  *
  * Order per key: rows are produced in claim order, a key always maps to the same partition,
  * and the idempotent producer keeps a partition's order through retries. By default a message
@@ -74,12 +96,27 @@ struct relay_options {
 	long poll_idle_ms;        /* fallback poll interval when idle */
 	long shutdown_timeout_ms; /* relay_stop waits this long for deliveries in flight */
 	int max_attempts;         /* a row Kafka refused this many times becomes FAILED, >= 1 */
+	long txn_bound_ms;        /* longest a claim's transaction stays open (detach after a
+	                             third of it); rows unreported this long are "stalled" */
 	/* Metrics (NULL: not counted): a counter and a histogram labelled topic, counted when a
 	 * batch is marked (delivered rows, and the seconds from their enqueuing transaction's start
 	 * to Kafka's confirmation), and a histogram of delivered rows per batch. */
 	struct metric_family *published;
 	struct metric_family *commit_to_publish;
 	struct metric_family *batch_sizes;
+};
+
+/* Rows detached at most (see above); then claiming pauses until some are reported. */
+#define RELAY_DETACHED_ROWS_MAX 20000
+/* Stalled partitions listed by name in relay_status (all are counted). */
+#define RELAY_STALLED_LIST_MAX 16
+
+/* A partition with a delivery outstanding for longer than txn_bound_ms. */
+struct relay_stalled_partition {
+	char topic[256];    /* Kafka topic */
+	int32_t partition;  /* its partition */
+	double age_seconds; /* how long its oldest outstanding row has waited */
+	size_t rows;        /* rows of this relay waiting for it */
 };
 
 /* Counters and state for health and metrics; a consistent snapshot. */
@@ -92,6 +129,10 @@ struct relay_status {
 	int shards_owned;               /* shards leased by this relay (relay_lease.h) */
 	int relays_live;                /* relays on this database, at the last lease tick */
 	char last_error[256];           /* most recent error, "" if none */
+	int stalled_count;              /* partitions stalled longer than txn_bound_ms */
+	int stalled_listed;             /* entries in stalled (<= RELAY_STALLED_LIST_MAX) */
+	struct relay_stalled_partition stalled[RELAY_STALLED_LIST_MAX]; /* oldest first */
+	uint64_t detached_rows; /* rows awaiting a report outside any transaction */
 };
 
 /*

@@ -26,6 +26,7 @@ struct retry_job {
 	long backoff_base_ms;
 	long backoff_max_ms;
 	long publish_timeout_ms;
+	long txn_bound_ms;
 	struct metric_family *retried, *failed, *expired, *publish_errors;
 	uint64_t rng; /* xorshift state for the backoff's jitter */
 
@@ -95,6 +96,7 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 	job->backoff_base_ms = opts->backoff_base_ms;
 	job->backoff_max_ms = opts->backoff_max_ms;
 	job->publish_timeout_ms = opts->publish_timeout_ms;
+	job->txn_bound_ms = opts->txn_bound_ms;
 	job->retried = opts->retried;
 	job->failed = opts->failed;
 	job->expired = opts->expired;
@@ -235,7 +237,10 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 			break;
 		rd_kafka_poll(job->rk, 50);
 		waited += 50;
-		if (waited > job->publish_timeout_ms + 5000) {
+		/* The pass's transaction is open: give up well within the bound of retry_job.h. */
+		if (waited >
+		    job->publish_timeout_ms +
+		        (job->publish_timeout_ms / 2 < 5000 ? job->publish_timeout_ms / 2 : 5000)) {
 			/* Should not happen; purge so no report can point at freed memory. */
 			rd_kafka_purge(job->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 			rd_kafka_poll(job->rk, 100);
@@ -296,6 +301,17 @@ long retry_job_run(void *arg)
 	if (pg_ensure(&job->conn, job->conninfo, "ferry-retry", errstr, sizeof(errstr)) != 0) {
 		retry_job_note_error("database unreachable", errstr);
 		return -1;
+	}
+	if (job->txn_bound_ms > 0) {
+		/* A backstop for the bound: PostgreSQL itself ends a transaction left idle. */
+		char set[96];
+
+		snprintf(set, sizeof(set), "SET idle_in_transaction_session_timeout = %ld",
+		         job->txn_bound_ms);
+		if (pg_command(job->conn, set, errstr, sizeof(errstr)) != 0) {
+			retry_job_note_error("setting the transaction bound", errstr);
+			return -1;
+		}
 	}
 	if (retry_store_settle_spent(job->conn, job->batch_size, job->actor, retry_job_settled, job,
 	                             &failed, &expired, errstr, sizeof(errstr)) != 0) {

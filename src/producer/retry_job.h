@@ -45,7 +45,10 @@ struct retry_job_options {
 	int batch_size;
 	long backoff_base_ms;
 	long backoff_max_ms;
-	long publish_timeout_ms; /* a pass gives up on Kafka after this long */
+	long publish_timeout_ms; /* a pass gives up on Kafka after this long (and surely after
+	                            1.5 times it), its transaction open meanwhile */
+	long txn_bound_ms;       /* > 0: PostgreSQL ends the job's session should a transaction of
+	                            it sit idle this long (idle_in_transaction_session_timeout) */
 	/* Counters labelled topic,group (NULL: not counted): republished, settled FAILED, settled
 	 * EXPIRED. */
 	struct metric_family *retried;
