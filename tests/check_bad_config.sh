@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Invalid configuration stops ferry-producer at start with a non-zero exit and one readable line
-# that names the variable. Usage: check_bad_config.sh BINARY
+# Invalid configuration stops ferry-producer (or ferry-consumer) at start with a non-zero exit and
+# one readable line that names the variable. Usage: check_bad_config.sh BINARY
 set -uo pipefail
 bin="$1"
 passed=0
@@ -18,6 +18,27 @@ expect() {
 		failed=$((failed + 1))
 	fi
 }
+if [[ "$(basename "$bin")" == ferry-consumer* ]]; then
+	# A consumer needs a group before it looks at Kafka settings.
+	g=(KAFKA_CONSUMER_GROUP=g KAFKA_TOPICS=t)
+	expect "${g[@]}" KAFKA_SECURITY_PROTOCOL=carrier-pigeon "KAFKA_SECURITY_PROTOCOL"
+	# Settings the guarantees rest on cannot be overridden, under any name.
+	expect "${g[@]}" KAFKA_ENABLE_AUTO_OFFSET_STORE=true "KAFKA_ENABLE_AUTO_OFFSET_STORE"
+	expect "${g[@]}" KAFKA_ENABLE_AUTO_COMMIT=false "KAFKA_ENABLE_AUTO_COMMIT"
+	expect "${g[@]}" KAFKA_AUTO_OFFSET_RESET=latest "KAFKA_AUTO_OFFSET_RESET"
+	expect "${g[@]}" KAFKA_ENABLE_AUTO_OFFSET_STORE=false KAFKA_ENABLE_AUTO_COMMIT=no \
+		"KAFKA_ENABLE_AUTO_COMMIT"
+	echo "bad config: $passed passed, $failed failed"
+	((failed == 0))
+	exit
+fi
+# Settings the producers' guarantees rest on cannot be overridden, under any name.
+expect KAFKA_ENABLE_IDEMPOTENCE=false "KAFKA_ENABLE_IDEMPOTENCE"
+expect KAFKA_ACKS=1 "KAFKA_ACKS"
+expect KAFKA_REQUEST_REQUIRED_ACKS=0 "KAFKA_REQUEST_REQUIRED_ACKS"
+expect KAFKA_MAX_IN_FLIGHT=100 "KAFKA_MAX_IN_FLIGHT"
+expect KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION=6 "KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION"
+expect FERRY_RELAY_ENABLED=false KAFKA_ACKS=1 "KAFKA_ACKS"
 expect FERRY_RELAY_BATCH_SIZE=abc "FERRY_RELAY_BATCH_SIZE"
 expect FERRY_RELAY_BATCH_SIZE=0 "FERRY_RELAY_BATCH_SIZE"
 expect FERRY_MIGRATE=perhaps "FERRY_MIGRATE"

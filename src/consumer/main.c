@@ -41,6 +41,17 @@
 /* Kept from the shutdown deadline for the stages after the ack sender's drain (deregistering,
  * stopping the HTTP server, freeing). */
 #define CONSUMER_SHUTDOWN_RESERVE_MS 3000
+/* Every group's consumer. The FIXED ones are what exactly-once and "nothing committed is lost"
+ * rest on (consume_loop.h): offsets are stored only after the inbox commit and then committed by
+ * librdkafka, and a group without a committed offset starts from the beginning. */
+static const struct kafka_conf_default consumer_defaults[] = {
+    {"client.id", "ferry-consumer", KAFKA_CONF_TUNABLE},
+    {"auto.offset.reset", "earliest", KAFKA_CONF_FIXED},
+    {"enable.auto.offset.store", "false", KAFKA_CONF_FIXED},
+    {"enable.auto.commit", "true", KAFKA_CONF_FIXED},
+    /* Topics created after we subscribed are found within this period. */
+    {"topic.metadata.refresh.interval.ms", "10000", KAFKA_CONF_TUNABLE},
+};
 
 static void usage(FILE *out)
 {
@@ -107,6 +118,21 @@ int main(int argc, char **argv)
 	if (service_cli_listen("ferry-consumer", urls_flag, cfg.urls, cfg.http_host, cfg.port, host,
 	                       sizeof(host), &port) != 0)
 		goto done;
+
+	/* A bad or forbidden KAFKA_* setting is a configuration error: say so before waiting for
+	 * PostgreSQL. */
+	{
+		rd_kafka_conf_t *kconf =
+		    kafka_conf_build(cfg.kafka_bootstrap, consumer_defaults,
+		                     sizeof(consumer_defaults) / sizeof(consumer_defaults[0]),
+		                     table, ntable, errstr, sizeof(errstr));
+
+		if (kconf == NULL) {
+			fprintf(stderr, "ferry-consumer: %s\n", errstr);
+			goto done;
+		}
+		rd_kafka_conf_destroy(kconf);
+	}
 
 	service_cli_block_signals(&sigs);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -233,14 +259,6 @@ int main(int argc, char **argv)
 		}
 	}
 	for (g = 0; g < groups.n; g++) {
-		static const struct kafka_conf_default consumer_defaults[] = {
-		    {"client.id", "ferry-consumer"},
-		    {"auto.offset.reset", "earliest"},
-		    {"enable.auto.offset.store", "false"},
-		    {"enable.auto.commit", "true"},
-		    /* Topics created after we subscribed are found within this period. */
-		    {"topic.metadata.refresh.interval.ms", "10000"},
-		};
 		struct processor_options po = {
 		    .kind = cfg.processor,
 		    .webhook_url = cfg.webhook_url,

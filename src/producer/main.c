@@ -47,6 +47,26 @@
 /* Kept from the shutdown deadline after the relay's flush: purging what Kafka never confirmed,
  * rolling those claims back, destroying the Kafka handles. */
 #define PRODUCER_SHUTDOWN_RESERVE_MS 3000
+/* The relay's producer. The FIXED ones are what the relay's guarantees rest on (relay.h): no
+ * duplicate and no reordering within a partition across librdkafka's retries. */
+static const struct kafka_conf_default producer_defaults[] = {
+    {"client.id", "ferry-producer", KAFKA_CONF_TUNABLE},
+    {"linger.ms", "2", KAFKA_CONF_TUNABLE},
+    /* Never time a message out inside librdkafka: during a broker outage rows
+     * wait in order instead of failing and being overtaken (relay.h). */
+    {"message.timeout.ms", "0", KAFKA_CONF_FIXED},
+    {"enable.idempotence", "true", KAFKA_CONF_FIXED},
+    {"acks", "all", KAFKA_CONF_FIXED},
+    {"max.in.flight", "5", KAFKA_CONF_AT_MOST},
+};
+
+/* The retry job's producer: the same guarantees for redeliveries. */
+static const struct kafka_conf_default retry_defaults[] = {
+    {"client.id", "ferry-retry", KAFKA_CONF_TUNABLE},
+    {"enable.idempotence", "true", KAFKA_CONF_FIXED},
+    {"acks", "all", KAFKA_CONF_FIXED},
+    {"max.in.flight", "5", KAFKA_CONF_AT_MOST},
+};
 
 static void usage(FILE *out)
 {
@@ -131,12 +151,41 @@ int main(int argc, char **argv)
 	 * the mask, so none is interrupted. A client that hangs up must not kill us either. */
 	service_cli_block_signals(&sigs);
 
+	/* The producers' settings are checked first, before any Kafka client starts: a KAFKA_*
+	 * that would change one the guarantees rest on stops the start with one line. */
+	{
+		const struct {
+			bool enabled;
+			const struct kafka_conf_default *defaults;
+			size_t n;
+		} roles[] = {
+		    {cfg.relay_enabled, producer_defaults,
+		     sizeof(producer_defaults) / sizeof(producer_defaults[0])},
+		    {cfg.retry_enabled, retry_defaults,
+		     sizeof(retry_defaults) / sizeof(retry_defaults[0])},
+		};
+		size_t r;
+
+		for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+			rd_kafka_conf_t *check;
+
+			if (!roles[r].enabled)
+				continue;
+			check = kafka_conf_build(cfg.kafka_bootstrap, roles[r].defaults, roles[r].n,
+			                         table, ntable, errstr, sizeof(errstr));
+			if (check == NULL) {
+				fprintf(stderr, "ferry-producer: %s\n", errstr);
+				goto done;
+			}
+			rd_kafka_conf_destroy(check);
+		}
+	}
 	/* Topic registration creates Kafka topics through an admin client of its own, so it
 	 * works on instances that run no relay too. Built before PostgreSQL is awaited: a bad
 	 * KAFKA_* setting is a configuration error and must stop the start at once. */
 	{
 		static const struct kafka_conf_default admin_defaults[] = {
-		    {"client.id", "ferry-admin"},
+		    {"client.id", "ferry-admin", KAFKA_CONF_TUNABLE},
 		};
 		rd_kafka_conf_t *aconf = kafka_conf_build(cfg.kafka_bootstrap, admin_defaults, 1,
 		                                          table, ntable, errstr, sizeof(errstr));
@@ -185,13 +234,6 @@ int main(int argc, char **argv)
 	}
 	pg_pool_set_limits(pool, &db_limits);
 	if (cfg.relay_enabled) {
-		static const struct kafka_conf_default producer_defaults[] = {
-		    {"client.id", "ferry-producer"},
-		    {"linger.ms", "2"},
-		    /* Never time a message out inside librdkafka: during a broker outage rows
-		     * wait in order instead of failing and being overtaken (relay.h). */
-		    {"message.timeout.ms", "0"},
-		};
 		struct relay_options ro = {
 		    .conninfo = conninfo,
 		    .service_id = cfg.service_id,
@@ -252,11 +294,6 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if (cfg.retry_enabled) {
-		static const struct kafka_conf_default retry_defaults[] = {
-		    {"client.id", "ferry-retry"},
-		    {"enable.idempotence", "true"},
-		    {"acks", "all"},
-		};
 		struct retry_job_options rjo = {
 		    .conninfo = conninfo,
 		    .service_id = cfg.service_id,
