@@ -29,9 +29,23 @@ static void pg_copy_line(const char *msg, char *errstr, size_t errstr_size)
 	errstr[len] = '\0';
 }
 
+static _Thread_local char pg_sqlstate[6];
+
+const char *pg_last_sqlstate(void)
+{
+	return pg_sqlstate;
+}
+
+void pg_last_sqlstate_clear(void)
+{
+	pg_sqlstate[0] = '\0';
+}
+
 void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size)
 {
-	const char *msg = NULL;
+	const char *msg = NULL, *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	snprintf(pg_sqlstate, sizeof(pg_sqlstate), "%s", state ? state : "");
 
 	/* The primary message alone ("topic 'x' is not registered"), without libpq's "ERROR:  "
 	 * prefix and DETAIL lines, is what a client of the API should read. */

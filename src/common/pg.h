@@ -39,8 +39,20 @@ PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s,
 int pg_ensure(PGconn **conn, const char *conninfo, const char *app_name, char *errstr,
               size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Copies PostgreSQL's message for `res` (or the connection's) into errstr as one line. */
+/* Copies PostgreSQL's message for `res` (or the connection's) into errstr as one line, and
+ * remembers the SQLSTATE of `res` for pg_last_sqlstate(). */
 void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
+
+/*
+ * The SQLSTATE ("23514") of the last error that pg_error_line reported on the calling thread,
+ * or "" when that error came with no server result (the connection failed, out of memory).
+ * Lets a caller that only got errstr back from a store function decide whether to retry
+ * (consume_error.h). Thread-local; valid until the thread's next pg_error_line.
+ */
+const char *pg_last_sqlstate(void);
+
+/* Forgets the calling thread's last SQLSTATE (call before a sequence whose errors you classify). */
+void pg_last_sqlstate_clear(void);
 
 /* True when `res` is COMMAND_OK or TUPLES_OK. NULL is false. */
 bool pg_result_ok(const PGresult *res);

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "consumer/consume_error.h"
 #include "consumer/consume_record.h"
 #include "consumer/inbox_store.h"
 
@@ -154,6 +155,8 @@ static void consume_loop_rollback(struct consume_loop *loop)
  * is: consume_record.h, CONSUME_REFUSE) the processor is not called and the record goes straight
  * to the failure path with that text. Returns 0 when its outcome is committed (processed,
  * duplicate or failure recorded), -1 when the database failed (nothing committed; retry).
+ * A database error that is about the record rather than the database (consume_error.h) is
+ * recorded like a processor failure, so the partition moves on.
  */
 static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_consumed_message *m,
                                 const struct inbox_origin *origin, const char *refusal)
@@ -162,22 +165,26 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 	                            m->offset,     m->consumer_group, origin->traceparent};
 	char errstr[512], perr[1024];
 	bool duplicate = false;
+	enum consume_error_action action;
 
+	pg_last_sqlstate_clear();
 	if (pg_ensure(&loop->conn, loop->conninfo, "ferry-consumer", errstr, sizeof(errstr)) != 0)
 		goto db_fail;
 	if (refusal) {
 		snprintf(perr, sizeof(perr), "refused: %s", refusal);
 		goto failed;
 	}
-	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0 ||
-	    inbox_store_record_processed(loop->conn, m, origin, &duplicate, errstr,
-	                                 sizeof(errstr)) != 0)
+	if (pg_command(loop->conn, "BEGIN", errstr, sizeof(errstr)) != 0)
 		goto db_fail;
+	if (inbox_store_record_processed(loop->conn, m, origin, &duplicate, errstr,
+	                                 sizeof(errstr)) != 0)
+		goto sql_fail;
 	if (duplicate) {
-		if (pg_command(loop->conn, "ROLLBACK", errstr, sizeof(errstr)) != 0 ||
-		    inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
-		                        errstr, sizeof(errstr)) != 0)
+		if (pg_command(loop->conn, "ROLLBACK", errstr, sizeof(errstr)) != 0)
 			goto db_fail;
+		if (inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
+		                        errstr, sizeof(errstr)) != 0)
+			goto sql_fail;
 		atomic_fetch_add(&loop->duplicates, 1);
 		log_info_ctx("consume", &ctx, "group %s: duplicate, acknowledged again",
 		             m->consumer_group);
@@ -187,7 +194,7 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 		if (inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
 		                        errstr, sizeof(errstr)) != 0 ||
 		    pg_command(loop->conn, "COMMIT", errstr, sizeof(errstr)) != 0)
-			goto db_fail;
+			goto sql_fail;
 		atomic_fetch_add(&loop->processed, 1);
 		log_debug_ctx("consume", &ctx, "processed");
 		goto committed;
@@ -197,6 +204,16 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 		         perr);
 		goto db_fail;
 	}
+	goto record_failure;
+sql_fail:
+	/* Our own statements failed (the inbox row, the ack, the commit): a lost connection or a
+	 * serialization failure is retried, an error about this record is recorded. */
+	action = consume_error_classify(pg_last_sqlstate(), PQstatus(loop->conn) == CONNECTION_OK);
+	if (action == CONSUME_ERROR_RETRY)
+		goto db_fail;
+	snprintf(perr, sizeof(perr), "the database refused the record (SQLSTATE %s): %s",
+	         pg_last_sqlstate(), errstr);
+record_failure:
 	consume_loop_rollback(loop);
 failed:
 	log_warn_ctx("consume", &ctx, "group %s: processing failed: %s", m->consumer_group, perr);
@@ -214,7 +231,7 @@ committed:
 	return 0;
 db_fail:
 	consume_loop_rollback(loop);
-	atomic_store(&loop->db_ok, PQstatus(loop->conn) == CONNECTION_OK && loop->conn != NULL);
+	atomic_store(&loop->db_ok, loop->conn != NULL && PQstatus(loop->conn) == CONNECTION_OK);
 	log_warn_ctx("consume", &ctx, "group %s: database error, will retry: %s", m->consumer_group,
 	             errstr);
 	return -1;

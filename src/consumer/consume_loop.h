@@ -10,8 +10,12 @@
  * does a record whose idempotency key cannot be honoured (over the limit, not UTF-8), without
  * calling the processor. Every header of a record reaches the processor, however many. Only after
  * the commit is the offset stored (enable.auto.offset.store=false; librdkafka's auto commit then
- * commits it). When the database is unreachable the same record is retried with backoff and never
- * skipped.
+ * commits it). When the database is unreachable, or a statement fails with a serialization
+ * failure, a deadlock or another error of the database rather than of the record, the same record
+ * is retried with backoff and never skipped. When one of ferry's own statements fails because of
+ * the record (a data error, a constraint or trigger, a processor that left the transaction
+ * aborted: see consume_error.h), the record is handled like a processor failure (failed_message
+ * and a negative ack, with PostgreSQL's message and SQLSTATE) and the partition moves on.
  *
  * A crash between commit and offset commit redelivers records the inbox already holds: they come
  * back as duplicates (acknowledged again, not processed again).
