@@ -21,6 +21,8 @@
 
 #define ACK_SENDER_BACKOFF_BASE_MS 100
 #define ACK_SENDER_BACKOFF_CAP_MS  5000
+/* The producer accepts an errorMessage of at most this many bytes (ack_request.c). */
+#define ACK_SENDER_MAX_ERROR_BYTES 1024
 
 struct ack_sender {
 	char *conninfo;
@@ -28,6 +30,7 @@ struct ack_sender {
 	char *service_id;
 	char *instance_id;
 	size_t batch_size;
+	size_t max_body_bytes; /* largest body of one POST */
 	long flush_ms;
 	long http_timeout_ms;
 
@@ -62,8 +65,20 @@ json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *serv
 			json_decref(arr);
 			return NULL;
 		}
-		if (acks[i].error_message)
-			json_object_set_new(o, "errorMessage", json_string(acks[i].error_message));
+		if (acks[i].error_message) {
+			/* The whole text is in failed_message; the producer takes 1,024 bytes, cut
+			 * at a character boundary. */
+			size_t len = strlen(acks[i].error_message);
+
+			if (len > ACK_SENDER_MAX_ERROR_BYTES) {
+				len = ACK_SENDER_MAX_ERROR_BYTES;
+				while (len > 0 &&
+				       ((unsigned char)acks[i].error_message[len] & 0xc0) == 0x80)
+					len--;
+			}
+			json_object_set_new(o, "errorMessage",
+			                    json_stringn(acks[i].error_message, len));
+		}
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -95,16 +110,113 @@ size_t ack_sender_count_rejected(const json_t *reply)
 	return rejected;
 }
 
-/* One batch. Returns rows delivered (>0), 0 when nothing is pending, -1 on failure (logged). */
-static long ack_sender_flush_once(struct ack_sender *s, long *left)
+/* How many of `acks` (from the first) fit in one body of at most max_bytes; at least 1. */
+static size_t ack_sender_fit(const struct ack_sender *s, const struct inbox_ack *acks, size_t n)
+{
+	size_t used = 2, i; /* [] */
+
+	for (i = 0; i < n; i++) {
+		json_t *one = ack_sender_body(&acks[i], 1, s->service_id, s->instance_id);
+		char *text = one ? json_dumps(one, JSON_COMPACT) : NULL;
+		size_t len = text ? strlen(text) - 2 + 1 : 0; /* without [], with a comma */
+
+		free(text);
+		json_decref(one);
+		if (i > 0 && used + len > s->max_body_bytes)
+			break;
+		used += len;
+	}
+	return i;
+}
+
+/*
+ * POSTs `acks` (n >= 1) as one body and settles them: on 200 they are deleted; on 400 or 413
+ * (the producer refuses the body for good) the batch is split in halves, each sent on its own,
+ * and an acknowledgment refused alone is set aside (inbox_store_refuse_ack) so that it never
+ * blocks the ones behind it. Adds to *settled the rows deleted or set aside. Returns 0, or -1
+ * when the producer or the database failed otherwise (the rest stays pending; back off).
+ */
+static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, size_t n,
+                           long *settled)
 {
 	char errstr[512], note[512];
-	struct inbox_ack *acks = NULL;
-	size_t n = 0;
 	json_t *body = NULL, *reply = NULL;
 	char *text = NULL;
 	struct strbuf rbuf = STRBUF_INIT;
-	long status = 0, rc = -1;
+	long status = 0;
+	int rc = -1;
+
+	body = ack_sender_body(acks, n, s->service_id, s->instance_id);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text == NULL) {
+		log_error("ack_sender", "out of memory building an acknowledgment batch");
+		goto done;
+	}
+	if (http_client_post_json(s->curl, s->url, text, s->http_timeout_ms, &status, &rbuf, errstr,
+	                          sizeof(errstr)) != 0) {
+		snprintf(note, sizeof(note), "%s", errstr);
+	} else if (status == 200) {
+		reply = json_loads(strbuf_str(&rbuf), 0, NULL);
+		ack_sender_count_rejected(reply);
+		if (inbox_store_delete_acks(s->conn, acks, n, errstr, sizeof(errstr)) != 0) {
+			/* Delivered but not deleted: they go again and come back "duplicate". */
+			log_warn("ack_sender", "cannot delete delivered acknowledgments: %s",
+			         errstr);
+			goto done;
+		}
+		log_debug("ack_sender", "delivered %zu acknowledgment(s)", n);
+		*settled += (long)n;
+		rc = 0;
+		goto done;
+	} else if ((status == 400 || status == 413) && n > 1) {
+		/* One of them (at least) is refused: find it by halves, deliver the others. */
+		size_t half = n / 2;
+
+		log_info("ack_sender",
+		         "producer answered HTTP %ld to %zu acknowledgments; splitting", status, n);
+		rc = ack_sender_post(s, acks, half, settled);
+		if (rc == 0)
+			rc = ack_sender_post(s, acks + half, n - half, settled);
+		goto done;
+	} else if (status == 400 || status == 413) {
+		snprintf(note, sizeof(note), "refused by the producer: HTTP %ld: %.400s", status,
+		         strbuf_str(&rbuf));
+		log_error(
+		    "ack_sender",
+		    "producer refused the acknowledgment of message %" PRId64
+		    " for group %s (%s); set aside in pending_ack (refused_at), not sent again",
+		    acks[0].message_id, acks[0].consumer_group, note);
+		if (inbox_store_refuse_ack(s->conn, &acks[0], note, errstr, sizeof(errstr)) != 0) {
+			log_warn("ack_sender", "cannot set the refused acknowledgment aside: %s",
+			         errstr);
+			goto done;
+		}
+		*settled += 1;
+		rc = 0;
+		goto done;
+	} else {
+		snprintf(note, sizeof(note), "POST %s answered HTTP %ld: %.200s", s->url, status,
+		         strbuf_str(&rbuf));
+	}
+	log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n, note);
+	if (inbox_store_note_ack_failure(s->conn, acks, n, note, errstr, sizeof(errstr)) != 0)
+		log_warn("ack_sender", "cannot record the failed attempt: %s", errstr);
+done:
+	json_decref(reply);
+	strbuf_free(&rbuf);
+	free(text);
+	json_decref(body);
+	return rc;
+}
+
+/* One batch of up to batch_size rows, in as many bodies as max_body_bytes asks. Returns rows
+ * settled (>0), 0 when nothing is pending, -1 on failure (logged). */
+static long ack_sender_flush_once(struct ack_sender *s, long *left)
+{
+	char errstr[512];
+	struct inbox_ack *acks = NULL;
+	size_t n = 0, i = 0;
+	long settled = 0, rc = -1;
 
 	if (pg_ensure(&s->conn, s->conninfo, "ferry-ack-sender", errstr, sizeof(errstr)) != 0) {
 		log_warn("ack_sender", "database unavailable: %s", errstr);
@@ -120,39 +232,16 @@ static long ack_sender_flush_once(struct ack_sender *s, long *left)
 		rc = 0;
 		goto done;
 	}
-	body = ack_sender_body(acks, n, s->service_id, s->instance_id);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (text == NULL) {
-		log_error("ack_sender", "out of memory building an acknowledgment batch");
-		goto done;
+	while (i < n) {
+		size_t k = ack_sender_fit(s, acks + i, n - i);
+
+		if (ack_sender_post(s, acks + i, k, &settled) != 0)
+			break;
+		i += k;
 	}
-	if (http_client_post_json(s->curl, s->url, text, s->http_timeout_ms, &status, &rbuf, errstr,
-	                          sizeof(errstr)) != 0) {
-		snprintf(note, sizeof(note), "%s", errstr);
-	} else if (status != 200) {
-		snprintf(note, sizeof(note), "POST %s answered HTTP %ld: %.200s", s->url, status,
-		         strbuf_str(&rbuf));
-	} else {
-		reply = json_loads(strbuf_str(&rbuf), 0, NULL);
-		ack_sender_count_rejected(reply);
-		if (inbox_store_delete_acks(s->conn, acks, n, errstr, sizeof(errstr)) != 0) {
-			/* Delivered but not deleted: they go again and come back "duplicate". */
-			log_warn("ack_sender", "cannot delete delivered acknowledgments: %s",
-			         errstr);
-			goto done;
-		}
-		log_debug("ack_sender", "delivered %zu acknowledgment(s)", n);
-		rc = (long)n;
-		goto done;
-	}
-	log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n, note);
-	if (inbox_store_note_ack_failure(s->conn, acks, n, note, errstr, sizeof(errstr)) != 0)
-		log_warn("ack_sender", "cannot record the failed attempt: %s", errstr);
+	/* What was settled counts even when a later body failed: the loop comes back at once. */
+	rc = i < n && settled == 0 ? -1 : settled;
 done:
-	json_decref(reply);
-	strbuf_free(&rbuf);
-	free(text);
-	json_decref(body);
 	inbox_acks_free(acks, n);
 	return rc;
 }
@@ -256,6 +345,7 @@ struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
 	memcpy(s->url, opts->producer_url, url_len);
 	strcpy(s->url + url_len, "/api/messages/acknowledge");
 	s->batch_size = opts->batch_size;
+	s->max_body_bytes = opts->max_body_bytes > 0 ? opts->max_body_bytes : 262144;
 	s->flush_ms = opts->flush_ms;
 	s->http_timeout_ms = opts->http_timeout_ms > 0 ? opts->http_timeout_ms : 10000;
 	s->left = -1;

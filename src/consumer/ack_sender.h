@@ -2,11 +2,16 @@
  * ack_sender.h - delivers the acknowledgments of ferry_consumer.pending_ack to the producer.
  *
  * Its own thread, PGconn and libcurl handle. Every flush_ms (or at once when woken after a
- * commit) it reads up to batch_size rows oldest first, POSTs them as one JSON array to
- * <producer_url>/api/messages/acknowledge, and on HTTP 200 deletes exactly those rows (items the
- * producer answered with an error such as unknown_message are logged and deleted too: sending
- * them again would never succeed). On anything else (refused, timeout, 4xx/5xx) the rows stay,
- * their attempts and last_error are updated, and the sender backs off exponentially (cap 5 s).
+ * commit) it reads up to batch_size rows oldest first (not the refused ones), POSTs them as JSON
+ * arrays to <producer_url>/api/messages/acknowledge, each body at most max_body_bytes (an
+ * errorMessage is cut to the producer's 1,024 bytes; the whole text stays in failed_message), and
+ * on HTTP 200 deletes exactly those rows (items the producer answered with an error such as
+ * unknown_message are logged and deleted too: sending them again would never succeed).
+ * On HTTP 400 or 413 the producer refuses the body for good: the batch is split in halves and
+ * each sent again, down to single acknowledgments; one refused alone is set aside (refused_at,
+ * logged, counted by ferry_consumer_acks_refused), never retried in front of later ones, and
+ * never deleted. On anything else (connection refused, timeout, 5xx) the rows stay, their
+ * attempts and last_error are updated, and the sender backs off exponentially (cap 5 s).
  * A crash or a producer outage therefore delays acknowledgments but loses none; a row deleted
  * just before a crash is never sent twice, one not yet deleted may be (the producer answers
  * "duplicate", which is harmless).
@@ -28,7 +33,8 @@ struct ack_sender_options {
 	const char *producer_url; /* ProducerService__BaseUrl, no trailing path (copied) */
 	const char *service_id;   /* consumerServiceId (copied) */
 	const char *instance_id;  /* consumerInstanceId (copied) */
-	size_t batch_size;        /* acks per POST */
+	size_t batch_size;        /* acks read per round (one or more POSTs) */
+	size_t max_body_bytes;    /* largest body of one POST; 0 = 256 KiB */
 	long flush_ms;            /* period between looks at the table */
 	long http_timeout_ms;     /* per POST */
 };

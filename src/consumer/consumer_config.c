@@ -67,6 +67,10 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  "plugin processor: text passed to ferry_processor_init.", &c->processor_config);
 	S("FERRY_ACK_BATCH_SIZE", CONFIG_INT, "100", 1, 1000, NULL,
 	  "Acknowledgments sent per POST to the producer.", &c->ack_batch_size);
+	S("FERRY_ACK_MAX_BODY_BYTES", CONFIG_INT, "262144", 4096, 67108864, NULL,
+	  "Largest body of one acknowledgment POST; keep it at or below the producer's "
+	  "FERRY_HTTP_MAX_BODY_BYTES. A batch that would be larger goes out in several POSTs.",
+	  &c->ack_max_body_bytes);
 	S("FERRY_ACK_FLUSH_MS", CONFIG_INT, "50", 1, 60000, NULL,
 	  "The ack sender looks for pending acknowledgments at least this often.",
 	  &c->ack_flush_ms);

@@ -35,6 +35,7 @@ struct consumer_config {
 	char *processor_config;  /* FERRY_PROCESSOR_CONFIG, passed to the plugin's init */
 	long ack_batch_size;     /* acks per POST */
 	long ack_flush_ms;       /* ack sender's period */
+	long ack_max_body_bytes; /* largest body of one ack POST */
 	long heartbeat_interval_s;
 	long poll_timeout_ms; /* rd_kafka_consumer_poll timeout */
 	long db_startup_wait_s;

@@ -36,13 +36,17 @@ int consumer_metrics_init(struct consumer_metrics *m)
 	                  "Acknowledgments waiting to be accepted by the producer.", NULL);
 	m->ack_oldest = metrics_gauge(r, "ferry_consumer_ack_oldest_age_seconds",
 	                              "Age of the oldest acknowledgment still waiting.", NULL);
+	m->ack_refused = metrics_gauge(
+	    r, "ferry_consumer_acks_refused",
+	    "Acknowledgments the producer refused for good (HTTP 400/413), set aside in pending_ack.",
+	    NULL);
 	m->database_up = metrics_database_up(r);
 	m->inbox_deleted = metrics_counter(r, "ferry_consumer_inbox_deleted_total",
 	                                   "Inbox rows deleted past retention.", NULL);
 	m->http_requests = metrics_http_requests(r);
 	if (!m->processed || !m->duplicates || !m->failed || !m->skipped || !m->partitions ||
-	    !m->ack_backlog || !m->ack_oldest || !m->database_up || !m->inbox_deleted ||
-	    !m->http_requests) {
+	    !m->ack_backlog || !m->ack_oldest || !m->ack_refused || !m->database_up ||
+	    !m->inbox_deleted || !m->http_requests) {
 		consumer_metrics_destroy(m);
 		return -1;
 	}
@@ -60,7 +64,7 @@ static void api_consumer_metrics(struct http_exchange *ex, void *opaque)
 	struct api_consumer_metrics_context *ctx = opaque;
 	struct consumer_metrics *m = ctx->metrics;
 	char errstr[256];
-	int64_t backlog = 0;
+	int64_t backlog = 0, refused = 0;
 	double oldest = 0;
 	bool db_ok = false;
 	PGconn *conn;
@@ -83,6 +87,8 @@ static void api_consumer_metrics(struct http_exchange *ex, void *opaque)
 		metric_set(m->ack_backlog, NULL, (double)backlog);
 		metric_set(m->ack_oldest, NULL, oldest);
 	}
+	if (db_ok && inbox_store_refused_acks(conn, &refused, errstr, sizeof(errstr)) == 0)
+		metric_set(m->ack_refused, NULL, (double)refused);
 	pg_pool_put(ctx->pool, conn);
 	metric_set(m->database_up, NULL, db_ok ? 1 : 0);
 	metric_set(m->inbox_deleted, NULL, (double)inbox_cleanup_deleted(ctx->cleanup));

@@ -24,6 +24,7 @@ struct consumer_metrics {
 	struct metric_family *partitions;    /* ferry_consumer_assigned_partitions{group} */
 	struct metric_family *ack_backlog;   /* ferry_consumer_ack_backlog */
 	struct metric_family *ack_oldest;    /* ferry_consumer_ack_oldest_age_seconds */
+	struct metric_family *ack_refused;   /* ferry_consumer_acks_refused */
 	struct metric_family *database_up;   /* ferry_database_up */
 	struct metric_family *inbox_deleted; /* ferry_consumer_inbox_deleted_total */
 	struct metric_family *http_requests; /* ferry_http_requests_total{method,route,status} */

@@ -136,7 +136,8 @@ int inbox_store_fetch_acks(PGconn *conn, size_t limit, struct inbox_ack **acks, 
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	if (inbox_store_exec(conn,
 	                     "SELECT id, message_id, consumer_group, success, error_message"
-	                     " FROM ferry_consumer.pending_ack ORDER BY id LIMIT $1",
+	                     " FROM ferry_consumer.pending_ack WHERE refused_at IS NULL"
+	                     " ORDER BY id LIMIT $1",
 	                     1, params, &res, errstr, errstr_size) != 0)
 		goto done;
 	rows = PQntuples(res);
@@ -229,6 +230,27 @@ done:
 	return rc;
 }
 
+int inbox_store_refuse_ack(PGconn *conn, const struct inbox_ack *ack, const char *reason,
+                           char *errstr, size_t errstr_size)
+{
+	char id[24];
+	const char *params[2] = {id, reason};
+
+	snprintf(id, sizeof(id), "%" PRId64, ack->id);
+	return inbox_store_exec(conn,
+	                        "UPDATE ferry_consumer.pending_ack SET refused_at = now(),"
+	                        " attempts = attempts + 1, last_error = $2 WHERE id = $1",
+	                        2, params, NULL, errstr, errstr_size);
+}
+
+int inbox_store_refused_acks(PGconn *conn, int64_t *count, char *errstr, size_t errstr_size)
+{
+	return pg_int_query(conn,
+	                    "SELECT count(*) FROM ferry_consumer.pending_ack"
+	                    " WHERE refused_at IS NOT NULL",
+	                    0, NULL, count, errstr, errstr_size);
+}
+
 void inbox_acks_free(struct inbox_ack *acks, size_t n)
 {
 	size_t i;
@@ -248,7 +270,7 @@ int inbox_store_ack_backlog(PGconn *conn, int64_t *count, double *oldest_age_s, 
 	if (inbox_store_exec(
 	        conn,
 	        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)),"
-	        " 0) FROM ferry_consumer.pending_ack",
+	        " 0) FROM ferry_consumer.pending_ack WHERE refused_at IS NULL",
 	        0, NULL, &res, errstr, errstr_size) != 0)
 		return -1;
 	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

@@ -59,8 +59,9 @@ int inbox_store_add_ack(PGconn *conn, int64_t message_id, const char *consumer_g
     __attribute__((warn_unused_result));
 
 /*
- * Reads up to `limit` pending acknowledgments, oldest first, into a new array *acks (*n
- * entries; the caller frees with inbox_acks_free). Returns 0 or -1 with errstr (*acks NULL).
+ * Reads up to `limit` pending acknowledgments that were not refused, oldest first, into a new array
+ * *acks (*n entries; the caller frees with inbox_acks_free). Returns 0 or -1 with errstr (*acks
+ * NULL).
  */
 int inbox_store_fetch_acks(PGconn *conn, size_t limit, struct inbox_ack **acks, size_t *n,
                            char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
@@ -74,9 +75,22 @@ int inbox_store_note_ack_failure(PGconn *conn, const struct inbox_ack *acks, siz
                                  const char *error, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/*
+ * Sets `ack` aside: the producer refused it for good (HTTP 400/413 for it alone). It stays in
+ * pending_ack with refused_at = now() and `reason` in last_error, and is no longer fetched.
+ * Returns 0 or -1 with errstr.
+ */
+int inbox_store_refuse_ack(PGconn *conn, const struct inbox_ack *ack, const char *reason,
+                           char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/* How many acknowledgments are set aside (refused). Returns 0 or -1 with errstr. */
+int inbox_store_refused_acks(PGconn *conn, int64_t *count, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
 void inbox_acks_free(struct inbox_ack *acks, size_t n);
 
-/* Pending acknowledgments: how many, and the age in seconds of the oldest (0 when none). */
+/* Pending acknowledgments (refused ones excluded): how many, and the age in seconds of the
+ * oldest (0 when none). */
 int inbox_store_ack_backlog(PGconn *conn, int64_t *count, double *oldest_age_s, char *errstr,
                             size_t errstr_size) __attribute__((warn_unused_result));
 

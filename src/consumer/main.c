@@ -233,6 +233,7 @@ int main(int argc, char **argv)
 		    .instance_id = instance,
 		    .batch_size = (size_t)cfg.ack_batch_size,
 		    .flush_ms = cfg.ack_flush_ms,
+		    .max_body_bytes = (size_t)cfg.ack_max_body_bytes,
 		    .http_timeout_ms = 10000,
 		};
 

@@ -133,10 +133,113 @@ static void test_data_error_is_recorded_and_partition_moves_on(void **state)
 	            "ALTER TABLE ferry_consumer.processed_message DROP CONSTRAINT it_no_poison");
 }
 
+/* Sends three messages to a topic of `group` (no consumer reads it) and waits until they are
+ * SENT, so that acknowledgments for them are recorded. */
+static void three_sent_messages(const char *group, int64_t ids[3])
+{
+	char topic[IT_TOPIC_MAX];
+	int i;
+
+	it_topic(topic, sizeof(topic), "acked");
+	register_topic(topic, group);
+	for (i = 0; i < 3; i++)
+		ids[i] = it_send_message(&fx.producer, topic, "k", "m");
+	assert_true(it_wait_sql_int(fx.conn, 3, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE consumer_group = '%s' AND status = 'SENT'",
+	                            group));
+}
+
+/* A consumer whose only work is its ack sender: its own group reads an empty topic. */
+static void start_ack_sender(struct it_producer *c, const char *const *more)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+
+	it_topic(topic, sizeof(topic), "idle");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, group);
+	start_consumer(c, group, topic, more);
+}
+
+/* One acknowledgment the producer refuses (400: a group name over its 1,024 bytes) between two
+ * good ones: it is set aside and counted, the good ones are recorded. */
+static void test_refused_ack_is_set_aside(void **state)
+{
+	char group[160];
+	int64_t ids[3];
+	struct it_producer consumer;
+	char *metrics;
+
+	(void)state;
+	it_sql_exec(fx.conn, "DELETE FROM ferry_consumer.pending_ack");
+	snprintf(group, sizeof(group), "refused-%d", (int)(it_now_ms() % 100000));
+	three_sent_messages(group, ids);
+	it_sql_exec(fx.conn,
+	            "INSERT INTO ferry_consumer.pending_ack (message_id, consumer_group, success)"
+	            " VALUES (%" PRId64 ", '%s', true), (%" PRId64 ", repeat('g', 2000), true),"
+	            " (%" PRId64 ", '%s', true)",
+	            ids[0], group, ids[1], ids[2], group);
+	start_ack_sender(&consumer, NULL);
+	assert_true(it_wait_sql_int(fx.conn, 2, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id IN (%" PRId64 ", %" PRId64 ")"
+	                            " AND status = 'ACKNOWLEDGED'",
+	                            ids[0], ids[2]));
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"
+	                            " WHERE refused_at IS NOT NULL AND message_id = %" PRId64
+	                            " AND last_error LIKE '%%HTTP 400%%'",
+	                            ids[1]));
+	assert_int_equal(it_sql_int(fx.conn, "SELECT count(*) FROM ferry_consumer.pending_ack"), 1);
+	metrics = it_scrape_metrics(&consumer);
+	assert_true(it_metric_sample(metrics, "ferry_consumer_acks_refused") == 1.0);
+	assert_true(it_metric_sample(metrics, "ferry_consumer_ack_backlog") == 0.0);
+	free(metrics);
+	/* Acks queued later are not held back by it. */
+	it_sql_exec(fx.conn,
+	            "INSERT INTO ferry_consumer.pending_ack (message_id, consumer_group, success)"
+	            " VALUES (%" PRId64 ", '%s', false)",
+	            ids[1], group);
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64
+	                            " AND negative_ack_at IS NOT NULL",
+	                            ids[1]));
+	assert_int_equal(it_producer_stop(&consumer), 0);
+	it_sql_exec(fx.conn, "DELETE FROM ferry_consumer.pending_ack");
+}
+
+/* 1,000 acknowledgments with long error texts, read in one round (FERRY_ACK_BATCH_SIZE=1000):
+ * one body would be ~1.2 MB, over the producer's 1 MiB; one text is 3,000 bytes of 2-byte
+ * characters, over its 1,024-byte errorMessage limit. All go out, none is refused. */
+static void test_large_batch_stays_under_body_limit(void **state)
+{
+	static const char *const env[] = {"FERRY_ACK_BATCH_SIZE=1000", NULL};
+	struct it_producer consumer;
+	char *metrics;
+
+	(void)state;
+	it_sql_exec(fx.conn, "DELETE FROM ferry_consumer.pending_ack");
+	/* Unknown message ids: the producer answers 200 with unknown_message, and the rows go. */
+	it_sql_exec(fx.conn, "INSERT INTO ferry_consumer.pending_ack (message_id, consumer_group,"
+	                     " success, error_message) SELECT 900000000000 + i, 'big', false,"
+	                     " CASE WHEN i = 500 THEN repeat(chr(233), 1500) ELSE repeat('e', 1000)"
+	                     " END FROM generate_series(1, 1000) i");
+	start_ack_sender(&consumer, env);
+	assert_true(it_wait_sql_int(fx.conn, 0, WAIT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"));
+	metrics = it_scrape_metrics(&consumer);
+	assert_true(it_metric_sample(metrics, "ferry_consumer_acks_refused") == 0.0);
+	free(metrics);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_data_error_is_recorded_and_partition_moves_on),
+	    cmocka_unit_test(test_refused_ack_is_set_aside),
+	    cmocka_unit_test(test_large_batch_stays_under_body_limit),
 	};
 
 	return it_finish(cmocka_run_group_tests(tests, setup, teardown));
