@@ -8,10 +8,13 @@
 #include "common/pg.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,6 +242,109 @@ bool pg_result_timed_out(const PGresult *res)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	return state != NULL && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0);
+}
+
+/* Waits until the connection's socket is ready for `events` or the deadline passes. Returns 1
+ * when ready, 0 at the deadline, -1 on a poll error. */
+static int pg_wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+	struct pollfd p = {.fd = PQsocket(conn), .events = events};
+
+	if (p.fd < 0)
+		return -1;
+	for (;;) {
+		int64_t left = deadline - clock_monotonic_ms();
+		int r;
+
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+PGresult *pg_exec_within(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                         long timeout_ms, bool *timed_out)
+{
+	PGresult *res, *last = NULL;
+	int64_t deadline;
+	int was_nonblocking, w;
+
+	*timed_out = false;
+	if (timeout_ms <= 0)
+		return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	deadline = clock_monotonic_ms() + timeout_ms;
+	/* Non-blocking, so that sending a large statement to a server that reads nothing cannot
+	 * block in send(2) either. */
+	was_nonblocking = PQisnonblocking(conn);
+	if (PQsetnonblocking(conn, 1) != 0)
+		return NULL;
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		goto done;
+	for (;;) {
+		int f = PQflush(conn);
+
+		if (f == 0)
+			break;
+		if (f < 0)
+			goto collect; /* the connection broke: PQgetResult reports it */
+		w = pg_wait_socket(conn, POLLIN | POLLOUT, deadline);
+		if (w <= 0)
+			goto drop;
+		/* libpq's rule while flushing: read what the server sent, or it may deadlock. */
+		if (!PQconsumeInput(conn))
+			goto collect;
+	}
+	for (;;) {
+		while (!PQisBusy(conn)) {
+			res = PQgetResult(conn);
+			if (res == NULL)
+				goto done;
+			/* Like PQexecParams: the last result is the one returned. */
+			PQclear(last);
+			last = res;
+		}
+		w = pg_wait_socket(conn, POLLIN, deadline);
+		if (w <= 0)
+			goto drop;
+		if (!PQconsumeInput(conn))
+			goto collect;
+	}
+drop:
+	/*
+	 * The server did not answer in time. A cancel request would need the postmaster (which
+	 * may be as stuck as the backend), so the connection is dropped instead: shutdown(2)
+	 * makes libpq read end-of-file and mark it CONNECTION_BAD, and its owner discards it as
+	 * any broken connection. Whether the statement ran is unknown: it may still run when
+	 * the server wakes (the caller says so).
+	 */
+	*timed_out = w == 0; /* else poll(2) failed: dropped all the same, never left waiting */
+	(void)shutdown(PQsocket(conn), SHUT_RDWR);
+	(void)PQconsumeInput(conn);
+collect:
+	/* A broken connection's PQgetResult never waits: it reports the error, then NULL. One
+	 * that is somehow still busy is dropped rather than waited for. */
+	if (PQstatus(conn) == CONNECTION_OK && PQisBusy(conn)) {
+		(void)shutdown(PQsocket(conn), SHUT_RDWR);
+		(void)PQconsumeInput(conn);
+	}
+	while ((res = PQgetResult(conn)) != NULL) {
+		PQclear(last);
+		last = res;
+	}
+	if (*timed_out) {
+		PQclear(last);
+		last = NULL;
+	}
+done:
+	if (PQstatus(conn) == CONNECTION_OK)
+		(void)PQsetnonblocking(conn, was_nonblocking);
+	return last;
 }
 
 struct pg_pool {

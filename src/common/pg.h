@@ -103,6 +103,19 @@ int pg_apply_limits(PGconn *conn, const struct pg_session_limits *limits, char *
  * timeout). NULL is false. */
 bool pg_result_timed_out(const PGresult *res);
 
+/*
+ * PQexecParams (text parameters, NULL = SQL NULL, text results) bounded on the client's side:
+ * when the server has not answered within timeout_ms (a hung or stopped server, a network
+ * black hole: cases where statement_timeout never fires), the connection is dropped (it is
+ * CONNECTION_BAD afterwards; its owner closes it or returns it to its pool, which discards
+ * it), *timed_out is set and NULL returned. Whether the statement ran is then unknown: the
+ * server may still run it when it wakes. Otherwise returns what PQexecParams would (the last
+ * result; NULL or an error result on failure, message via pg_error_line). timeout_ms <= 0 is
+ * plain PQexecParams. The caller PQclears the result. The thread owning conn.
+ */
+PGresult *pg_exec_within(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                         long timeout_ms, bool *timed_out) __attribute__((warn_unused_result));
+
 struct pg_pool;
 
 /* A pool of at most `size` connections, opened lazily. Returns NULL only on out of memory. */

@@ -59,7 +59,7 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 	if (conn == NULL)
 		return;
 	rc = outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, ctx->registry,
-	                          &res, errstr, sizeof(errstr));
+	                          ctx->db_timeout_ms, &res, errstr, sizeof(errstr));
 	if (rc != OUTBOX_OK) {
 		bool lost = PQstatus(conn) != CONNECTION_OK;
 
@@ -204,7 +204,7 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 		goto done;
 	/* One statement: all of the batch commits, or none of it. */
 	rc = outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, ctx->registry,
-	                          res, errstr, sizeof(errstr));
+	                          ctx->db_timeout_ms, res, errstr, sizeof(errstr));
 	if (rc != OUTBOX_OK) {
 		if (PQstatus(conn) != CONNECTION_OK)
 			http_exchange_error(ex, 503,

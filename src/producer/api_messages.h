@@ -23,7 +23,8 @@ struct api_context {
 	struct relay *relay;     /* woken after commits; probed by health (may be NULL) */
 	const char *service_id;
 	const char *instance_id;
-	int pool_timeout_ms;                /* how long a request waits for a free connection */
+	int pool_timeout_ms; /* how long a request waits for a free connection */
+	long db_timeout_ms; /* client-side bound on a send's statement (pg_exec_within); 0 = none */
 	enum outbox_registry_mode registry; /* REQUIRE, or AUTO with FERRY_AUTO_REGISTER_TOPICS */
 	struct producer_metrics *metrics; /* enqueues and acknowledgments are counted; NULL: not */
 };

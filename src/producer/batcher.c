@@ -32,6 +32,7 @@ struct batcher {
 	size_t max_queue;
 	enum outbox_registry_mode registry;
 	struct pg_session_limits limits;
+	long db_timeout_ms;
 	struct relay *relay;
 	PGconn *conn; /* batcher thread only */
 
@@ -66,6 +67,7 @@ struct batcher *batcher_new(const struct batcher_options *opts, struct relay *re
 	b->max_queue = opts->max_queue;
 	b->registry = opts->registry;
 	b->limits = opts->limits;
+	b->db_timeout_ms = opts->db_timeout_ms;
 	b->relay = relay;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
@@ -187,8 +189,8 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 			goto done;
 		}
 	}
-	rc = outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry, res,
-	                          errstr, sizeof(errstr));
+	rc = outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry,
+	                          b->db_timeout_ms, res, errstr, sizeof(errstr));
 	if (rc == OUTBOX_OK) {
 		if (b->relay)
 			relay_wake(b->relay);
@@ -219,9 +221,17 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 
 		it->next = NULL;
 		rc = outbox_store_enqueue(b->conn, &it->msg, 1, b->service_id, b->instance_id,
-		                          b->registry, &one, errstr, sizeof(errstr));
+		                          b->registry, b->db_timeout_ms, &one, errstr,
+		                          sizeof(errstr));
+		if (rc != OUTBOX_OK && PQstatus(b->conn) != CONNECTION_OK)
+			snprintf(reply, sizeof(reply),
+			         "database connection lost; outcome unknown (retry with the same "
+			         "idempotencyKey): %s",
+			         errstr);
+		else
+			snprintf(reply, sizeof(reply), "%s", errstr);
 		batcher_complete(it, rc == OUTBOX_OK ? &one : NULL, (enum outbox_error)rc,
-		                 rc == OUTBOX_OK ? NULL : errstr);
+		                 rc == OUTBOX_OK ? NULL : reply);
 		it = next;
 	}
 	if (b->relay)

@@ -31,6 +31,9 @@ struct batcher_options {
 	enum outbox_registry_mode registry; /* how topics are checked against the registry */
 	struct pg_session_limits limits;    /* bounds on the batcher's statements (pg.h): a
 	                                     * batch stuck on a lock ends with an error */
+	long db_timeout_ms;                 /* client-side bound on each batch's statement
+	                                     * (pg_exec_within): a hung server ends the batch
+	                                     * with "outcome unknown"; 0 = none */
 };
 
 /*

@@ -17,8 +17,8 @@
 
 int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
                          const char *service_id, const char *instance_id,
-                         enum outbox_registry_mode registry, struct outbox_enqueue_result *out,
-                         char *errstr, size_t errstr_size)
+                         enum outbox_registry_mode registry, long timeout_ms,
+                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
 {
 	static const char *const registry_modes[] = {"off", "require", "auto"};
 	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
@@ -27,6 +27,7 @@ int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, si
 	PGresult *res = NULL;
 	size_t i;
 	int rc = OUTBOX_ERR_DB, a;
+	bool timed_out = false;
 
 	for (a = 0; a < 6; a++)
 		pg_array_begin(&arr[a]);
@@ -49,11 +50,16 @@ int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, si
 	params[5] = service_id;
 	params[6] = instance_id;
 	params[8] = registry_modes[registry];
-	res = PQexecParams(
+	res = pg_exec_within(
 	    conn,
 	    "SELECT ord, id, duplicate FROM ferry.enqueue_batch($1::text[], $2::text[],"
 	    " $3::text[], $4::jsonb[], $5::text[], $6, $7, $8::text[], $9)",
-	    9, NULL, params, NULL, NULL, 0);
+	    9, params, timeout_ms, &timed_out);
+	if (timed_out) {
+		snprintf(errstr, errstr_size,
+		         "database did not answer within %ld ms (connection dropped)", timeout_ms);
+		goto done;
+	}
 	if (!pg_result_ok(res)) {
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 

@@ -69,12 +69,16 @@ struct outbox_enqueue_result {
  * Enqueues n messages with one round trip (ferry.enqueue_batch) on `conn`, in the caller's
  * transaction if one is open, else in its own. Writes n results, in input order, to `out`.
  * Returns OUTBOX_OK, or an enum outbox_error with errstr (nothing of this call is kept if it
- * ran in its own transaction).
+ * ran in its own transaction). When the server has not answered within timeout_ms (0: no
+ * bound; see pg_exec_within) the connection is dropped (CONNECTION_BAD afterwards) and
+ * OUTBOX_ERR_DB returned: the outcome is unknown, the statement may still commit when the
+ * server wakes, so the caller says so (retry with the same idempotency key).
  */
 int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
                          const char *service_id, const char *instance_id,
-                         enum outbox_registry_mode registry, struct outbox_enqueue_result *out,
-                         char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+                         enum outbox_registry_mode registry, long timeout_ms,
+                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* A claimed row; the strings point into the batch's PGresult. */
 struct outbox_row {
