@@ -10,9 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Extra time to wait for the result event beyond the request's own timeout, so that a timed-out
- * request is reported with librdkafka's error rather than ours. */
+/* The result event is awaited for the whole timeout; the request's own timeout is shorter by
+ * this much (at most a fifth of it), so that a timed-out request is normally reported with
+ * librdkafka's error rather than ours, and the call still returns within its timeout. */
 #define KAFKA_ADMIN_POLL_SLACK_MS 2000
+
+static int kafka_admin_request_timeout(int timeout_ms)
+{
+	int slack =
+	    timeout_ms / 5 < KAFKA_ADMIN_POLL_SLACK_MS ? timeout_ms / 5 : KAFKA_ADMIN_POLL_SLACK_MS;
+
+	return timeout_ms - slack > 0 ? timeout_ms - slack : 1;
+}
 
 struct kafka_admin {
 	rd_kafka_t *rk; /* a producer handle used only for admin and metadata requests */
@@ -86,10 +95,12 @@ int kafka_admin_create_topic(struct kafka_admin *admin, const char *name, int pa
 	}
 	/* The request's timeout, and how long the controller may take to create the topic
 	 * before answering (so that "created" means the topic is there). */
-	if (rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, rkerr, sizeof(rkerr)) !=
+	if (rd_kafka_AdminOptions_set_request_timeout(
+	        options, kafka_admin_request_timeout(timeout_ms), rkerr, sizeof(rkerr)) !=
 	        RD_KAFKA_RESP_ERR_NO_ERROR ||
 	    rd_kafka_AdminOptions_set_operation_timeout(
-	        options, timeout_ms, rkerr, sizeof(rkerr)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	        options, kafka_admin_request_timeout(timeout_ms), rkerr, sizeof(rkerr)) !=
+	        RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errstr, errstr_size, "%s", rkerr);
 		goto done;
 	}
@@ -99,15 +110,17 @@ int kafka_admin_create_topic(struct kafka_admin *admin, const char *name, int pa
 		goto done;
 	}
 	rd_kafka_CreateTopics(admin->rk, &topic, 1, options, queue);
-	ev = rd_kafka_queue_poll(queue, timeout_ms + KAFKA_ADMIN_POLL_SLACK_MS);
+	ev = rd_kafka_queue_poll(queue, timeout_ms);
 	if (ev == NULL) {
-		snprintf(errstr, errstr_size, "no answer to CreateTopics within %d ms",
-		         timeout_ms + KAFKA_ADMIN_POLL_SLACK_MS);
+		snprintf(errstr, errstr_size, "no answer to CreateTopics within %d ms", timeout_ms);
+		rc = KAFKA_ADMIN_TIMED_OUT;
 		goto done;
 	}
 	err = rd_kafka_event_error(ev);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(errstr, errstr_size, "%s", rd_kafka_event_error_string(ev));
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+			rc = KAFKA_ADMIN_TIMED_OUT;
 		goto done;
 	}
 	result = rd_kafka_event_CreateTopics_result(ev);
@@ -125,6 +138,9 @@ int kafka_admin_create_topic(struct kafka_admin *admin, const char *name, int pa
 		const char *text = rd_kafka_topic_result_error_string(topics[0]);
 
 		snprintf(errstr, errstr_size, "%s", text && *text ? text : rd_kafka_err2str(err));
+		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+		    err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT)
+			rc = KAFKA_ADMIN_TIMED_OUT;
 	}
 done:
 	if (ev)

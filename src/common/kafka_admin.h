@@ -29,12 +29,17 @@ struct kafka_admin *kafka_admin_new(rd_kafka_conf_t *conf, char *errstr, size_t 
 /* Closes the client and frees it. No call may be in progress. NULL is a no-op. */
 void kafka_admin_destroy(struct kafka_admin *admin);
 
+/* kafka_admin_create_topic's return when Kafka did not answer within the timeout. */
+#define KAFKA_ADMIN_TIMED_OUT (-2)
+
 /*
  * Creates topic `name` with `partitions` partitions and the broker's default replication
- * factor, waiting up to timeout_ms (for the request and for the broker to finish creating it).
+ * factor, returning within timeout_ms (the request and the broker's creation of the topic both
+ * get a little less, so that their own timeout is what is normally reported).
  * Returns 0 when created, 1 when a topic of that name already existed (whatever its partition
- * count: ask kafka_admin_topic_partitions), or -1 with librdkafka's or the broker's error text
- * in errstr (e.g. "Local: Timed out" when no broker answered). Any thread.
+ * count: ask kafka_admin_topic_partitions), KAFKA_ADMIN_TIMED_OUT when no answer came in time
+ * (errstr e.g. "Local: Timed out"; the request may still reach the controller later and create
+ * the topic), or -1 with librdkafka's or the broker's error text in errstr. Any thread.
  */
 int kafka_admin_create_topic(struct kafka_admin *admin, const char *name, int partitions,
                              int timeout_ms, char *errstr, size_t errstr_size)

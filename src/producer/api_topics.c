@@ -11,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "producer/message_request.h"
 #include "producer/registry_request.h"
 #include "producer/registry_store.h"
 
-#define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 15000
+#define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 5000
 
 static int api_topics_kafka_timeout(const struct api_topics_context *ctx)
 {
@@ -69,15 +70,19 @@ static const char *api_topics_name(struct http_exchange *ex)
 }
 
 /*
- * Creates the Kafka topic of a register request. Returns 0 with *kafka_topic the
- * {"created", "partitions"} object (JSON null without an admin client), or -1 with errstr.
+ * Creates the Kafka topic of a register request, all of it within the context's Kafka timeout
+ * (one budget for both calls: the request's time on Kafka is bounded, not each call's).
+ * Returns 0 with *kafka_topic the {"created", "partitions"} object (JSON null without an
+ * admin client), or -1 (KAFKA_ADMIN_TIMED_OUT when Kafka did not answer in time) with errstr.
  */
 static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
                                          const struct registry_topic_request *req,
                                          json_t **kafka_topic, char *errstr, size_t errstr_size)
 {
+	int64_t deadline = clock_monotonic_ms() + api_topics_kafka_timeout(ctx);
 	char perr[256];
 	int rc, partitions;
+	int64_t left;
 
 	*kafka_topic = NULL;
 	if (ctx->admin == NULL) {
@@ -87,12 +92,17 @@ static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
 	rc = kafka_admin_create_topic(ctx->admin, req->topic_name, req->partitions,
 	                              api_topics_kafka_timeout(ctx), errstr, errstr_size);
 	if (rc < 0)
-		return -1;
+		return rc == KAFKA_ADMIN_TIMED_OUT ? KAFKA_ADMIN_TIMED_OUT : -1;
 	partitions = req->partitions;
-	if (rc == 1) {
+	left = deadline - clock_monotonic_ms();
+	if (rc == 1 && left <= 0) {
+		partitions = -1; /* no time left to ask: reported as unknown (null) */
+		log_warn("api", "Kafka topic %s exists; no time left to read its partitions",
+		         req->topic_name);
+	} else if (rc == 1) {
 		/* It existed: report what it really has, which may differ from the request. */
-		partitions = kafka_admin_topic_partitions(
-		    ctx->admin, req->topic_name, api_topics_kafka_timeout(ctx), perr, sizeof(perr));
+		partitions = kafka_admin_topic_partitions(ctx->admin, req->topic_name, (int)left,
+		                                          perr, sizeof(perr));
 		if (partitions < 0)
 			log_warn("api", "Kafka topic %s exists but its partitions are unknown: %s",
 			         req->topic_name, perr);
@@ -143,7 +153,18 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 503, "database error: %s", errstr);
 		goto done;
 	}
-	if (api_topics_create_kafka_topic(ctx, &req, &kafka_topic, errstr, sizeof(errstr)) != 0) {
+	rc = api_topics_create_kafka_topic(ctx, &req, &kafka_topic, errstr, sizeof(errstr));
+	if (rc == KAFKA_ADMIN_TIMED_OUT) {
+		/* Nothing is registered. The request may still create the Kafka topic later; a
+		 * retried registration takes an existing Kafka topic as it is. */
+		http_exchange_error(
+		    ex, 503,
+		    "Kafka did not answer within %d ms (FERRY_HTTP_KAFKA_TIMEOUT_MS) "
+		    "creating topic '%s'; nothing was registered: %s",
+		    api_topics_kafka_timeout(ctx), req.topic_name, errstr);
+		goto done;
+	}
+	if (rc != 0) {
 		http_exchange_error(ex, 503, "cannot create Kafka topic '%s': %s", req.topic_name,
 		                    errstr);
 		goto done;

@@ -17,10 +17,10 @@
  *   POST /api/topics/{name}/deactivate, .../activate
  *
  * Registering creates the Kafka topic first, with the requested partition count (a Kafka topic
- * that exists already is fine and is left as it is); when Kafka cannot be reached the answer is
- * 503 and nothing is registered. The 201 body is the topic plus
- * "kafkaTopic": {"created": bool, "partitions": n} (n as Kafka reports it for a topic that
- * existed; null when it could not be read), or "kafkaTopic": null when the context has no
+ * that exists already is fine and is left as it is); when Kafka cannot be reached, or does not
+ * answer within kafka_timeout_ms, the answer is 503 and nothing is registered. The 201 body is the
+ * topic plus "kafkaTopic": {"created": bool, "partitions": n} (n as Kafka reports it for a topic
+ * that existed; null when it could not be read), or "kafkaTopic": null when the context has no
  * Kafka admin client.
  */
 #ifndef FERRY_API_TOPICS_H
@@ -37,7 +37,7 @@ struct api_topics_context {
 	struct kafka_admin *admin; /* creates Kafka topics; NULL = leave Kafka alone */
 	int default_partitions;    /* "partitions" of a register request that has none (1..1000) */
 	int pool_timeout_ms;       /* how long a request waits for a pooled connection */
-	int kafka_timeout_ms;      /* per Kafka admin call; 0 = 15000 */
+	int kafka_timeout_ms;      /* bound on a request's Kafka calls; 0 = 5000 */
 };
 
 /*
@@ -55,7 +55,7 @@ const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_
  * Topics that exist already are left as they are. Stops at the first failure: with Kafka down
  * every topic would wait out the timeout. Returns how many topics it created, or -1 with
  * errstr naming the failure (database or Kafka). Any thread; blocks up to kafka_timeout_ms
- * (+2 s) per topic, so at start-up call it after the HTTP server listens (or from a thread)
+ * per topic, so at start-up call it after the HTTP server listens (or from a thread)
  * and treat -1 as a warning: registering a topic creates its Kafka topic anyway.
  */
 int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
