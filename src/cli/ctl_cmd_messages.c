@@ -410,6 +410,7 @@ static int ctl_messages_purge(struct ctl_ctx *ctx, const struct ctl_args *args)
 	json_t *reply = NULL;
 	char errstr[1024];
 	int64_t ms;
+	json_int_t deliveries = 0, messages = 0;
 	int rc = CTL_EXIT_OK;
 
 	if (older == NULL)
@@ -426,19 +427,36 @@ static int ctl_messages_purge(struct ctl_ctx *ctx, const struct ctl_args *args)
 	strbuf_puts(&path, "/api/messages/failed");
 	ctl_http_query_add(&path, "olderThan", older);
 	ctl_http_query_add(&path, "consumerGroup", ctl_args_get(args, "group"));
-	if (ctl_http_call(&ctx->http, "DELETE", strbuf_str(&path), NULL, &reply, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
-		goto done;
+	/* The producer bounds each call's time and says "complete": false when it stopped with
+	 * more to delete (every batch it did is committed): call again until it is done. */
+	for (;;) {
+		long long d, m;
+		json_t *complete;
+
+		json_decref(reply);
+		reply = NULL;
+		if (ctl_http_call(&ctx->http, "DELETE", strbuf_str(&path), NULL, &reply, errstr,
+		                  sizeof(errstr)) < 0) {
+			rc = ctl_cmd_fail(ctx, "%s", errstr);
+			goto done;
+		}
+		d = ctl_cmd_int(reply, "deletedDeliveries");
+		m = ctl_cmd_int(reply, "deletedMessages");
+		deliveries += d;
+		messages += m;
+		complete = json_object_get(reply, "complete");
+		if (!json_is_false(complete) || d + m == 0)
+			break;
 	}
+	json_object_set_new(reply, "deletedDeliveries", json_integer(deliveries));
+	json_object_set_new(reply, "deletedMessages", json_integer(messages));
 	if (ctx->json)
 		ctl_cmd_print_json(ctx, reply);
 	else
 		fprintf(ctx->out,
 		        "deleted %lld dead delivery(ies) and %lld message(s) the relay gave up on, "
 		        "older than %s\n",
-		        ctl_cmd_int(reply, "deletedDeliveries"),
-		        ctl_cmd_int(reply, "deletedMessages"), older);
+		        (long long)deliveries, (long long)messages, older);
 done:
 	json_decref(reply);
 	strbuf_free(&path);

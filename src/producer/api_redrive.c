@@ -88,6 +88,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	char errstr[512], actor[160];
 	const char *timestamp;
 	int64_t seconds, deliveries = 0, messages = 0;
+	bool complete = false;
 	enum retry_store_error e;
 	PGconn *conn;
 
@@ -117,17 +118,19 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	e = retry_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size, actor,
-	                            &deliveries, &messages, errstr, sizeof(errstr));
+	e = retry_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size,
+	                            ctx->delete_budget_ms, actor, &deliveries, &messages, &complete,
+	                            errstr, sizeof(errstr));
 	if (e == RETRY_STORE_ERR_INVALID)
 		http_exchange_error(ex, 400, "olderThan: %s", errstr);
 	else if (e != RETRY_STORE_OK)
 		api_redrive_error(ex, e, errstr);
 	else
 		http_exchange_respond(ex, 200,
-		                      json_pack("{s:I, s:I, s:s}", "deletedDeliveries",
+		                      json_pack("{s:I, s:I, s:s, s:b}", "deletedDeliveries",
 		                                (json_int_t)deliveries, "deletedMessages",
-		                                (json_int_t)messages, "olderThan", older));
+		                                (json_int_t)messages, "olderThan", older,
+		                                "complete", complete));
 	pg_pool_put(ctx->pool, conn);
 }
 

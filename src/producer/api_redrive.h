@@ -5,8 +5,9 @@
  *          dead letters, paged by message id: FAILED and EXPIRED deliveries with their errors,
  *          and messages the relay gave up on (consumerGroup null)
  *   DELETE /api/messages/failed?olderThan=<7d | 2026-11-01T00:00:00Z>&consumerGroup=
- *          deletes dead letters last changed before then, in batches; 200 {deletedDeliveries,
- *          deletedMessages}
+ *          deletes dead letters last changed before then, in batches, for at most
+ *          delete_budget_ms; 200 {deletedDeliveries, deletedMessages, complete} (complete
+ *          false: the budget ran out with more to delete; call again to go on)
  *   POST   /api/messages/{id}/retry   body optional {consumerGroup, targetConsumerServiceId}:
  *          202 {"messageId", "redeliveries": [{consumerGroup, previousStatus, target
  *          ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}]}
@@ -31,6 +32,7 @@ struct api_redrive_context {
 	int pool_timeout_ms;
 	int heartbeat_interval_s;    /* consumers' expected interval: alive = beat within 3 */
 	int delete_batch_size;       /* rows per transaction of DELETE /api/messages/failed */
+	long delete_budget_ms;       /* ... which starts no batch after this long */
 	struct scheduler *scheduler; /* NULL when this process runs no retry job */
 	int retry_job;               /* its index in the scheduler */
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/pg.h"
 #include "common/strbuf.h"
 
@@ -430,15 +431,18 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
 
 enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
                                                int64_t older_than_s, const char *group, int batch,
-                                               const char *actor, int64_t *deliveries,
-                                               int64_t *messages, char *errstr, size_t errstr_size)
+                                               long budget_ms, const char *actor,
+                                               int64_t *deliveries, int64_t *messages,
+                                               bool *complete, char *errstr, size_t errstr_size)
 {
 	char lim[16];
 	char age[32];
 	const char *params[5] = {before, group, lim, actor, age};
 	enum retry_store_error rc = RETRY_STORE_OK;
+	int64_t deadline = clock_monotonic_ms() + budget_ms;
 
 	*deliveries = *messages = 0;
+	*complete = false;
 	snprintf(lim, sizeof(lim), "%d", batch);
 	snprintf(age, sizeof(age), "%" PRId64, older_than_s);
 	/* Batches, each committed on its own, so the outbox is never locked for long. */
@@ -506,6 +510,9 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		PQclear(res2);
 		if (n < batch)
 			break;
+		/* Each batch is committed: stopping here loses nothing, and the caller goes on. */
+		if (clock_monotonic_ms() >= deadline)
+			return RETRY_STORE_OK;
 	}
 	/* Messages the relay gave up on (never on Kafka, no deliveries) have no group: only an
 	 * unfiltered deletion takes them. */
@@ -537,7 +544,10 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		*messages += n;
 		if (n < batch)
 			break;
+		if (clock_monotonic_ms() >= deadline)
+			return RETRY_STORE_OK;
 	}
+	*complete = true;
 	return RETRY_STORE_OK;
 }
 

@@ -162,13 +162,17 @@ int retry_store_list_dead(PGconn *conn, const char *group, const char *status, i
  * its own short transaction: the FAILED/EXPIRED deliveries (of `group` only, when not NULL), and
  * then every message left with nothing but acknowledged deliveries (when no group is named, also
  * messages the relay gave up on). Messages that lose a dead delivery but stay get a
- * 'dead_letter_deleted' event. Counts go to *deliveries and *messages. Returns RETRY_STORE_OK,
- * RETRY_STORE_ERR_INVALID (`before` unreadable) or RETRY_STORE_ERR_DB.
+ * 'dead_letter_deleted' event. Counts go to *deliveries and *messages. No batch starts after
+ * budget_ms (the first always runs, so each call makes progress): *complete is then false and
+ * a later call goes on where this one stopped; true when nothing was left. Returns
+ * RETRY_STORE_OK, RETRY_STORE_ERR_INVALID (`before` unreadable) or RETRY_STORE_ERR_DB (the
+ * batches committed before the failure stay deleted, and are counted).
  */
 enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
                                                int64_t older_than_s, const char *group, int batch,
-                                               const char *actor, int64_t *deliveries,
-                                               int64_t *messages, char *errstr, size_t errstr_size);
+                                               long budget_ms, const char *actor,
+                                               int64_t *deliveries, int64_t *messages,
+                                               bool *complete, char *errstr, size_t errstr_size);
 
 /* The message's history, oldest first: a new JSON array of {event, consumerGroup, actor, at,
  * detail}. */
