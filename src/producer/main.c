@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 		    .max_queue = (size_t)cfg.batch_max_messages * 20,
 		    .registry = registry,
 		    .limits = db_limits,
+		    .db_timeout_ms = cfg.db_request_timeout_ms,
 		};
 
 		batcher = batcher_new(&bo, relay);
@@ -353,6 +354,7 @@ int main(int argc, char **argv)
 	    .service_id = cfg.service_id,
 	    .instance_id = instance,
 	    .pool_timeout_ms = 5000,
+	    .db_timeout_ms = cfg.db_request_timeout_ms,
 	    .registry = registry,
 	    .metrics = &metrics,
 	};
@@ -361,7 +363,7 @@ int main(int argc, char **argv)
 	    .admin = admin,
 	    .default_partitions = (int)cfg.topic_partitions,
 	    .pool_timeout_ms = 5000,
-	    .kafka_timeout_ms = 15000,
+	    .kafka_timeout_ms = (int)cfg.http_kafka_timeout_ms,
 	};
 	agents_api = (struct api_agents_context){
 	    .pool = pool,
@@ -373,6 +375,7 @@ int main(int argc, char **argv)
 	    .pool_timeout_ms = 5000,
 	    .heartbeat_interval_s = (int)cfg.agent_heartbeat_interval_s,
 	    .delete_batch_size = (int)cfg.cleanup_batch_size,
+	    .delete_budget_ms = cfg.http_delete_budget_ms,
 	    .scheduler = retry_job ? scheduler : NULL,
 	    .retry_job = retry_job_index,
 	};

@@ -59,6 +59,19 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "lock_timeout of the request path's connections; past it the request gets 503 (0: "
 	  "none).",
 	  &c->db_lock_timeout_ms);
+	S("FERRY_DB_REQUEST_TIMEOUT_MS", CONFIG_INT, "15000", 0, 3600000, NULL,
+	  "A send whose statement the database has not answered within this many ms (a hung "
+	  "server, where statement_timeout never fires) gets 503 'outcome unknown' and its "
+	  "connection is dropped (0: no bound).",
+	  &c->db_request_timeout_ms);
+	S("FERRY_HTTP_KAFKA_TIMEOUT_MS", CONFIG_INT, "5000", 100, 60000, NULL,
+	  "Bound on the Kafka calls one request makes (topic registration creating its Kafka "
+	  "topic); past it the request gets 503.",
+	  &c->http_kafka_timeout_ms);
+	S("FERRY_HTTP_DELETE_BUDGET_MS", CONFIG_INT, "10000", 1, 600000, NULL,
+	  "DELETE /api/messages/failed stops starting new batches after this many ms and answers "
+	  "with \"complete\": false (call again to go on).",
+	  &c->http_delete_budget_ms);
 	S("FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", CONFIG_INT, "60000", 0, 3600000, NULL,
 	  "idle_in_transaction_session_timeout of the request path's connections (0: none).",
 	  &c->db_idle_in_transaction_timeout_ms);

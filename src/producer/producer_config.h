@@ -30,6 +30,9 @@ struct producer_config {
 	long db_statement_timeout_ms; /* request path: pool and batcher connections */
 	long db_lock_timeout_ms;
 	long db_idle_in_transaction_timeout_ms;
+	long db_request_timeout_ms; /* client-side bound on a send's statement */
+	long http_kafka_timeout_ms; /* per request's Kafka work */
+	long http_delete_budget_ms; /* DELETE /api/messages/failed */
 	long db_pool_size;
 	long db_startup_wait_s;
 	bool migrate;
