@@ -346,7 +346,13 @@ static void api_health(struct http_exchange *ex, void *opaque)
 	memset(&rs, 0, sizeof(rs));
 	if (ctx->relay) {
 		relay_get_status(ctx->relay, &rs);
-		brokers = relay_kafka_probe(ctx->relay, 1000, kafka_err, sizeof(kafka_err));
+		/* A health check must answer quickly: the request's Kafka bound, at most 1 s. */
+		brokers =
+		    relay_kafka_probe(ctx->relay,
+		                      ctx->kafka_timeout_ms > 0 && ctx->kafka_timeout_ms < 1000
+		                          ? ctx->kafka_timeout_ms
+		                          : 1000,
+		                      kafka_err, sizeof(kafka_err));
 		kafka_ok = brokers > 0;
 		if (kafka_ok && rs.stalled_count > 0) {
 			kafka_ok = false;

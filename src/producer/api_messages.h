@@ -25,6 +25,7 @@ struct api_context {
 	const char *instance_id;
 	int pool_timeout_ms; /* how long a request waits for a free connection */
 	long db_timeout_ms; /* client-side bound on a send's statement (pg_exec_within); 0 = none */
+	int kafka_timeout_ms; /* bound on health's broker probe (capped at 1000); 0 = 1000 */
 	enum outbox_registry_mode registry; /* REQUIRE, or AUTO with FERRY_AUTO_REGISTER_TOPICS */
 	struct producer_metrics *metrics; /* enqueues and acknowledgments are counted; NULL: not */
 };

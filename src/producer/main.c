@@ -355,6 +355,7 @@ int main(int argc, char **argv)
 	    .instance_id = instance,
 	    .pool_timeout_ms = 5000,
 	    .db_timeout_ms = cfg.db_request_timeout_ms,
+	    .kafka_timeout_ms = (int)cfg.http_kafka_timeout_ms,
 	    .registry = registry,
 	    .metrics = &metrics,
 	};

@@ -66,7 +66,7 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  &c->db_request_timeout_ms);
 	S("FERRY_HTTP_KAFKA_TIMEOUT_MS", CONFIG_INT, "5000", 100, 60000, NULL,
 	  "Bound on the Kafka calls one request makes (topic registration creating its Kafka "
-	  "topic); past it the request gets 503.",
+	  "topic; the health check's broker probe waits at most 1 s); past it the request gets 503.",
 	  &c->http_kafka_timeout_ms);
 	S("FERRY_HTTP_DELETE_BUDGET_MS", CONFIG_INT, "10000", 1, 600000, NULL,
 	  "DELETE /api/messages/failed stops starting new batches after this many ms and answers "
