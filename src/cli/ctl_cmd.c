@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef FERRY_VERSION
-#define FERRY_VERSION "dev"
-#endif
+#include "ferry/version.h"
 
 #define CTL_HTTP_TIMEOUT_MS 30000L
 

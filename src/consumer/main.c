@@ -35,8 +35,7 @@
 #include "consumer/consumer_config.h"
 #include "consumer/consumer_metrics.h"
 #include "consumer/inbox_cleanup.h"
-
-#define FERRY_VERSION "0.1.0"
+#include "ferry/version.h"
 
 /* Kept from the shutdown deadline for the stages after the ack sender's drain (deregistering,
  * stopping the HTTP server, freeing). */

@@ -41,8 +41,7 @@
 #include "producer/relay.h"
 #include "producer/retry_job.h"
 #include "producer/scheduler.h"
-
-#define FERRY_VERSION "0.1.0"
+#include "ferry/version.h"
 
 /* Kept from the shutdown deadline after the relay's flush: purging what Kafka never confirmed,
  * rolling those claims back, destroying the Kafka handles. */
