@@ -11,9 +11,16 @@
  * exporting the three functions declared below with C linkage. See
  * examples/processor_plugin/example_processor.c.
  *
- * Threads: ferry-consumer runs one consume thread per consumer group. ferry_processor_init is
- * called once per group at start-up (on the main thread); process() and destroy() for that state
- * are then called only from that group's consume thread, so never concurrently on one state.
+ * Threads: ferry-consumer runs one consume thread per consumer group, and one state per group
+ * (init is called once for each). For one state:
+ *   - ferry_processor_init runs at start-up on ferry-consumer's main thread;
+ *   - ferry_processor_process runs only on that group's consume thread, one call at a time;
+ *   - ferry_processor_destroy runs once, on the main thread again (the thread that called init),
+ *     after the group's consume thread has ended: no process() call is running or will follow.
+ *     It also runs there when start-up fails after init, before any process() call. It does
+ *     not run when the process dies (kill -9, or the shutdown watchdog past its deadline).
+ * The states of different groups are used concurrently, on their own threads: a plugin's
+ * globals shared between states need their own locking.
  */
 #ifndef FERRY_PROCESSOR_H
 #define FERRY_PROCESSOR_H
@@ -64,7 +71,8 @@ typedef int (*ferry_processor_process_fn)(void *state, const struct ferry_consum
 /*
  * Plugin entry points. init receives FERRY_PROCESSOR_CONFIG (NULL when unset) and stores its
  * state in *state (may be NULL); returns 0, or -1 with errstr, which stops ferry-consumer at
- * start-up. destroy frees the state (called once, at shutdown, by the thread that created it).
+ * start-up (destroy is not called then). destroy frees the state: once per successful init, at
+ * shutdown, on the thread that called init (see "Threads" above).
  */
 int ferry_processor_init(const char *config, void **state, char *errstr, size_t errstr_size);
 int ferry_processor_process(void *state, const struct ferry_consumed_message *msg, PGconn *txn,

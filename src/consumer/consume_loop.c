@@ -414,7 +414,7 @@ static void *consume_loop_main(void *arg)
 	atomic_store(&loop->running, false);
 	consume_loop_close(loop);
 	atomic_store(&loop->assigned, 0);
-	processor_destroy(&loop->proc);
+	/* The processor is destroyed by consume_loop_join, on the thread that built it. */
 	log_info("consume", "group %s: stopped", loop->group);
 	return NULL;
 }
@@ -589,6 +589,9 @@ void consume_loop_join(struct consume_loop *loop)
 	if (loop->started && !loop->joined) {
 		pthread_join(loop->thread, NULL);
 		loop->joined = true;
+		/* After the join: process() has returned for good. include/ferry/processor.h
+		 * promises destroy on the thread that called init, which is this one. */
+		processor_destroy(&loop->proc);
 	}
 }
 

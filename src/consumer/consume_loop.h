@@ -65,8 +65,9 @@ struct consume_loop;
 
 /*
  * Creates the consumer from `conf` (takes ownership, also on failure; group.id and the offset
- * settings must already be set), subscribes to the topics and builds the processor. Returns the
- * loop (not yet polling) or NULL with errstr.
+ * settings must already be set), subscribes to the topics and builds the processor (a plugin's
+ * init runs here, on the calling thread). Returns the loop (not yet polling) or NULL with errstr.
+ * The same thread later calls consume_loop_join/consume_loop_destroy.
  */
 struct consume_loop *consume_loop_new(const struct consume_loop_options *opts,
                                       rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
@@ -78,8 +79,10 @@ int consume_loop_start(struct consume_loop *loop, char *errstr, size_t errstr_si
 /* Asks the thread to stop after the current record (non-blocking). Any thread. */
 void consume_loop_request_stop(struct consume_loop *loop);
 
-/* Waits for the thread: it finishes its record, closes the consumer (leaving the group and
- * committing stored offsets) and destroys the processor. Call after request_stop. The close
+/* Waits for the thread: it finishes its record and closes the consumer (leaving the group and
+ * committing stored offsets); then destroys the processor on the calling thread, which must be
+ * the one that called consume_loop_new (include/ferry/processor.h: init and destroy on one
+ * thread). Call after request_stop. The close
  * takes at most close_timeout_ms: with the broker gone librdkafka would wait for it up to
  * session.timeout.ms and longer. A close cut short commits nothing more: the records after the
  * last committed offset come again to the partition's next owner, and the inbox makes them
@@ -92,7 +95,8 @@ void consume_loop_status(struct consume_loop *loop, struct consume_loop_status *
 /* The group's name (owned by the loop). */
 const char *consume_loop_group(const struct consume_loop *loop);
 
-/* Joins if needed, then frees everything. NULL is fine. */
+/* Joins if needed (destroying the processor, also when the thread never started), then frees
+ * everything. NULL is fine. On the thread that called consume_loop_new. */
 void consume_loop_destroy(struct consume_loop *loop);
 
 /* The partitions this group's consumer holds, as a new JSON object {"topic": [partition, ...]}

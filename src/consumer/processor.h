@@ -1,7 +1,9 @@
 /*
  * processor.h - the message handler a consume thread calls (include/ferry/processor.h is the
  * public contract): log, webhook or a plugin loaded with dlopen. One struct processor per consume
- * thread; it is only used by the thread that created it.
+ * loop: processor_new and processor_destroy run on the thread that owns the loop (ferry-consumer's
+ * main thread), processor_process only on the loop's consume thread, in between; never two at
+ * once.
  */
 #ifndef FERRY_CONSUMER_PROCESSOR_H
 #define FERRY_CONSUMER_PROCESSOR_H
