@@ -46,7 +46,7 @@ def check(ok, what):
 
 
 def config_table(binary):
-    """{NAME: type} from `binary --config-table` (README's table rows)."""
+    """{NAME: type} from `binary --config-table` (docs/configuration.md's table rows)."""
     out = subprocess.run([binary, "--config-table"], capture_output=True, text=True, check=True).stdout
     table = {}
     for line in out.splitlines():

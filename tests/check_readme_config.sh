@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The README's configuration table must be exactly what the binary's settings table prints, so the
-# two cannot drift. Usage: check_readme_config.sh BINARY README
+# The documented configuration table (docs/configuration.md, linked from the README) must hold
+# exactly what the binary's settings table prints, so the two cannot drift.
+# Usage: check_readme_config.sh BINARY MARKDOWN_FILE
 set -euo pipefail
 bin="$1"
 readme="$2"
 missing=0
 while IFS= read -r line; do
 	if ! grep -qxF -- "$line" "$readme"; then
-		echo "README.md lacks this configuration row (regenerate with: $bin --config-table):" >&2
+		echo "$readme lacks this configuration row (regenerate with: $bin --config-table):" >&2
 		echo "  $line" >&2
 		missing=$((missing + 1))
 	fi

@@ -1,6 +1,7 @@
 /*
  * ferryctl - the operator's command-line tool: a client of the producer's REST API only
- * (ARCHITECTURE.md). main only sets up libcurl; ctl_cmd.c dispatches the subcommands.
+ * (docs/architecture.md, "ferryctl"). main only sets up libcurl; ctl_cmd.c dispatches the
+ * subcommands.
  */
 #include <curl/curl.h>
 #include <stdio.h>

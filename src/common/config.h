@@ -6,7 +6,7 @@
  * where the parsed value goes. config_load() fills the values from the environment (and from
  * a few command-line flags the service maps onto settings), validates types and ranges, and
  * fails with one readable line naming the variable. config_print_markdown() prints the
- * table that the README carries; a test checks that the README and the table agree.
+ * table that docs/configuration.md carries; a test checks that the two agree.
  *
  * Environment variables named KAFKA_* that are not settings of the table are passed through to
  * librdkafka: KAFKA_SECURITY_PROTOCOL=ssl becomes security.protocol=ssl (lower-cased, '_'
@@ -34,7 +34,7 @@ struct config_setting {
 	const char *default_text; /* default as text (parsed like user input); NULL = unset/NULL */
 	long min, max;            /* CONFIG_INT range, inclusive */
 	const char *const *enum_values; /* CONFIG_ENUM choices */
-	const char *description;        /* one sentence for --help and the README */
+	const char *description;        /* one sentence for --help and the docs */
 	void *value; /* where the parsed value is stored (see enum config_type) */
 };
 

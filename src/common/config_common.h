@@ -3,7 +3,7 @@
  * every field of a struct config_setting but the value pointer, so a service's table reads
  *   S(CONFIG_ROW_LOG_LEVEL, &c->log_level);
  * with S(...) expanding to (struct config_setting){__VA_ARGS__}. Same names, defaults and
- * descriptions in every service, hence the same rows in the README's tables.
+ * descriptions in every service, hence the same rows in docs/configuration.md's tables.
  */
 #ifndef FERRY_CONFIG_COMMON_H
 #define FERRY_CONFIG_COMMON_H

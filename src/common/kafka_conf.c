@@ -68,7 +68,7 @@ static int kafka_conf_check_fixed(struct kafka_conf_passthrough_ctx *ctx, const 
 			snprintf(
 			    errstr, errstr_size,
 			    "%s (%s=%s): ferry requires %s%s%s, its guarantees rest on it; remove "
-			    "the variable (README, \"Kafka settings ferry fixes\")",
+			    "the variable (docs/configuration.md, \"Kafka settings ferry fixes\")",
 			    env, name, value, d->name, d->rule == KAFKA_CONF_AT_MOST ? " <= " : "=",
 			    d->value);
 			return -1;

@@ -1,8 +1,8 @@
 /*
  * service_cli.h - the command-line flags every ferry service takes, parsed in one place:
- * --help/-h, --version, --config-table (the settings table as Markdown, which the README
- * carries) and --urls URL (the seed's listen address flag). Everything else is configured
- * through the environment (config.h).
+ * --help/-h, --version, --config-table (the settings table as Markdown, which
+ * docs/configuration.md carries) and --urls URL (the seed's listen address flag). Everything else
+ * is configured through the environment (config.h).
  */
 #ifndef FERRY_SERVICE_CLI_H
 #define FERRY_SERVICE_CLI_H

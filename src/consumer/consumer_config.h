@@ -1,8 +1,8 @@
 /*
  * consumer_config.h - the consumer service's settings: one declarative table
- * (consumer_config.c) that config_load() reads, --config-table prints and the README carries,
- * plus the consumer groups this process serves (from KAFKA_CONSUMER_GROUP + KAFKA_TOPICS, or
- * from the seed's JSON file named by FERRY_CONSUMER_CONFIG).
+ * (consumer_config.c) that config_load() reads, --config-table prints and docs/configuration.md
+ * carries, plus the consumer groups this process serves (from KAFKA_CONSUMER_GROUP + KAFKA_TOPICS,
+ * or from the seed's JSON file named by FERRY_CONSUMER_CONFIG).
  */
 #ifndef FERRY_CONSUMER_CONFIG_H
 #define FERRY_CONSUMER_CONFIG_H

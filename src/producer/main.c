@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* The periodic jobs share one thread (ARCHITECTURE.md). */
+	/* The periodic jobs share one thread (docs/architecture.md, "Threads"). */
 	scheduler = scheduler_new();
 	if (scheduler == NULL) {
 		fprintf(stderr, "ferry-producer: out of memory\n");

@@ -1,6 +1,6 @@
 /*
  * producer_config.h - the producer service's settings: one declarative table
- * (producer_config.c) that config_load() reads, --help prints, and the README carries
+ * (producer_config.c) that config_load() reads, --help prints, and docs/configuration.md carries
  * (checked by tests/unit/test_readme_config.c).
  */
 #ifndef FERRY_PRODUCER_CONFIG_H

@@ -1,7 +1,7 @@
 /*
- * scheduler.h - the producer's one thread for periodic jobs (ARCHITECTURE.md): the retry job,
- * the cleanup job. Jobs run one after another on that thread, never two at once, each on its
- * own interval; a job that is late runs once, not once per missed interval.
+ * scheduler.h - the producer's one thread for periodic jobs (docs/architecture.md, "Threads"): the
+ * retry job, the cleanup job. Jobs run one after another on that thread, never two at once, each on
+ * its own interval; a job that is late runs once, not once per missed interval.
  *
  * A job owns whatever it needs (its PGconn, its Kafka producer) and is called only from the
  * scheduler thread. scheduler_wake asks for a job to run as soon as the thread is free (an
