@@ -13,11 +13,11 @@
 # Its own database, cluster directory, topic and group names and free ports: it disturbs neither a cluster a
 # person left running nor other tests. FERRY_E2E_RELAYS (default 3: every producer) is how many producers run a
 # relay; per-key order across them comes from the relays' shard leases (docs/architecture.md, "The relay").
-# Usage: tests/e2e_cluster.sh (needs the build; starts the stack if it is not running)
+# Usage: tests/e2e/e2e_cluster.sh (needs the build; starts the stack if it is not running)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 relays="${FERRY_E2E_RELAYS:-3}"
 "$FERRY_ROOT/scripts/stack" up
