@@ -20,6 +20,7 @@
 #include "common/pg.h"
 #include "producer/message_headers.h"
 #include "producer/outbox_store.h"
+#include "producer/relay_book.h"
 #include "producer/relay_lease.h"
 
 #define RELAY_BACKOFF_BASE_MS 100
@@ -28,50 +29,10 @@
  * shard changes hands soon after its last batch is marked. */
 #define RELAY_LEASE_TICK_MS      1000
 #define RELAY_LEASE_TICK_BUSY_MS 100
-/* How often the stalled partitions are recounted for health and metrics, and how often a batch
- * is checked for waiting only on partitions that already hold detached rows. */
-#define RELAY_STALL_CHECK_MS  500
-#define RELAY_DETACH_CHECK_MS 50
+/* How often the stalled partitions are recounted for health and metrics. */
+#define RELAY_STALL_CHECK_MS 500
 /* Longest idle sleep while detached rows wait for their reports (they are marked on waking). */
 #define RELAY_DETACHED_POLL_MS 100
-
-struct relay_slot;
-
-/* librdkafka's per-message opaque: which slot, which row. Lives in the slot's array, which moves
- * with the batch when it is detached (relay_slot_detach updates `slot`). */
-struct relay_msg {
-	struct relay_slot *slot;
-	size_t idx;
-	bool blocks_key; /* listed in slot->refused */
-	bool awaiting;   /* handed to librdkafka, delivery report not in yet */
-	bool marked;     /* outcome recorded already (a detached batch's early rows) */
-	atomic_int
-	    partition; /* set by relay_partitioner, maybe on a librdkafka thread; -1 unknown */
-};
-
-/* One batch in flight, with the connection whose transaction holds its rows locked. */
-struct relay_slot {
-	struct relay *relay;                /* back pointer, for the delivery-report callback */
-	PGconn *conn;                       /* owned; NULL until connected */
-	struct outbox_batch batch;          /* the claimed rows */
-	struct outbox_delivery *deliveries; /* batch.n outcomes */
-	struct relay_msg *msgs;             /* batch.n opaques */
-	size_t outstanding;                 /* produced, report not yet in */
-	bool active;                        /* holds a claimed batch */
-	uint64_t claim_seq;                 /* claim order, to mark oldest first */
-	long claimed_at;                    /* monotonic ms of the claim */
-	bool detached;                      /* heap copy in relay->detached: claim committed */
-	const struct outbox_row **refused;  /* keyed rows of this batch that block their key */
-	size_t nrefused;                    /* entries in refused */
-};
-
-/* A partition rows wait for, when counting stalls: topic points into a batch's result. */
-struct relay_tp {
-	const char *topic;
-	int32_t partition;
-	long oldest; /* monotonic ms of the claim of its oldest waiting row */
-	size_t rows; /* rows waiting for it */
-};
 
 typedef int32_t (*relay_partition_fn)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
                                       int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
@@ -82,7 +43,6 @@ struct relay {
 	char *service_id;
 	char *instance_id;
 	size_t batch_size;
-	int nslots;
 	long poll_min_ms;
 	long poll_idle_ms;
 	long shutdown_timeout_ms;
@@ -99,24 +59,15 @@ struct relay {
 	rd_kafka_t *rk;
 
 	/* Relay-thread state. */
-	struct relay_slot *slots;
-	uint64_t claim_seq;
-	size_t nrefused;                /* sum of the slots' nrefused: 0 on the fast path */
+	struct relay_book book;         /* batches, rows and key blocks in flight */
 	struct relay_lease *lease;      /* the shards this relay may publish */
 	int shards[RELAY_LEASE_SHARDS]; /* claimable shards, from the last lease tick */
 	size_t nshards;                 /* entries in shards; RELAY_LEASE_SHARDS = all */
 	long next_lease_at;             /* monotonic ms of the next lease tick */
 	unsigned lease_failures;        /* consecutive failed ticks, for the backoff */
 	atomic_bool fatal;              /* set by the error callback (on the relay thread) */
-	struct relay_slot **detached;   /* batches whose claim committed with rows still awaiting */
-	size_t ndetached;               /* entries in detached */
-	size_t detached_cap;            /* room in detached */
-	size_t detached_rows;           /* rows of detached batches awaiting their report */
-	PGconn *mark_conn;         /* owned: marks detached rows in transactions of their own */
-	struct relay_tp *tps;      /* scratch for relay_collect_tps */
-	size_t tps_cap;            /* room in tps */
-	long next_detach_check_at; /* monotonic ms */
-	long next_stall_check_at;  /* monotonic ms */
+	PGconn *mark_conn;        /* owned: marks detached rows in transactions of their own */
+	long next_stall_check_at; /* monotonic ms */
 	pthread_t thread;
 	bool started;
 
@@ -146,80 +97,17 @@ static void relay_set_error(struct relay *relay, const char *fmt, ...)
 	pthread_mutex_unlock(&relay->status_lock);
 }
 
-/* Makes the slot's row idx block its topic and key: the later rows of that key are held back (not
- * produced) until this batch is marked, after which the claim's backoff rule takes over. Called
- * for a row Kafka refused, and for a row being retried after a refusal: a broker's refusal comes
- * back only in the delivery report, and the key's next rows must not be on their way by then. */
-static void relay_note_blocker(struct relay_slot *slot, size_t idx)
-{
-	const struct outbox_row *row = &slot->batch.rows[idx];
-
-	if (row->key == NULL || slot->msgs[idx].blocks_key)
-		return; /* no key, no order to keep; or listed already */
-	/* At most one entry per row of the batch: sized on first use. */
-	if (slot->refused == NULL) {
-		slot->refused = calloc(slot->batch.n, sizeof(*slot->refused));
-		if (slot->refused == NULL) {
-			log_error("relay",
-			          "out of memory noting a refused row; its key is not held");
-			return;
-		}
-	}
-	slot->refused[slot->nrefused++] = row;
-	slot->relay->nrefused++;
-	slot->msgs[idx].blocks_key = true;
-}
-
-/* True when a row refused earlier in the pipeline (a batch not yet marked) has row's topic and
- * key: then row must not overtake it. */
-static bool relay_key_blocked(const struct relay *relay, const struct outbox_row *row)
-{
-	int i;
-	size_t k;
-
-	if (relay->nrefused == 0 || row->key == NULL)
-		return false;
-	for (i = 0; i < relay->nslots; i++) {
-		const struct relay_slot *s = &relay->slots[i];
-
-		for (k = 0; k < s->nrefused; k++) {
-			const struct outbox_row *r = s->refused[k];
-
-			if (r->key_len == row->key_len &&
-			    memcmp(r->key, row->key, r->key_len) == 0 &&
-			    strcmp(r->topic, row->topic) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
 /* Delivery report: runs inside rd_kafka_poll on the relay thread. */
 static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-	struct relay_msg *rm = m->_private;
-	struct outbox_delivery *d = &rm->slot->deliveries[rm->idx];
-
 	(void)rk;
 	(void)opaque;
-	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-	    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-		/* Our own purge (a producer rebuild): not the message's fault, so no attempt is
-		 * counted; the row stays as it was and is published again. */
-		d->held = true;
-	} else if (m->err) {
-		d->error = strdup(rd_kafka_err2str(m->err));
-		if (d->error == NULL)
-			d->error = strdup("delivery failed");
-		relay_note_blocker(rm->slot, rm->idx);
-	} else {
-		d->partition = m->partition;
-		d->offset = m->offset;
-	}
-	rm->awaiting = false;
-	rm->slot->outstanding--;
-	if (rm->slot->detached)
-		rm->slot->relay->detached_rows--;
+	/* Our own purge (a producer rebuild) is not the message's fault: no attempt is counted,
+	 * the row stays as it was and is published again. */
+	relay_book_report(m->_private,
+	                  m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	                      m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT,
+	                  m->err ? rd_kafka_err2str(m->err) : NULL, m->partition, m->offset);
 }
 
 /* Wraps the configured partitioner to learn each row's partition before its report, which a
@@ -331,7 +219,6 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
                         size_t errstr_size)
 {
 	struct relay *relay = calloc(1, sizeof(*relay));
-	int i;
 
 	if (relay == NULL) {
 		rd_kafka_conf_destroy(kafka_conf);
@@ -343,7 +230,6 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	relay->service_id = strdup(opts->service_id);
 	relay->instance_id = strdup(opts->instance_id);
 	relay->batch_size = opts->batch_size;
-	relay->nslots = opts->inflight_batches;
 	relay->poll_min_ms = opts->poll_min_ms;
 	relay->poll_idle_ms = opts->poll_idle_ms;
 	relay->shutdown_timeout_ms = opts->shutdown_timeout_ms;
@@ -353,18 +239,15 @@ struct relay *relay_new(const struct relay_options *opts, rd_kafka_conf_t *kafka
 	relay->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 1;
 	relay->txn_bound_ms = opts->txn_bound_ms > 0 ? opts->txn_bound_ms : 30000;
 	relay->lease = relay_lease_new(opts->conninfo);
-	relay->slots = calloc((size_t)relay->nslots, sizeof(*relay->slots));
 	pthread_rwlock_init(&relay->rk_lock, NULL);
 	pthread_mutex_init(&relay->wake_lock, NULL);
 	pthread_cond_init(&relay->wake_cond, NULL);
 	pthread_mutex_init(&relay->status_lock, NULL);
-	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->slots ||
-	    !relay->lease) {
+	if (!relay->conninfo || !relay->service_id || !relay->instance_id || !relay->lease ||
+	    relay_book_init(&relay->book, opts->inflight_batches) != 0) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
-	for (i = 0; i < relay->nslots; i++)
-		relay->slots[i].relay = relay;
 	if (relay_conf_require(relay, relay->conf_template, errstr, errstr_size) != 0)
 		goto fail;
 	relay->rk = relay_new_producer(relay, errstr, errstr_size);
@@ -395,26 +278,6 @@ static rd_kafka_headers_t *relay_headers(struct relay *relay, const struct outbo
 	return message_headers_build(&f);
 }
 
-static void relay_slot_reset(struct relay_slot *slot)
-{
-	size_t i;
-
-	for (i = 0; i < slot->batch.n; i++)
-		free((char *)slot->deliveries[i].error);
-	free(slot->deliveries);
-	free(slot->msgs);
-	free(slot->refused);
-	if (slot->relay) /* NULL only when relay_new failed half-way */
-		slot->relay->nrefused -= slot->nrefused;
-	outbox_batch_free(&slot->batch);
-	slot->deliveries = NULL;
-	slot->msgs = NULL;
-	slot->refused = NULL;
-	slot->nrefused = 0;
-	slot->outstanding = 0;
-	slot->active = false;
-}
-
 /* Hands every row of a freshly claimed batch to librdkafka. Runs on the relay thread. */
 static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 {
@@ -426,11 +289,7 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 		rd_kafka_headers_t *hdrs;
 		rd_kafka_resp_err_t err;
 
-		d->id = row->id;
-		slot->msgs[i].slot = slot;
-		slot->msgs[i].idx = i;
-		atomic_store(&slot->msgs[i].partition, -1);
-		if (relay_key_blocked(relay, row)) {
+		if (relay_book_key_blocked(&relay->book, row)) {
 			/* An earlier row of this key was refused and is not marked yet. */
 			d->held = true;
 			continue;
@@ -450,17 +309,16 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 			rd_kafka_poll(relay->rk, 100);
 		}
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			slot->outstanding++; /* librdkafka owns hdrs now */
-			slot->msgs[i].awaiting = true;
+			relay_book_produced(slot, i); /* librdkafka owns hdrs now */
 			if (row->publish_attempts > 0)
-				relay_note_blocker(slot, i);
+				relay_book_note_blocker(slot, i);
 			continue;
 		}
 		rd_kafka_headers_destroy(hdrs);
 		d->error = strdup(rd_kafka_err2str(err));
 		if (d->error == NULL)
 			d->error = strdup("produce failed");
-		relay_note_blocker(slot, i);
+		relay_book_note_blocker(slot, i);
 		{
 			struct log_ctx ctx = {row->id, row->topic, -1, -1, NULL, NULL};
 
@@ -470,36 +328,12 @@ static void relay_slot_produce(struct relay *relay, struct relay_slot *slot)
 	}
 }
 
-/* The ids of the detached rows still awaiting their report, for the claim to pass over: a new
- * array in *ids (NULL when there are none) that the caller frees. Returns 0, or -1 when out of
- * memory. */
-static int relay_detached_ids(const struct relay *relay, int64_t **ids, size_t *n)
-{
-	size_t j, i;
-
-	*ids = NULL;
-	*n = 0;
-	if (relay->detached_rows == 0)
-		return 0;
-	*ids = malloc(relay->detached_rows * sizeof(**ids));
-	if (*ids == NULL)
-		return -1;
-	for (j = 0; j < relay->ndetached; j++) {
-		const struct relay_slot *d = relay->detached[j];
-
-		for (i = 0; i < d->batch.n && *n < relay->detached_rows; i++)
-			if (d->msgs[i].awaiting)
-				(*ids)[(*n)++] = d->batch.rows[i].id;
-	}
-	return 0;
-}
-
 /* Claims one batch into a free slot. Returns rows claimed, or -1 on a database error. */
 static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 {
 	char errstr[512];
 	int64_t *exclude = NULL;
-	size_t nexclude = 0;
+	size_t nexclude = 0, n;
 	int rc;
 
 	if (pg_ensure(&slot->conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) != 0) {
@@ -508,11 +342,11 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	}
 	if (relay->nshards == 0)
 		return 0; /* no shard leased (yet): nothing to claim */
-	if (relay->detached_rows >= RELAY_DETACHED_ROWS_MAX)
+	if (relay->book.detached_rows >= RELAY_DETACHED_ROWS_MAX)
 		return 0; /* the limit of relay.h: wait until some of them are reported */
-	if (relay_detached_ids(relay, &exclude, &nexclude) != 0) {
+	if (relay_book_detached_ids(&relay->book, &exclude, &nexclude) != 0) {
 		relay_set_error(relay, "out of memory listing %zu detached rows",
-		                relay->detached_rows);
+		                relay->book.detached_rows);
 		return -1;
 	}
 	/* Owning every shard (one relay) leaves the filter out of the claim altogether. */
@@ -527,17 +361,12 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	}
 	if (slot->batch.n == 0)
 		return 0;
-	slot->deliveries = calloc(slot->batch.n, sizeof(*slot->deliveries));
-	slot->msgs = calloc(slot->batch.n, sizeof(*slot->msgs));
-	if (slot->deliveries == NULL || slot->msgs == NULL) {
-		relay_set_error(relay, "out of memory for a batch of %zu", slot->batch.n);
+	n = slot->batch.n;
+	if (relay_book_open(&relay->book, slot, clock_monotonic_ms()) != 0) {
+		relay_set_error(relay, "out of memory for a batch of %zu", n);
 		outbox_store_abandon(slot->conn);
-		relay_slot_reset(slot);
 		return -1;
 	}
-	slot->active = true;
-	slot->claim_seq = ++relay->claim_seq;
-	slot->claimed_at = clock_monotonic_ms();
 	relay_slot_produce(relay, slot);
 	return (long)slot->batch.n;
 }
@@ -604,8 +433,9 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 {
 	char errstr[512];
 	struct outbox_delivery *d = NULL;
+	struct relay_book_tally t;
 	size_t *idx = NULL;
-	size_t i, k, n = 0, refused = 0, held = 0, failed = 0, first_refused = 0;
+	size_t k, n = 0, failed = 0;
 	long rc = 0;
 
 	d = calloc(slot->batch.n, sizeof(*d));
@@ -618,16 +448,7 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 		rc = -1;
 		goto done;
 	}
-	for (i = 0; i < slot->batch.n; i++) {
-		if (slot->msgs[i].marked || slot->msgs[i].awaiting)
-			continue;
-		d[n] = slot->deliveries[i];
-		idx[n++] = i;
-		if (slot->deliveries[i].held)
-			held++;
-		else if (slot->deliveries[i].error && refused++ == 0)
-			first_refused = i;
-	}
+	n = relay_book_unrecorded(slot, d, idx, &t);
 	if (!in_txn && n == 0)
 		goto done;
 	if ((!in_txn && pg_command(conn, "BEGIN", errstr, sizeof(errstr)) != 0) ||
@@ -649,39 +470,28 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 		              row->publish_attempts + 1, o->error);
 	}
 	pthread_mutex_lock(&relay->status_lock);
-	relay->status.published_total += n - refused - held;
-	relay->status.delivery_errors_total += refused;
+	relay->status.published_total += n - t.refused - t.held;
+	relay->status.delivery_errors_total += t.refused;
 	relay->status.failed_total += failed;
 	relay->status.batches_total++;
 	pthread_mutex_unlock(&relay->status_lock);
 	relay_count_published(relay, slot, idx, n);
-	if (refused) {
+	if (t.refused) {
 		/* Name a row that actually failed, not merely the batch's first. */
 		relay_set_error(relay,
 		                "%zu of %zu messages were refused by Kafka (first: message "
 		                "%" PRId64 ": %s); %zu are now FAILED, the rest wait and are "
 		                "retried",
-		                refused, n, slot->deliveries[first_refused].id,
-		                slot->deliveries[first_refused].error, failed);
+		                t.refused, n, slot->deliveries[t.first_refused].id,
+		                slot->deliveries[t.first_refused].error, failed);
 	}
-	rc = (long)refused;
+	rc = (long)t.refused;
 recorded:
-	for (k = 0; k < n; k++)
-		slot->msgs[idx[k]].marked = true;
+	relay_book_recorded(slot, idx, n);
 done:
 	free(d);
 	free(idx);
 	return rc;
-}
-
-/* Takes detached batch j out of relay->detached and frees it. */
-static void relay_detached_remove(struct relay *relay, size_t j)
-{
-	struct relay_slot *d = relay->detached[j];
-
-	relay->detached[j] = relay->detached[--relay->ndetached];
-	relay_slot_reset(d);
-	free(d);
 }
 
 /* Records a finished batch. Returns the number of rows Kafka refused, or -1 when the mark
@@ -693,7 +503,7 @@ static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 
 	if (!slot->detached) {
 		rc = relay_slot_mark(relay, slot, slot->conn, true);
-		relay_slot_reset(slot);
+		relay_book_slot_reset(slot);
 		return rc;
 	}
 	if (pg_ensure(&relay->mark_conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) !=
@@ -714,32 +524,15 @@ static long relay_finish_done(struct relay *relay, int *finished)
 
 	*finished = 0;
 	for (;;) {
-		struct relay_slot *oldest = NULL;
-		size_t oldest_j = 0, j;
-		int i;
+		size_t oldest_j;
+		struct relay_slot *oldest = relay_book_next_done(&relay->book, &oldest_j);
 		long r;
 
-		for (i = 0; i < relay->nslots; i++) {
-			struct relay_slot *s = &relay->slots[i];
-
-			if (s->active && s->outstanding == 0 &&
-			    (oldest == NULL || s->claim_seq < oldest->claim_seq))
-				oldest = s;
-		}
-		for (j = 0; j < relay->ndetached; j++) {
-			struct relay_slot *s = relay->detached[j];
-
-			if (s->outstanding == 0 &&
-			    (oldest == NULL || s->claim_seq < oldest->claim_seq)) {
-				oldest = s;
-				oldest_j = j;
-			}
-		}
 		if (oldest == NULL)
 			return worst;
 		r = relay_slot_finish(relay, oldest);
 		if (oldest->detached)
-			relay_detached_remove(relay, oldest_j);
+			relay_book_detached_remove(&relay->book, oldest_j);
 		(*finished)++;
 		if (r < 0)
 			worst = -1;
@@ -750,158 +543,37 @@ static long relay_finish_done(struct relay *relay, int *finished)
 
 /*
  * Detaches an active batch that still awaits reports (relay.h): records what reported,
- * commits the claim's transaction, and moves the batch to relay->detached, where the rows
+ * commits the claim's transaction, and moves the batch to the book's detached list, where the rows
  * still on their way wait outside any transaction. On out of memory the batch stays as it was
  * (tried again at the next check).
  */
 static void relay_slot_detach(struct relay *relay, struct relay_slot *slot)
 {
 	struct relay_slot *d;
-	size_t i, k, kept = 0;
 	long age = clock_monotonic_ms() - slot->claimed_at;
 
-	if (relay->ndetached == relay->detached_cap) {
-		size_t cap = relay->detached_cap ? relay->detached_cap * 2 : 8;
-		struct relay_slot **grown = realloc(relay->detached, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return;
-		relay->detached = grown;
-		relay->detached_cap = cap;
-	}
-	d = malloc(sizeof(*d));
+	d = relay_book_detach_reserve(&relay->book);
 	if (d == NULL)
 		return;
 	(void)relay_slot_mark(relay, slot, slot->conn, true); /* failures: set_error'd, resent */
-	*d = *slot;
-	d->conn = NULL;
-	d->detached = true;
-	for (i = 0; i < d->batch.n; i++)
-		d->msgs[i].slot = d;
-	/* Keep the key blocks of rows still on their way only: the rows recorded now are in their
-	 * backoff, where the claim's own rule holds their keys. */
-	for (k = 0; k < d->nrefused; k++) {
-		size_t idx = (size_t)(d->refused[k] - d->batch.rows);
-
-		if (d->msgs[idx].awaiting)
-			d->refused[kept++] = d->refused[k];
-		else
-			d->msgs[idx].blocks_key = false;
-	}
-	relay->nrefused -= d->nrefused - kept;
-	d->nrefused = kept;
-	relay->detached[relay->ndetached++] = d;
-	relay->detached_rows += d->outstanding;
+	relay_book_detach(&relay->book, slot, d);
 	log_warn("relay",
 	         "%zu of %zu rows still wait for Kafka %ld ms after their claim: the claim is "
 	         "committed, they wait outside any transaction",
 	         d->outstanding, d->batch.n, age);
-	/* The arrays went to d: the slot is free. */
-	memset(&slot->batch, 0, sizeof(slot->batch));
-	slot->deliveries = NULL;
-	slot->msgs = NULL;
-	slot->refused = NULL;
-	slot->nrefused = 0;
-	slot->outstanding = 0;
-	slot->active = false;
-}
-
-/* Adds the row's partition to relay->tps (topic, partition), keeping the oldest claim time.
- * Returns -1 when out of memory. */
-static int relay_tp_add(struct relay *relay, size_t *n, const char *topic, int32_t partition,
-                        long claimed_at)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++) {
-		struct relay_tp *t = &relay->tps[i];
-
-		if (t->partition == partition && strcmp(t->topic, topic) == 0) {
-			t->rows++;
-			if (claimed_at < t->oldest)
-				t->oldest = claimed_at;
-			return 0;
-		}
-	}
-	if (*n == relay->tps_cap) {
-		size_t cap = relay->tps_cap ? relay->tps_cap * 2 : 16;
-		struct relay_tp *grown = realloc(relay->tps, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return -1;
-		relay->tps = grown;
-		relay->tps_cap = cap;
-	}
-	relay->tps[(*n)++] = (struct relay_tp){topic, partition, claimed_at, 1};
-	return 0;
-}
-
-/* Collects into relay->tps the partitions rows of `s` await (of those claimed at or before
- * `cutoff`, monotonic ms); *n counts the entries. */
-static void relay_tps_of(struct relay *relay, const struct relay_slot *s, long cutoff, size_t *n)
-{
-	size_t i;
-
-	if (s->outstanding == 0 || s->claimed_at > cutoff)
-		return;
-	for (i = 0; i < s->batch.n; i++) {
-		int p = atomic_load(&s->msgs[i].partition);
-
-		if (s->msgs[i].awaiting && p >= 0)
-			(void)relay_tp_add(relay, n, s->batch.rows[i].topic, p, s->claimed_at);
-	}
-}
-
-/* True when every row `s` still awaits goes to a partition in relay->tps[0..n). */
-static bool relay_waits_only_on(const struct relay *relay, const struct relay_slot *s, size_t n)
-{
-	size_t i, t;
-
-	for (i = 0; i < s->batch.n; i++) {
-		int p = atomic_load(&s->msgs[i].partition);
-
-		if (!s->msgs[i].awaiting)
-			continue;
-		for (t = 0; t < n; t++)
-			if (relay->tps[t].partition == p &&
-			    strcmp(relay->tps[t].topic, s->batch.rows[i].topic) == 0)
-				break;
-		if (p < 0 || t == n)
-			return false;
-	}
-	return true;
 }
 
 /* Detaches the batches that wait too long: a third of txn_bound_ms after their claim, or at
  * once when all they wait for are partitions that already hold detached rows. */
 static void relay_detach_due(struct relay *relay)
 {
-	long now = clock_monotonic_ms();
-	bool check_partitions = relay->ndetached > 0 && now >= relay->next_detach_check_at;
-	size_t n = 0, j;
-	int i;
+	struct relay_slot *due[relay->book.nslots];
+	size_t n =
+	    relay_book_detach_due(&relay->book, clock_monotonic_ms(), relay->txn_bound_ms, due);
+	size_t i;
 
-	if (check_partitions) {
-		relay->next_detach_check_at = now + RELAY_DETACH_CHECK_MS;
-		for (j = 0; j < relay->ndetached; j++)
-			relay_tps_of(relay, relay->detached[j], now, &n);
-	}
-	for (i = 0; i < relay->nslots; i++) {
-		struct relay_slot *s = &relay->slots[i];
-
-		if (!s->active || s->outstanding == 0)
-			continue;
-		if (now - s->claimed_at >= relay->txn_bound_ms / 3 ||
-		    (check_partitions && n > 0 && relay_waits_only_on(relay, s, n)))
-			relay_slot_detach(relay, s);
-	}
-}
-
-static int relay_tp_older_first(const void *a, const void *b)
-{
-	const struct relay_tp *x = a, *y = b;
-
-	return x->oldest < y->oldest ? -1 : x->oldest > y->oldest;
+	for (i = 0; i < n; i++)
+		relay_slot_detach(relay, due[i]);
 }
 
 /* Recounts, at most every RELAY_STALL_CHECK_MS, the partitions whose rows have waited longer
@@ -909,77 +581,41 @@ static int relay_tp_older_first(const void *a, const void *b)
 static void relay_update_stalls(struct relay *relay)
 {
 	long now = clock_monotonic_ms();
-	size_t n = 0, j, k;
-	int i;
+	size_t n, k;
 
 	if (now < relay->next_stall_check_at)
 		return;
 	relay->next_stall_check_at = now + RELAY_STALL_CHECK_MS;
-	for (i = 0; i < relay->nslots; i++)
-		if (relay->slots[i].active)
-			relay_tps_of(relay, &relay->slots[i], now - relay->txn_bound_ms, &n);
-	for (j = 0; j < relay->ndetached; j++)
-		relay_tps_of(relay, relay->detached[j], now - relay->txn_bound_ms, &n);
-	if (n > 1)
-		qsort(relay->tps, n, sizeof(*relay->tps), relay_tp_older_first);
+	n = relay_book_stalled(&relay->book, now, relay->txn_bound_ms);
 	pthread_mutex_lock(&relay->status_lock);
 	relay->status.stalled_count = (int)n;
 	relay->status.stalled_listed = 0;
 	for (k = 0; k < n && k < RELAY_STALLED_LIST_MAX; k++) {
 		struct relay_stalled_partition *sp = &relay->status.stalled[k];
 
-		snprintf(sp->topic, sizeof(sp->topic), "%s", relay->tps[k].topic);
-		sp->partition = relay->tps[k].partition;
-		sp->age_seconds = (double)(now - relay->tps[k].oldest) / 1000.0;
-		sp->rows = relay->tps[k].rows;
+		snprintf(sp->topic, sizeof(sp->topic), "%s", relay->book.tps[k].topic);
+		sp->partition = relay->book.tps[k].partition;
+		sp->age_seconds = (double)(now - relay->book.tps[k].oldest) / 1000.0;
+		sp->rows = relay->book.tps[k].rows;
 		relay->status.stalled_listed++;
 	}
-	relay->status.detached_rows = relay->detached_rows;
+	relay->status.detached_rows = relay->book.detached_rows;
 	pthread_mutex_unlock(&relay->status_lock);
-}
-
-static int relay_active_count(const struct relay *relay)
-{
-	int i, n = 0;
-
-	for (i = 0; i < relay->nslots; i++)
-		n += relay->slots[i].active;
-	return n;
-}
-
-static struct relay_slot *relay_free_slot(struct relay *relay)
-{
-	int i;
-
-	for (i = 0; i < relay->nslots; i++)
-		if (!relay->slots[i].active)
-			return &relay->slots[i];
-	return NULL;
 }
 
 /* Purges everything librdkafka holds and waits for the purge reports, so no opaque outlives
  * its slot. Relay thread only. */
-static size_t relay_outstanding(const struct relay *relay)
-{
-	size_t n = relay->detached_rows;
-	int i;
-
-	for (i = 0; i < relay->nslots; i++)
-		n += relay->slots[i].outstanding;
-	return n;
-}
-
 static void relay_drain_kafka(struct relay *relay)
 {
 	int guard = 0;
 
 	rd_kafka_purge(relay->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	/* Purged messages report promptly; the guard only protects against a librdkafka bug. */
-	while (relay_outstanding(relay) > 0 && guard++ < 600)
+	while (relay_book_outstanding(&relay->book) > 0 && guard++ < 600)
 		rd_kafka_poll(relay->rk, 100);
-	if (relay_outstanding(relay) > 0)
+	if (relay_book_outstanding(&relay->book) > 0)
 		log_error("relay", "%zu delivery reports never arrived after a purge",
-		          relay_outstanding(relay));
+		          relay_book_outstanding(&relay->book));
 }
 
 /* After a fatal idempotent-producer error: fail what is in flight (it stays PENDING and is
@@ -1041,46 +677,29 @@ static void relay_shutdown_flush(struct relay *relay)
 	long deadline = clock_monotonic_ms() + relay->shutdown_timeout_ms;
 	int finished, i;
 
-	while ((relay_active_count(relay) > 0 || relay->ndetached > 0) &&
+	while ((relay_book_active_count(&relay->book) > 0 || relay->book.ndetached > 0) &&
 	       clock_monotonic_ms() < deadline) {
 		rd_kafka_poll(relay->rk, 50);
 		(void)relay_finish_done(relay, &finished);
 	}
-	if (relay_active_count(relay) > 0 || relay->ndetached > 0) {
+	if (relay_book_active_count(&relay->book) > 0 || relay->book.ndetached > 0) {
 		log_warn("relay",
 		         "shutdown: %d batch(es) and %zu detached row(s) still in flight after %ld "
 		         "ms; they stay PENDING and will be sent again",
-		         relay_active_count(relay), relay->detached_rows,
+		         relay_book_active_count(&relay->book), relay->book.detached_rows,
 		         relay->shutdown_timeout_ms);
-		for (i = 0; i < relay->nslots; i++)
-			if (relay->slots[i].active)
-				outbox_store_abandon(relay->slots[i].conn);
+		for (i = 0; i < relay->book.nslots; i++)
+			if (relay->book.slots[i].active)
+				outbox_store_abandon(relay->book.slots[i].conn);
 		relay_drain_kafka(relay);
-		for (i = 0; i < relay->nslots; i++)
-			if (relay->slots[i].active)
-				relay_slot_reset(&relay->slots[i]);
+		for (i = 0; i < relay->book.nslots; i++)
+			if (relay->book.slots[i].active)
+				relay_book_slot_reset(&relay->book.slots[i]);
 		/* What detached rows delivered before the purge is recorded; the rest is held. */
 		(void)relay_finish_done(relay, &finished);
-		while (relay->ndetached > 0)
-			relay_detached_remove(relay, relay->ndetached - 1);
+		while (relay->book.ndetached > 0)
+			relay_book_detached_remove(&relay->book, relay->book.ndetached - 1);
 	}
-}
-
-static uint64_t relay_oldest_active_seq(const struct relay *relay)
-{
-	uint64_t oldest = UINT64_MAX;
-	int i;
-
-	size_t j;
-
-	for (i = 0; i < relay->nslots; i++)
-		if (relay->slots[i].active && relay->slots[i].claim_seq < oldest)
-			oldest = relay->slots[i].claim_seq;
-	/* Detached rows are still in flight: their shards are not handed over yet. */
-	for (j = 0; j < relay->ndetached; j++)
-		if (relay->detached[j]->claim_seq < oldest)
-			oldest = relay->detached[j]->claim_seq;
-	return oldest;
 }
 
 /* Rebalances the shard leases when due. Returns true when the claimable shards changed. */
@@ -1095,7 +714,8 @@ static bool relay_lease_step(struct relay *relay)
 	if (now < relay->next_lease_at)
 		return false;
 	memcpy(before, relay->shards, sizeof(before));
-	if (relay_lease_tick(relay->lease, relay->claim_seq, relay_oldest_active_seq(relay), errstr,
+	if (relay_lease_tick(relay->lease, relay->book.claim_seq,
+	                     relay_book_oldest_active_seq(&relay->book), errstr,
 	                     sizeof(errstr)) != 0) {
 		relay_set_error(
 		    relay, "shard leases lost, claiming nothing until they are back: %s", errstr);
@@ -1124,7 +744,7 @@ static long relay_sleep_ms(const struct relay *relay, long want_ms)
 
 	if (until_lease < 1)
 		until_lease = 1;
-	if (relay->ndetached > 0 && until_lease > RELAY_DETACHED_POLL_MS)
+	if (relay->book.ndetached > 0 && until_lease > RELAY_DETACHED_POLL_MS)
 		until_lease = RELAY_DETACHED_POLL_MS; /* their reports are served on waking */
 	return want_ms < until_lease ? want_ms : until_lease;
 }
@@ -1139,7 +759,7 @@ static void *relay_main(void *arg)
 	bool stopping = false;
 
 	log_info("relay", "started: batch %zu, %d in flight, poll %ld..%ld ms", relay->batch_size,
-	         relay->nslots, relay->poll_min_ms, relay->poll_idle_ms);
+	         relay->book.nslots, relay->poll_min_ms, relay->poll_idle_ms);
 	while (!stopping) {
 		struct relay_slot *slot;
 		int finished = 0;
@@ -1157,7 +777,7 @@ static void *relay_main(void *arg)
 		relay_update_stalls(relay);
 
 		/* Claim while there is room in the pipeline and reason to expect rows. */
-		slot = relay_free_slot(relay);
+		slot = relay_book_free_slot(&relay->book);
 		if (slot && more_rows && clock_monotonic_ms() >= next_claim_at) {
 			r = relay_slot_claim(relay, slot);
 			if (r < 0) {
@@ -1172,9 +792,9 @@ static void *relay_main(void *arg)
 			}
 		}
 
-		if (relay_active_count(relay) > 0) {
+		if (relay_book_active_count(&relay->book) > 0) {
 			/* Serve delivery reports; short timeout so wake-ups are noticed. */
-			rd_kafka_poll(relay->rk, relay_free_slot(relay) ? 5 : 100);
+			rd_kafka_poll(relay->rk, relay_book_free_slot(&relay->book) ? 5 : 100);
 			r = relay_finish_done(relay, &finished);
 			if (finished) {
 				/* Rows Kafka refused carry their own backoff (next_attempt_at), so
@@ -1200,7 +820,7 @@ static void *relay_main(void *arg)
 		}
 
 		rd_kafka_poll(relay->rk, 0); /* error and log events while idle */
-		if (relay->ndetached > 0)
+		if (relay->book.ndetached > 0)
 			(void)relay_finish_done(relay, &finished);
 		if (clock_monotonic_ms() < next_claim_at) {
 			stopping = relay_wait(
@@ -1285,16 +905,10 @@ void relay_destroy(struct relay *relay)
 		rd_kafka_destroy(relay->rk);
 	if (relay->conf_template)
 		rd_kafka_conf_destroy(relay->conf_template);
-	for (i = 0; relay->slots && i < relay->nslots; i++) {
-		relay_slot_reset(&relay->slots[i]);
-		if (relay->slots[i].conn)
-			PQfinish(relay->slots[i].conn);
-	}
-	free(relay->slots);
-	while (relay->ndetached > 0)
-		relay_detached_remove(relay, relay->ndetached - 1);
-	free(relay->detached);
-	free(relay->tps);
+	for (i = 0; relay->book.slots && i < relay->book.nslots; i++)
+		if (relay->book.slots[i].conn)
+			PQfinish(relay->book.slots[i].conn);
+	relay_book_release(&relay->book);
 	if (relay->mark_conn)
 		PQfinish(relay->mark_conn);
 	relay_lease_destroy(relay->lease); /* closing its connection releases the shards */
