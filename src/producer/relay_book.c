@@ -106,6 +106,17 @@ int relay_book_open(struct relay_book *book, struct relay_slot *slot, long now_m
 	return 0;
 }
 
+/* Forgets the slot's arrays (freed or handed on by the caller): the slot is free. */
+static void relay_book_slot_clear(struct relay_slot *slot)
+{
+	slot->deliveries = NULL;
+	slot->msgs = NULL;
+	slot->refused = NULL;
+	slot->nrefused = 0;
+	slot->outstanding = 0;
+	slot->active = false;
+}
+
 void relay_book_slot_reset(struct relay_slot *slot)
 {
 	size_t i;
@@ -118,12 +129,7 @@ void relay_book_slot_reset(struct relay_slot *slot)
 	if (slot->book) /* NULL only for a slot that was never set up */
 		slot->book->nrefused -= slot->nrefused;
 	outbox_batch_free(&slot->batch);
-	slot->deliveries = NULL;
-	slot->msgs = NULL;
-	slot->refused = NULL;
-	slot->nrefused = 0;
-	slot->outstanding = 0;
-	slot->active = false;
+	relay_book_slot_clear(slot);
 }
 
 bool relay_book_key_blocked(const struct relay_book *book, const struct outbox_row *row)
@@ -316,12 +322,7 @@ void relay_book_detach(struct relay_book *book, struct relay_slot *slot, struct 
 	book->detached_rows += d->outstanding;
 	/* The arrays went to d: the slot is free (its conn stays with it). */
 	memset(&slot->batch, 0, sizeof(slot->batch));
-	slot->deliveries = NULL;
-	slot->msgs = NULL;
-	slot->refused = NULL;
-	slot->nrefused = 0;
-	slot->outstanding = 0;
-	slot->active = false;
+	relay_book_slot_clear(slot);
 }
 
 /* Adds a row's partition to book->tps (topic, partition), keeping the oldest claim time.

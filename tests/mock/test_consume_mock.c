@@ -20,62 +20,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "common/log.h"
-#include "common/migrate.h"
 #include "consumer/consume_loop.h"
-#include "harness.h"
+#include "mock_harness.h"
 #include "producer/message_headers.h"
 
 #define PARTITIONS 4
 
-static struct it_db db;
-static PGconn *conn;
-static rd_kafka_t *mock_rk; /* owns the mock cluster; also produces the test's records */
-static rd_kafka_mock_cluster_t *mcluster;
-static char bootstraps[256];
+static struct mock_harness mh;
+static PGconn *conn;                      /* mh.conn */
+static rd_kafka_mock_cluster_t *mcluster; /* mh.cluster */
+static const char *bootstraps;            /* mh.bootstraps */
 
 static int group_setup(void **state)
 {
-	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
 	(void)state;
 	log_init(LOG_LEVEL_WARN, LOG_FORMAT_TEXT); /* not a line per processed record */
-	it_db_create(&db, "mock_consume");
-	conn = it_pg_connect(db.conninfo);
-	if (migrate_apply(conn, "consumer", migrations_consumer, migrations_consumer_count, 5000,
-	                  60000, errstr, sizeof(errstr)) < 0) {
-		fprintf(stderr, "migrations: %s\n", errstr);
+	if (mock_harness_open(&mh, "mock_consume", "consumer", 3) != 0)
 		return -1;
-	}
-	if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		return -1;
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (mock_rk == NULL) {
-		fprintf(stderr, "rd_kafka_new: %s\n", errstr);
-		return -1;
-	}
-	mcluster = rd_kafka_mock_cluster_new(mock_rk, 3);
-	if (mcluster == NULL)
-		return -1;
-	snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
-	setenv("FERRY_TEST_KAFKA", bootstraps, 1);
+	conn = mh.conn;
+	mcluster = mh.cluster;
+	bootstraps = mh.bootstraps;
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	if (conn)
-		PQfinish(conn);
-	it_db_drop(&db);
-	if (mcluster)
-		rd_kafka_mock_cluster_destroy(mcluster);
-	if (mock_rk)
-		rd_kafka_destroy(mock_rk);
+	mock_harness_close(&mh);
 	return 0;
 }
 
@@ -134,7 +106,7 @@ static struct consume_loop *loop_start(const char *group, const char *topic, con
 	    .group = group,
 	    .topics = topics,
 	    .topic_count = 1,
-	    .conninfo = db.conninfo,
+	    .conninfo = mh.db.conninfo,
 	    .service_id = "mock-consumer",
 	    .instance_id = instance,
 	    .poll_timeout_ms = 50,

@@ -25,20 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
-#include "common/migrate.h"
-#include "harness.h"
+#include "mock_harness.h"
 #include "producer/relay.h"
 
 #define KEYS 8
 
-static struct it_db db;
-static PGconn *conn;
-static rd_kafka_t *mock_rk; /* owns the mock cluster */
-static rd_kafka_mock_cluster_t *mcluster;
-static char bootstraps[256];
+static struct mock_harness mh;
+static PGconn *conn;                      /* mh.conn */
+static rd_kafka_mock_cluster_t *mcluster; /* mh.cluster */
+static const char *bootstraps;            /* mh.bootstraps */
 
 /* The fatal error, asked for by the test thread and raised by stats_cb on the relay thread. */
 static atomic_bool fatal_wanted;
@@ -59,44 +54,19 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 
 static int group_setup(void **state)
 {
-	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
 	(void)state;
-	it_db_create(&db, "mock_relay");
-	conn = it_pg_connect(db.conninfo);
-	if (migrate_apply(conn, "producer", migrations_producer, migrations_producer_count, 5000,
-	                  60000, errstr, sizeof(errstr)) < 0) {
-		fprintf(stderr, "migrations: %s\n", errstr);
+	if (mock_harness_open(&mh, "mock_relay", "producer", 3) != 0)
 		return -1;
-	}
-	/* A handle of its own holds the mock cluster; the relay's producers are its clients. */
-	if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		return -1;
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (mock_rk == NULL) {
-		fprintf(stderr, "rd_kafka_new: %s\n", errstr);
-		return -1;
-	}
-	mcluster = rd_kafka_mock_cluster_new(mock_rk, 3);
-	if (mcluster == NULL)
-		return -1;
-	snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
-	/* it_kafka_read and it_kafka_count read from the mock cluster. */
-	setenv("FERRY_TEST_KAFKA", bootstraps, 1);
+	conn = mh.conn;
+	mcluster = mh.cluster;
+	bootstraps = mh.bootstraps;
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	if (conn)
-		PQfinish(conn);
-	it_db_drop(&db);
-	if (mcluster)
-		rd_kafka_mock_cluster_destroy(mcluster);
-	if (mock_rk)
-		rd_kafka_destroy(mock_rk);
+	mock_harness_close(&mh);
 	return 0;
 }
 
@@ -115,7 +85,7 @@ static struct relay *relay_on_mock(bool with_stats, long txn_bound_ms)
 	    {"log_level", "3"},
 	};
 	struct relay_options ro = {
-	    .conninfo = db.conninfo,
+	    .conninfo = mh.db.conninfo,
 	    .service_id = "mock-test",
 	    .instance_id = "mock-test-1",
 	    .batch_size = 20,
