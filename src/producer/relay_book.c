@@ -132,25 +132,36 @@ void relay_book_slot_reset(struct relay_slot *slot)
 	relay_book_slot_clear(slot);
 }
 
+/* True when one of the slot's blocking rows has row's topic and key. */
+static bool relay_book_slot_blocks(const struct relay_slot *s, const struct outbox_row *row)
+{
+	size_t k;
+
+	for (k = 0; k < s->nrefused; k++) {
+		const struct outbox_row *r = s->refused[k];
+
+		if (r->key_len == row->key_len && memcmp(r->key, row->key, r->key_len) == 0 &&
+		    strcmp(r->topic, row->topic) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool relay_book_key_blocked(const struct relay_book *book, const struct outbox_row *row)
 {
 	int i;
-	size_t k;
+	size_t j;
 
 	if (book->nrefused == 0 || row->key == NULL)
 		return false;
-	for (i = 0; i < book->nslots; i++) {
-		const struct relay_slot *s = &book->slots[i];
-
-		for (k = 0; k < s->nrefused; k++) {
-			const struct outbox_row *r = s->refused[k];
-
-			if (r->key_len == row->key_len &&
-			    memcmp(r->key, row->key, r->key_len) == 0 &&
-			    strcmp(r->topic, row->topic) == 0)
-				return true;
-		}
-	}
+	for (i = 0; i < book->nslots; i++)
+		if (relay_book_slot_blocks(&book->slots[i], row))
+			return true;
+	/* A detached batch keeps the blocks of its rows still on their way (a retry awaiting its
+	 * report): the key's later rows must not overtake it while it waits outside a claim. */
+	for (j = 0; j < book->ndetached; j++)
+		if (relay_book_slot_blocks(book->detached[j], row))
+			return true;
 	return false;
 }
 

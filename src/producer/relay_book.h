@@ -123,9 +123,9 @@ int relay_book_open(struct relay_book *book, struct relay_slot *slot, long now_m
  * Leaves slot->conn alone. */
 void relay_book_slot_reset(struct relay_slot *slot);
 
-/* The per-key gate. True when a row refused earlier in the pipeline (a batch not yet marked)
- * has row's topic and key: then row must not overtake it (it is held, not produced). Rows
- * without a key are never blocked. */
+/* The per-key gate. True when a row refused earlier in the pipeline (a batch not yet marked,
+ * detached ones included) has row's topic and key: then row must not overtake it (it is held, not
+ * produced). Rows without a key are never blocked. */
 bool relay_book_key_blocked(const struct relay_book *book, const struct outbox_row *row);
 
 /* Makes the slot's row idx block its topic and key until its batch is marked (after which the

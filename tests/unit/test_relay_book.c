@@ -225,6 +225,7 @@ static void test_detach_keeps_blocks_of_rows_on_their_way(void **state)
 	const struct outbox_row rows[] = {ROW(1, "t", "a", 0), ROW(2, "t", "b", 1),
 	                                  ROW(3, "t", "c", 0), ROW(4, "t", "d", 0)};
 	const struct outbox_row later_c = ROW(11, "t", "c", 0);
+	const struct outbox_row later_b = ROW(12, "t", "b", 0);
 	struct outbox_delivery dv[4];
 	size_t idx[4], n, j;
 	struct relay_book_tally t;
@@ -263,6 +264,9 @@ static void test_detach_keeps_blocks_of_rows_on_their_way(void **state)
 	assert_true(d->msgs[1].blocks_key);
 	/* The refused row's key is no longer held by the gate: its backoff holds it now. */
 	assert_false(relay_book_key_blocked(&b, &later_c));
+	/* The retry on its way still holds its key, detached or not: should Kafka refuse it
+	 * again, the key's later rows must not have gone first. */
+	assert_true(relay_book_key_blocked(&b, &later_b));
 	/* The next claims pass over the rows still on their way. */
 	assert_int_equal(relay_book_detached_ids(&b, &ids, &nids), 0);
 	assert_int_equal(nids, 2);
@@ -283,6 +287,7 @@ static void test_detach_keeps_blocks_of_rows_on_their_way(void **state)
 	assert_int_equal(t.held, 1);
 	relay_book_detached_remove(&b, j);
 	assert_int_equal(b.nrefused, 0);
+	assert_false(relay_book_key_blocked(&b, &later_b));
 	relay_book_release(&b);
 }
 
