@@ -506,8 +506,15 @@ static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 		relay_book_slot_reset(slot);
 		return rc;
 	}
+	/* The marking connection may have sat idle through a PostgreSQL restart: it still says
+	 * CONNECTION_OK until used, and a mark failing on it would publish its rows twice. Detached
+	 * marks are rare (a partition outage), so a probe first costs nothing that matters; a
+	 * failed probe leaves it CONNECTION_BAD and the second pg_ensure reconnects. */
 	if (pg_ensure(&relay->mark_conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) !=
-	    0) {
+	        0 ||
+	    (pg_command(relay->mark_conn, "SELECT 1", errstr, sizeof(errstr)) != 0 &&
+	     pg_ensure(&relay->mark_conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) !=
+	         0)) {
 		relay_set_error(relay, "marking detached rows failed (they will be sent again): %s",
 		                errstr);
 		return -1;
