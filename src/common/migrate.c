@@ -1,7 +1,8 @@
 /*
  * migrate.c - see migrate.h. One transaction for the whole run: the advisory lock is taken
  * first (pg_advisory_xact_lock, released at commit or when the connection dies), then the
- * version table is created if missing, then each pending migration runs and is recorded.
+ * version table is created if missing, then each pending migration runs and is recorded, then
+ * every function file (CREATE OR REPLACE) runs.
  * Table locks are taken with a lock_timeout: when one runs out (an old instance's open claim
  * holds the table) the whole run rolls back, pauses and starts again.
  */
@@ -90,9 +91,73 @@ static int migrate_record(PGconn *conn, const char *component, int version, cons
 	return rc;
 }
 
+/* The newest migration version the database records for component (0: none) in *version. */
+static int migrate_recorded_max(PGconn *conn, const char *component, int *version, char *errstr,
+                                size_t errstr_size)
+{
+	const char *params[1] = {component};
+	PGresult *res;
+	int rc = 0;
+
+	res = PQexecParams(conn,
+	                   "SELECT coalesce(max(version), 0) FROM ferry.schema_version "
+	                   "WHERE component = $1",
+	                   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(errstr, errstr_size, "reading ferry.schema_version failed: %s",
+		         PQresultErrorMessage(res));
+		errstr[strcspn(errstr, "\n")] = '\0';
+		rc = -1;
+		goto done;
+	}
+	*version = atoi(PQgetvalue(res, 0, 0));
+done:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Applies the function files (CREATE OR REPLACE, so idempotent) inside the migrations'
+ * transaction, after them. Returns 0, -1 with errstr, or MIGRATE_LOCK_BUSY.
+ */
+static int migrate_functions(PGconn *conn, const char *component,
+                             const struct migration_source *migrations, size_t n,
+                             const struct migration_source *functions, size_t nfunctions,
+                             char *errstr, size_t errstr_size)
+{
+	int known = 0, recorded = 0, rc;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (migrations[i].name != NULL && atoi(migrations[i].name) > known)
+			known = atoi(migrations[i].name);
+	if (migrate_recorded_max(conn, component, &recorded, errstr, errstr_size) != 0)
+		return -1;
+	if (recorded > known) {
+		/* A newer ferry migrated this database: its function bodies are the ones to keep.
+		 */
+		log_info("migrate",
+		         "the database has %s migration %d, newer than this binary's %d: its "
+		         "functions are left as the newer version defined them",
+		         component, recorded, known);
+		return 0;
+	}
+	for (i = 0; i < nfunctions; i++) {
+		char what[256];
+
+		if (functions[i].name == NULL) /* the generator's placeholder for an empty set */
+			continue;
+		snprintf(what, sizeof(what), "functions/%s", functions[i].name);
+		if ((rc = migrate_exec(conn, functions[i].sql, what, errstr, errstr_size)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* One attempt: returns the number applied, -1 with errstr, or MIGRATE_LOCK_BUSY (rolled back). */
 static int migrate_attempt(PGconn *conn, const char *component,
                            const struct migration_source *migrations, size_t n,
+                           const struct migration_source *functions, size_t nfunctions,
                            long lock_timeout_ms, char *errstr, size_t errstr_size)
 {
 	char setting[64];
@@ -149,6 +214,9 @@ static int migrate_attempt(PGconn *conn, const char *component,
 		log_info("migrate", "applied %s migration %s", component, m->name);
 		applied_count++;
 	}
+	if ((rc = migrate_functions(conn, component, migrations, n, functions, nfunctions, errstr,
+	                            errstr_size)) != 0)
+		goto fail;
 	if ((rc = migrate_exec(conn, "COMMIT", "COMMIT", errstr, errstr_size)) != 0) {
 		in_tx = 0; /* a failed COMMIT ends the transaction */
 		goto fail;
@@ -163,15 +231,16 @@ fail:
 }
 
 int migrate_apply(PGconn *conn, const char *component, const struct migration_source *migrations,
-                  size_t n, long lock_timeout_ms, long wait_ms, char *errstr, size_t errstr_size)
+                  size_t n, const struct migration_source *functions, size_t nfunctions,
+                  long lock_timeout_ms, long wait_ms, char *errstr, size_t errstr_size)
 {
 	int64_t deadline = clock_monotonic_ms() + wait_ms;
 	unsigned attempt = 0;
 	int rc;
 
 	for (;;) {
-		rc = migrate_attempt(conn, component, migrations, n, lock_timeout_ms, errstr,
-		                     errstr_size);
+		rc = migrate_attempt(conn, component, migrations, n, functions, nfunctions,
+		                     lock_timeout_ms, errstr, errstr_size);
 		if (rc != MIGRATE_LOCK_BUSY)
 			return rc;
 		if (clock_monotonic_ms() >= deadline) {

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "consumer", migrations_consumer,
-		                            migrations_consumer_count, cfg.migrate_lock_timeout_ms,
+		                            migrations_consumer_count, functions_consumer,
+		                            functions_consumer_count, cfg.migrate_lock_timeout_ms,
 		                            cfg.db_startup_wait_s * 1000, errstr, sizeof(errstr));
 		if (applied < 0) {
 			fprintf(stderr, "ferry-consumer: %s\n", errstr);

@@ -206,7 +206,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.migrate) {
 		int applied = migrate_apply(conn, "producer", migrations_producer,
-		                            migrations_producer_count, cfg.migrate_lock_timeout_ms,
+		                            migrations_producer_count, functions_producer,
+		                            functions_producer_count, cfg.migrate_lock_timeout_ms,
 		                            cfg.db_startup_wait_s * 1000, errstr, sizeof(errstr));
 		if (applied < 0) {
 			fprintf(stderr, "ferry-producer: %s\n", errstr);

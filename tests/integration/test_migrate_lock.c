@@ -53,8 +53,9 @@ static void *migrator_main(void *arg)
 	if (PQstatus(conn) != CONNECTION_OK)
 		snprintf(m->error, sizeof(m->error), "%s", PQerrorMessage(conn));
 	else
-		m->applied = migrate_apply(conn, "producer", pending_migration, 1, LOCK_TIMEOUT_MS,
-		                           MIGRATE_WAIT_MS, m->error, sizeof(m->error));
+		m->applied =
+		    migrate_apply(conn, "producer", pending_migration, 1, NULL, 0, LOCK_TIMEOUT_MS,
+		                  MIGRATE_WAIT_MS, m->error, sizeof(m->error));
 	PQfinish(conn);
 	return NULL;
 }
