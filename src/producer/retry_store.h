@@ -3,7 +3,7 @@
  * re-drives, and the dead letters (FAILED and EXPIRED deliveries, and messages the relay could
  * never publish). The tables are ferry.message_delivery and ferry.message_event
  * (sql/producer/002_registry.sql, 005_retry.sql); the decisions that must be atomic live in
- * SQL functions there (ferry.retry_settle_spent, ferry.request_redelivery).
+ * SQL functions (sql/producer/functions/retry_settle_spent.sql, request_redelivery.sql).
  *
  * Concurrency: every path locks the messages it touches first (FOR NO KEY UPDATE, the order
  * ferry.acknowledge uses), so acknowledgments, several producers' retry jobs and operators queue
