@@ -53,9 +53,11 @@ static void *migrator_main(void *arg)
 	if (PQstatus(conn) != CONNECTION_OK)
 		snprintf(m->error, sizeof(m->error), "%s", PQerrorMessage(conn));
 	else
+		/* With the real function files: they run in the same transaction, after it. */
 		m->applied =
-		    migrate_apply(conn, "producer", pending_migration, 1, NULL, 0, LOCK_TIMEOUT_MS,
-		                  MIGRATE_WAIT_MS, m->error, sizeof(m->error));
+		    migrate_apply(conn, "producer", pending_migration, 1, functions_producer,
+		                  functions_producer_count, LOCK_TIMEOUT_MS, MIGRATE_WAIT_MS,
+		                  m->error, sizeof(m->error));
 	PQfinish(conn);
 	return NULL;
 }
