@@ -18,7 +18,9 @@ int mock_harness_open(struct mock_harness *h, const char *name, const char *comp
 	it_db_create(&h->db, name);
 	h->conn = it_pg_connect(h->db.conninfo);
 	if (migrate_apply(h->conn, component, producer ? migrations_producer : migrations_consumer,
-	                  producer ? migrations_producer_count : migrations_consumer_count, 5000,
+	                  producer ? migrations_producer_count : migrations_consumer_count,
+	                  producer ? functions_producer : functions_consumer,
+	                  producer ? functions_producer_count : functions_consumer_count, 5000,
 	                  60000, errstr, sizeof(errstr)) < 0) {
 		fprintf(stderr, "mock_harness: %s migrations: %s\n", component, errstr);
 		return -1;
