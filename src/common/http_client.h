@@ -8,6 +8,7 @@
 #define FERRY_HTTP_CLIENT_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/strbuf.h"
@@ -32,6 +33,24 @@ int http_client_post_json(CURL *curl, const char *url, const char *json, long ti
 int http_client_request(CURL *curl, const char *method, const char *url, const char *json,
                         const char *const *headers, long timeout_ms, long *status,
                         struct strbuf *reply, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/*
+ * Asked while a request runs (on every bit of traffic, and at least about once a second while
+ * the peer is silent), on the requesting thread: returns true to abort the request now. For a
+ * shutdown that must not wait out a timeout set before it began.
+ */
+typedef bool (*http_client_abort_fn)(void *arg);
+
+/*
+ * http_client_post_json that also ends early when should_abort(abort_arg) returns true: then
+ * returns -1 with "... aborted: <abort_reason>" in errstr (abort_reason copied into it; NULL
+ * reads "stopping") and *status 0. should_abort may be NULL (never aborts).
+ */
+int http_client_post_json_abortable(CURL *curl, const char *url, const char *json, long timeout_ms,
+                                    http_client_abort_fn should_abort, void *abort_arg,
+                                    const char *abort_reason, long *status, struct strbuf *reply,
+                                    char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 #endif
