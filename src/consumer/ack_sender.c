@@ -129,6 +129,38 @@ static size_t ack_sender_fit(const struct ack_sender *s, const struct inbox_ack 
 	return i;
 }
 
+/* The abort hook of a POST (http_client.h): true once a stopping sender's drain deadline has
+ * passed, so a POST begun before the stop cannot outlast the drain by its own timeout. */
+static bool ack_sender_past_deadline(void *arg)
+{
+	struct ack_sender *s = arg;
+	bool past;
+
+	pthread_mutex_lock(&s->mu);
+	past = s->stopping && clock_monotonic_ms() >= s->deadline;
+	pthread_mutex_unlock(&s->mu);
+	return past;
+}
+
+/* The timeout of the next POST: http_timeout_ms, and no later than the drain's deadline once the
+ * sender is stopping. 0: the drain's time is spent, send nothing more. */
+static long ack_sender_post_timeout(struct ack_sender *s)
+{
+	long timeout = s->http_timeout_ms;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		int64_t left = s->deadline - clock_monotonic_ms();
+
+		if (left <= 0)
+			timeout = 0;
+		else if (left < timeout)
+			timeout = (long)left;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return timeout;
+}
+
 /*
  * POSTs `acks` (n >= 1) as one body and settles them: on 200 they are deleted; on 400 or 413
  * (the producer refuses the body for good) the batch is split in halves, each sent on its own,
@@ -143,17 +175,23 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 	json_t *body = NULL, *reply = NULL;
 	char *text = NULL;
 	struct strbuf rbuf = STRBUF_INIT;
-	long status = 0;
+	long status = 0, timeout = ack_sender_post_timeout(s);
 	int rc = -1;
 
+	if (timeout == 0)
+		goto shutdown; /* the drain's time is spent */
 	body = ack_sender_body(acks, n, s->service_id, s->instance_id);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (text == NULL) {
 		log_error("ack_sender", "out of memory building an acknowledgment batch");
 		goto done;
 	}
-	if (http_client_post_json(s->curl, s->url, text, s->http_timeout_ms, &status, &rbuf, errstr,
-	                          sizeof(errstr)) != 0) {
+	if (http_client_post_json_abortable(s->curl, s->url, text, timeout,
+	                                    ack_sender_past_deadline, s,
+	                                    "the shutdown's drain time is spent", &status, &rbuf,
+	                                    errstr, sizeof(errstr)) != 0) {
+		if (ack_sender_past_deadline(s))
+			goto shutdown;
 		snprintf(note, sizeof(note), "%s", errstr);
 	} else if (status == 200) {
 		reply = json_loads(strbuf_str(&rbuf), 0, NULL);
@@ -201,6 +239,13 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 	log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n, note);
 	if (inbox_store_note_ack_failure(s->conn, acks, n, note, errstr, sizeof(errstr)) != 0)
 		log_warn("ack_sender", "cannot record the failed attempt: %s", errstr);
+	goto done;
+shutdown:
+	/* Not the producer's failure: nothing is noted on the rows, which stay as they were. */
+	log_info("ack_sender",
+	         "%zu acknowledgment(s) not delivered before the shutdown's drain deadline; they "
+	         "stay in pending_ack for the next start",
+	         n);
 done:
 	json_decref(reply);
 	strbuf_free(&rbuf);

@@ -36,7 +36,7 @@ struct ack_sender_options {
 	size_t batch_size;        /* acks read per round (one or more POSTs) */
 	size_t max_body_bytes;    /* largest body of one POST; 0 = 256 KiB */
 	long flush_ms;            /* period between looks at the table */
-	long http_timeout_ms;     /* per POST */
+	long http_timeout_ms;     /* per POST (cut to what is left of the drain when stopping) */
 };
 
 struct ack_sender;
@@ -53,8 +53,12 @@ void ack_sender_wake(struct ack_sender *s);
 
 /*
  * Stops the thread after sending what is pending, waiting at most timeout_ms for the backlog to
- * drain (what is left stays in the table for the next start). Returns the number of rows known
- * to be left (0 when drained; -1 when unknown). Call once, from the thread that started it.
+ * drain (what is left stays in the table for the next start). The drain's deadline bounds the
+ * POSTs too: one begun after the stop gets at most the time left as its timeout, and one begun
+ * before it (with the full http_timeout_ms) is aborted once the deadline passes (libcurl asks
+ * about once a second while the producer is silent), so a producer that does not answer delays
+ * the stop by timeout_ms and about a second, not by http_timeout_ms. Returns the number of rows
+ * known to be left (0 when drained; -1 when unknown). Call once, from the thread that started it.
  */
 long ack_sender_stop(struct ack_sender *s, long timeout_ms);
 

@@ -37,9 +37,23 @@ struct agent_client {
 	bool stop; /* under mu */
 };
 
-/* POSTs body to base+path. Returns the HTTP status, or 0 on a transport error. */
+/* The abort hook of a registration or heartbeat (http_client.h): the client is stopping, so a
+ * producer that does not answer cannot hold the shutdown for AGENT_CLIENT_TIMEOUT_MS. */
+static bool agent_client_stopping(void *arg)
+{
+	struct agent_client *a = arg;
+	bool stop;
+
+	pthread_mutex_lock(&a->mu);
+	stop = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	return stop;
+}
+
+/* POSTs body to base+path, aborted when the client stops if `abortable`. Returns the HTTP
+ * status, or 0 on a transport error. */
 static long agent_client_post(struct agent_client *a, const char *path, json_t *body,
-                              long timeout_ms)
+                              long timeout_ms, bool abortable)
 {
 	char url[1024], errstr[512];
 	char *text = json_dumps(body, JSON_COMPACT);
@@ -49,8 +63,9 @@ static long agent_client_post(struct agent_client *a, const char *path, json_t *
 	if (text == NULL)
 		return 0;
 	snprintf(url, sizeof(url), "%s%s", a->base, path);
-	if (http_client_post_json(a->curl, url, text, timeout_ms, &status, NULL, errstr,
-	                          sizeof(errstr)) != 0)
+	if (http_client_post_json_abortable(
+	        a->curl, url, text, timeout_ms, abortable ? agent_client_stopping : NULL, a,
+	        "shutting down", &status, NULL, errstr, sizeof(errstr)) != 0)
 		status = 0;
 	if (status < 200 || status > 299) {
 		char why[600];
@@ -86,7 +101,7 @@ static void agent_client_register(struct agent_client *a, size_t g)
 	                                     a->service_id, "instanceId", a->instance_id,
 	                                     "consumerGroup", cg->name, "topics", topics, "host",
 	                                     a->host, "port", a->port, "version", a->version),
-	                           AGENT_CLIENT_TIMEOUT_MS);
+	                           AGENT_CLIENT_TIMEOUT_MS, true);
 	a->registered[g] = status >= 200 && status <= 299;
 	if (a->registered[g])
 		log_info("agent", "registered group %s with the producer service", cg->name);
@@ -110,7 +125,7 @@ static void agent_client_heartbeat(struct agent_client *a, size_t g)
 	              st.assigned_partitions, "partitions", consume_loop_assignment(a->loops[g]),
 	              "processed", (json_int_t)st.processed, "failed", (json_int_t)st.failed,
 	              "duplicates", (json_int_t)st.duplicates, "summary", details),
-	    AGENT_CLIENT_TIMEOUT_MS);
+	    AGENT_CLIENT_TIMEOUT_MS, true);
 	if (status == 404)
 		agent_client_register(a, g);
 }
@@ -124,7 +139,7 @@ static void *agent_client_main(void *arg)
 		struct timespec ts;
 		bool stop;
 
-		for (g = 0; g < a->groups->n; g++) {
+		for (g = 0; g < a->groups->n && !agent_client_stopping(a); g++) {
 			if (!a->registered[g])
 				agent_client_register(a, g);
 			else
@@ -203,7 +218,7 @@ void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms)
 			    agent_client_post(a, "/api/agents/consumers/deregister",
 			                      json_pack("{s:s, s:s}", "serviceId", a->service_id,
 			                                "instanceId", a->instance_id),
-			                      timeout_ms);
+			                      timeout_ms, false);
 
 			if (status >= 200 && status <= 299)
 				log_info("agent", "deregistered from the producer service");

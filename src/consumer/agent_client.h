@@ -38,8 +38,9 @@ struct agent_client *agent_client_new(const struct agent_client_options *opts);
 int agent_client_start(struct agent_client *a, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* Stops the thread, then deregisters (one attempt, bounded by timeout_ms). Frees the client.
- * NULL is fine. */
+/* Stops the thread (a registration or heartbeat in progress is aborted, within about a second,
+ * not left to its 5 s timeout), then deregisters (one attempt, bounded by timeout_ms). Frees the
+ * client. NULL is fine. */
 void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms);
 
 #endif

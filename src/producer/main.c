@@ -2,11 +2,12 @@
  * ferry-producer: wires the producer service together and nothing else.
  *
  * Start-up: settings -> logger -> PostgreSQL reachable -> migrations -> relay -> batcher ->
- * HTTP server -> agent (registers and beats). Shutdown on SIGTERM/SIGINT, in reverse:
- * deregister the agent, stop accepting requests, let the batcher commit what it holds
- * (answering those requests), stop the HTTP server, then let the relay flush and mark what is
- * in flight (FERRY_SHUTDOWN_TIMEOUT_MS, and never past FERRY_SHUTDOWN_DEADLINE_MS). Exit 0 on a
- * clean stop. A watchdog (shutdown_guard.h) ends the process at the deadline should a stage hang
+ * HTTP server -> agent (registers and beats). Shutdown on SIGTERM/SIGINT: at once, stop the
+ * retry job's pass in progress (its claim rolled back); then in reverse: deregister the agent,
+ * stop accepting requests, let the batcher commit what it holds (answering those requests),
+ * stop the HTTP server, then let the relay flush and mark what is in flight
+ * (FERRY_SHUTDOWN_TIMEOUT_MS, and never past FERRY_SHUTDOWN_DEADLINE_MS). Exit 0 on a clean
+ * stop. A watchdog (shutdown_guard.h) ends the process at the deadline should a stage hang
  * anyway.
  */
 #include <pthread.h>
@@ -477,6 +478,8 @@ int main(int argc, char **argv)
 		sig = SIGTERM;
 	log_info("main", "signal %d: shutting down within %ld ms", sig, cfg.shutdown_deadline_ms);
 	guard = shutdown_guard_start("ferry-producer", cfg.shutdown_deadline_ms);
+	/* At once: a retry pass waiting for Kafka ends (rolled back) while the stages below run. */
+	retry_job_request_stop(retry_job);
 	shutdown_guard_stage(guard, "deregistering the producer agent");
 	producer_agent_stop(agent); /* deregisters: this instance is going away */
 	shutdown_guard_stage(guard, "closing the listener");
@@ -489,7 +492,8 @@ done:
 	shutdown_guard_stage(guard, "stopping the HTTP server");
 	http_server_stop(http);
 	shutdown_guard_stage(guard, "waiting for the periodic job in progress");
-	scheduler_destroy(scheduler); /* waits for a job pass in progress */
+	retry_job_request_stop(retry_job); /* also when the start failed */
+	scheduler_destroy(scheduler);      /* waits for a job pass in progress */
 	retry_job_destroy(retry_job);
 	cleanup_job_destroy(cleanup_job);
 	batcher_destroy(batcher);

@@ -4,6 +4,7 @@
 #include "producer/retry_job.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct retry_job {
 
 	PGconn *conn;
 	rd_kafka_t *rk;
+	atomic_bool stop; /* retry_job_request_stop: a pass gives up on Kafka, none starts */
 };
 
 /* The delivery report of one redelivery: rd_kafka's opaque points at its outcome. */
@@ -101,6 +103,7 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 	job->failed = opts->failed;
 	job->expired = opts->expired;
 	job->publish_errors = opts->publish_errors;
+	atomic_init(&job->stop, false);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	job->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
 	if (job->rng == 0)
@@ -178,10 +181,33 @@ static rd_kafka_resp_err_t retry_job_produce(struct retry_job *job, const struct
 }
 
 /*
- * Publishes the claimed deliveries and waits for Kafka's reports (or the pass's timeout). Each
- * row stands alone: one Kafka refuses is reported failed in its outcome, and the rest go on.
+ * Purges what librdkafka still holds of this pass and marks every report not in yet as failed
+ * with `why`, so that no report can point at freed memory once the pass returns.
  */
-static void retry_job_publish(struct retry_job *job, const struct retry_batch *batch,
+static void retry_job_give_up(struct retry_job *job, const struct retry_batch *batch,
+                              struct retry_outcome *out, struct retry_job_report *reports,
+                              const char *why)
+{
+	size_t i;
+
+	rd_kafka_purge(job->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	/* The purged messages' reports are served by this poll (librdkafka enqueues them at
+	 * once); any still missing after it is marked here and its report ignored later. */
+	rd_kafka_poll(job->rk, 100);
+	for (i = 0; i < batch->n; i++) {
+		if (reports[i].done)
+			continue;
+		reports[i].done = true;
+		snprintf(out[i].error, sizeof(out[i].error), "%s", why);
+	}
+}
+
+/*
+ * Publishes the claimed deliveries and waits for Kafka's reports (or the pass's timeout, or a
+ * stop request: then returns false and the caller rolls the pass back). Each row stands alone:
+ * one Kafka refuses is reported failed in its outcome, and the rest go on.
+ */
+static bool retry_job_publish(struct retry_job *job, const struct retry_batch *batch,
                               struct retry_outcome *out, struct retry_job_report *reports)
 {
 	size_t i;
@@ -237,24 +263,26 @@ static void retry_job_publish(struct retry_job *job, const struct retry_batch *b
 			break;
 		rd_kafka_poll(job->rk, 50);
 		waited += 50;
+		/* The service is stopping: waiting out message.timeout.ms would hold its shutdown
+		 * (FERRY_SHUTDOWN_DEADLINE_MS) for up to half the transaction bound. */
+		if (atomic_load(&job->stop)) {
+			retry_job_give_up(job, batch, out, reports, "stopped by the shutdown");
+			return false;
+		}
 		/* The pass's transaction is open: give up well within the bound of retry_job.h. */
 		if (waited >
 		    job->publish_timeout_ms +
 		        (job->publish_timeout_ms / 2 < 5000 ? job->publish_timeout_ms / 2 : 5000)) {
-			/* Should not happen; purge so no report can point at freed memory. */
-			rd_kafka_purge(job->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			rd_kafka_poll(job->rk, 100);
-			for (i = 0; i < batch->n; i++) {
-				if (reports[i].done)
-					continue;
-				reports[i].done = true;
-				snprintf(out[i].error, sizeof(out[i].error),
-				         "no delivery report from Kafka within %ld ms",
-				         job->publish_timeout_ms);
-			}
+			char why[96];
+
+			/* Should not happen (message.timeout.ms reports them first). */
+			snprintf(why, sizeof(why), "no delivery report from Kafka within %ld ms",
+			         job->publish_timeout_ms);
+			retry_job_give_up(job, batch, out, reports, why);
 			break;
 		}
 	}
+	return true;
 }
 
 static void retry_job_settled(void *arg, const char *topic, const char *group, bool failed)
@@ -298,6 +326,8 @@ long retry_job_run(void *arg)
 	long again = -1;
 	size_t i;
 
+	if (atomic_load(&job->stop))
+		return -1; /* shutting down: no new pass */
 	if (pg_ensure(&job->conn, job->conninfo, "ferry-retry", errstr, sizeof(errstr)) != 0) {
 		retry_job_note_error("database unreachable", errstr);
 		return -1;
@@ -334,7 +364,22 @@ long retry_job_run(void *arg)
 		retry_job_note_error("retry pass", "out of memory");
 		goto free_batch;
 	}
-	retry_job_publish(job, &batch, out, reports);
+	if (!retry_job_publish(job, &batch, out, reports)) {
+		size_t confirmed = 0;
+
+		/* Nothing of the pass is recorded: every claimed delivery stays due with its retry
+		 * count, and the next start (this instance's or another's) republishes it. One
+		 * Kafka confirmed just now goes out again then: at least once, as after a crash. */
+		for (i = 0; i < batch.n; i++)
+			confirmed += out[i].published;
+		retry_store_abandon(job->conn);
+		log_info(
+		    "retry",
+		    "pass stopped by the shutdown: %zu claimed redelivery(ies) rolled back and "
+		    "still due (%zu confirmed by Kafka will be republished)",
+		    batch.n, confirmed);
+		goto free_batch; /* (stopping: no refresh either) */
+	}
 	for (i = 0; i < batch.n; i++) {
 		const struct retry_due *d = &batch.rows[i];
 		const struct log_ctx ctx = {
@@ -381,7 +426,7 @@ long retry_job_run(void *arg)
 		again = 0;
 free_batch:
 	/* The claim's transaction is over here (recorded, abandoned, or none was opened). */
-	if ((int)batch.n < job->batch_size && retry_job_refresh(job))
+	if ((int)batch.n < job->batch_size && !atomic_load(&job->stop) && retry_job_refresh(job))
 		again = 0;
 	free(out);
 	free(reports);
@@ -389,11 +434,18 @@ free_batch:
 	return again;
 }
 
+void retry_job_request_stop(struct retry_job *job)
+{
+	if (job != NULL)
+		atomic_store(&job->stop, true);
+}
+
 void retry_job_destroy(struct retry_job *job)
 {
 	if (job == NULL)
 		return;
 	if (job->rk) {
+		/* Every pass waited for (or purged) its reports: nothing of ours is queued. */
 		rd_kafka_flush(job->rk, 1000);
 		rd_kafka_destroy(job->rk);
 	}

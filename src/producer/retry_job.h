@@ -64,6 +64,15 @@ struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_c
 /* One pass (a scheduler_job_fn): returns 0 to run again at once (a full batch), else -1. */
 long retry_job_run(void *job);
 
+/*
+ * Asks the job to stop for the shutdown: a pass waiting for Kafka's confirmations gives up
+ * within 50 ms (plus 100 ms to purge), rolls its whole claim back (nothing recorded: every
+ * delivery it claimed stays due with its retry count, and the next start republishes it, one
+ * Kafka had confirmed included: at least once), and no later pass claims anything. Call it
+ * before scheduler_destroy, which waits for the pass. Any thread; NULL is a no-op.
+ */
+void retry_job_request_stop(struct retry_job *job);
+
 /* Frees the job (after the scheduler stopped). NULL is a no-op. */
 void retry_job_destroy(struct retry_job *job);
 

@@ -13,7 +13,15 @@
  * within the deadline plus a margin for process exit, and say "stopped cleanly" in its log.
  * Then start-pg, one producer and the three consumers again: every message sent reaches its
  * group exactly once (what could not be flushed stayed PENDING and goes out now).
- * The teardown restarts whatever the test stopped, even when it failed.
+ *
+ * Two waits the services bound themselves, not only by the watchdog:
+ *   - a producer whose retry pass is waiting for Kafka's confirmations of redeliveries (Kafka
+ *     stopped while they are due) stops it at once: the pass rolls back and the redelivery
+ *     happens after the restart;
+ *   - a consumer whose acknowledgment POST goes to a producer that accepts the connection and
+ *     never answers (a listener in this test) ends the POST with the drain: the acks stay in
+ *     pending_ack and a consumer started against a live producer delivers them.
+ * The teardowns restart whatever a test stopped, even when it failed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,10 +29,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -36,6 +50,7 @@
 #define OUTAGE_MESSAGES    5      /* per pair, sent while Kafka is down */
 #define PROCESS_TIMEOUT_MS 60000
 #define OUTAGE_WAIT_MS     30000
+#define PAIRS_TOPICS       "it-shutdown-faults-%" /* the pairs' topics, not the other tests' */
 
 static struct it_db faults_db;
 static bool faults_kafka_stopped, faults_pg_stopped;
@@ -67,14 +82,20 @@ static int faults_setup(void **state)
 	return 0;
 }
 
-static int faults_teardown(void **state)
+/* A test that failed half-way must not leave the stack down for the next test or program. */
+static int restore_stack(void **state)
 {
 	(void)state;
-	/* A test that failed half-way must not leave the stack down for the next program. */
 	if (faults_pg_stopped && it_stack("start-pg") == 0)
 		faults_pg_stopped = false;
 	if (faults_kafka_stopped && it_stack("start-kafka") == 0)
 		faults_kafka_stopped = false;
+	return 0;
+}
+
+static int faults_teardown(void **state)
+{
+	restore_stack(state);
 	it_db_drop(&faults_db);
 	return 0;
 }
@@ -214,19 +235,210 @@ static void test_sigterm_with_kafka_or_pg_down(void **state)
 	/* And every acknowledgment, those queued when a consumer stopped included. */
 	assert_true(it_wait_sql_int(conn, 0, PROCESS_TIMEOUT_MS,
 	                            "SELECT count(*) FROM ferry.outbox_message"
-	                            " WHERE status <> 'ACKNOWLEDGED'"));
-	assert_int_equal(it_sql_int(conn, "SELECT count(*) FROM ferry.outbox_message"),
-	                 PAIRS * (WARMUP_MESSAGES + OUTAGE_MESSAGES));
+	                            " WHERE status <> 'ACKNOWLEDGED' AND topic LIKE '%s'",
+	                            PAIRS_TOPICS));
+	assert_int_equal(
+	    it_sql_int(conn, "SELECT count(*) FROM ferry.outbox_message WHERE topic LIKE '%s'",
+	               PAIRS_TOPICS),
+	    PAIRS * (WARMUP_MESSAGES + OUTAGE_MESSAGES));
 	for (i = 0; i < PAIRS; i++)
 		assert_int_equal(it_producer_stop(&pairs[i].consumer), 0);
 	assert_int_equal(it_producer_stop(&last), 0);
 	PQfinish(conn);
 }
 
+/*
+ * A retry pass waiting for Kafka: one delivery to a group nobody reads is made due (its timeout
+ * cut to 1 s) after Kafka stopped, so the retry job claims it and waits for a confirmation that
+ * cannot come (message.timeout.ms is half of FERRY_TRANSACTION_BOUND_MS: 15 s by default, longer
+ * than the deadline). Before the fix the shutdown waited for the pass until the watchdog's exit 3.
+ */
+static void test_sigterm_during_a_retry_pass_with_kafka_down(void **state)
+{
+	const char *const env[] = {"FERRY_SHUTDOWN_DEADLINE_MS=" SHUTDOWN_DEADLINE,
+	                           "FERRY_SHUTDOWN_TIMEOUT_MS=" SHUTDOWN_TIMEOUT,
+	                           "FERRY_RETRY_INTERVAL_MS=100", NULL};
+	PGconn *conn = it_pg_connect(faults_db.conninfo);
+	struct it_producer p = {0};
+	struct it_response r = {0};
+	char topic[IT_TOPIC_MAX], group[IT_TOPIC_MAX + 8], body[1024], path[128];
+	const char *shorter = "{\"acknowledgmentTimeoutSeconds\": 1}";
+	int64_t id;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "shutdown-retry");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	it_producer_start(&p, &faults_db, env);
+	snprintf(body, sizeof(body),
+	         "{\"topicName\":\"%s\",\"partitions\":1,\"consumerGroups\":[{"
+	         "\"consumerGroupName\":\"%s\",\"acknowledgmentTimeoutSeconds\":600,"
+	         "\"maxRetries\":5}]}",
+	         topic, group);
+	if (it_post(&p, "/api/topics/register", body, &r) != 201)
+		fail_msg("registering %s answered %ld: %s", topic, r.status, r.text);
+	it_response_free(&r);
+	id = it_send_message(&p, topic, "k1", "nobody reads this group");
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64 " AND status = 'SENT'",
+	                            id));
+
+	faults_kafka_stopped = true;
+	assert_int_equal(it_stack("stop-kafka"), 0);
+	/* Due now: the retry job claims it and waits for Kafka with the claim open. */
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64,
+	         it_sql_int(conn,
+	                    "SELECT consumer_group_id FROM ferry.message_delivery"
+	                    " WHERE message_id = %" PRId64,
+	                    id));
+	if (it_http(&p, "PUT", path, "application/json", shorter, strlen(shorter), &r) != 200)
+		fail_msg("updating the group answered %ld: %s", r.status, r.text);
+	it_response_free(&r);
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT least(count(*), 1) FROM pg_stat_activity"
+	                            " WHERE datname = current_database()"
+	                            " AND application_name = 'ferry-retry'"
+	                            " AND state = 'idle in transaction'"));
+	stop_within_deadline(&p, "producer", "retry pass waiting for Kafka");
+	/* Rolled back: not counted as a retry, still due. */
+	assert_int_equal(it_sql_int(conn,
+	                            "SELECT retry_count FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64,
+	                            id),
+	                 0);
+
+	assert_int_equal(it_stack("start-kafka"), 0);
+	faults_kafka_stopped = false;
+	it_producer_start(&p, &faults_db, env);
+	assert_true(it_wait_sql_int(conn, 1, PROCESS_TIMEOUT_MS,
+	                            "SELECT least(retry_count, 1) FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64,
+	                            id));
+	assert_true(it_kafka_count(topic) >= 2); /* the first delivery and the redelivery */
+	assert_int_equal(it_producer_stop(&p), 0);
+	PQfinish(conn);
+}
+
+/* A producer that never answers: a listener on 127.0.0.1 that accepts connections, reads what
+ * they send and never replies. */
+struct silent_peer {
+	int listen_fd;
+	int port;
+	int fds[16];        /* accepted, held open */
+	char heads[16][64]; /* the first bytes each sent */
+	size_t n;
+};
+
+static void silent_peer_open(struct silent_peer *sp)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	socklen_t len = sizeof(a);
+
+	memset(sp, 0, sizeof(*sp));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sp->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(sp->listen_fd >= 0);
+	assert_int_equal(bind(sp->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(sp->listen_fd, 16), 0);
+	assert_int_equal(getsockname(sp->listen_fd, (struct sockaddr *)&a, &len), 0);
+	sp->port = ntohs(a.sin_port);
+}
+
+/* it_wait_until condition: accepts what is waiting, reads what arrived, and is true once a POST
+ * of acknowledgments is among it (the consumer now waits for an answer that never comes). */
+static bool silent_peer_has_ack_post(void *arg)
+{
+	struct silent_peer *sp = arg;
+	size_t i;
+	int fd;
+
+	while (sp->n < 16 && (fd = accept4(sp->listen_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+		sp->fds[sp->n++] = fd;
+	for (i = 0; i < sp->n; i++) {
+		size_t have = strlen(sp->heads[i]);
+		ssize_t got;
+
+		if (have + 1 < sizeof(sp->heads[i]) &&
+		    (got = read(sp->fds[i], sp->heads[i] + have, sizeof(sp->heads[i]) - 1 - have)) >
+		        0)
+			sp->heads[i][have + (size_t)got] = '\0';
+		if (strncmp(sp->heads[i], "POST /api/messages/acknowledge ", 31) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void silent_peer_close(struct silent_peer *sp)
+{
+	size_t i;
+
+	for (i = 0; i < sp->n; i++)
+		close(sp->fds[i]);
+	close(sp->listen_fd);
+}
+
+static void test_sigterm_while_the_producer_does_not_answer_acks(void **state)
+{
+	PGconn *conn = it_pg_connect(faults_db.conninfo);
+	struct silent_peer sp;
+	struct it_producer silent = {0};
+	struct pair pr;
+	char topic[IT_TOPIC_MAX], key[32];
+	size_t k;
+
+	(void)state;
+	silent_peer_open(&sp);
+	silent.port = sp.port; /* no process: only its address, for the consumer's acks */
+	memset(&pr, 0, sizeof(pr));
+	it_topic(topic, sizeof(topic), "shutdown-acks");
+	snprintf(pr.topic, sizeof(pr.topic), "%s", topic);
+	snprintf(pr.group, sizeof(pr.group), "%s-g", topic);
+	it_producer_start(&pr.producer, &faults_db, producer_env);
+	register_topic(&pr);
+	it_consumer_start_group(&pr.consumer, &faults_db, &silent, pr.group, pr.topic,
+	                        consumer_env);
+	for (k = 0; k < OUTAGE_MESSAGES; k++) {
+		snprintf(key, sizeof(key), "k%zu", k);
+		(void)it_send_message(&pr.producer, pr.topic, key, "acks to nowhere");
+	}
+	assert_true(it_wait_sql_int(conn, OUTAGE_MESSAGES, PROCESS_TIMEOUT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"
+	                            " WHERE consumer_group = '%s'",
+	                            pr.group));
+	/* A POST of them is in progress, with its 10 s timeout: the wait to bound. */
+	assert_true(it_wait_until(silent_peer_has_ack_post, &sp, PROCESS_TIMEOUT_MS));
+	stop_within_deadline(&pr.consumer, "consumer", "producer not answering acknowledgments");
+	assert_int_equal(it_sql_int(conn,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"
+	                            " WHERE consumer_group = '%s'",
+	                            pr.group),
+	                 OUTAGE_MESSAGES);
+	silent_peer_close(&sp);
+
+	/* The next start, against a producer that answers, delivers them. */
+	it_consumer_start_group(&pr.consumer, &faults_db, &pr.producer, pr.group, pr.topic,
+	                        consumer_env);
+	assert_true(it_wait_sql_int(conn, OUTAGE_MESSAGES, PROCESS_TIMEOUT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message"
+	                            " WHERE topic = '%s' AND status = 'ACKNOWLEDGED'",
+	                            pr.topic));
+	assert_true(it_wait_sql_int(conn, 0, PROCESS_TIMEOUT_MS,
+	                            "SELECT count(*) FROM ferry_consumer.pending_ack"
+	                            " WHERE consumer_group = '%s'",
+	                            pr.group));
+	assert_int_equal(it_producer_stop(&pr.consumer), 0);
+	assert_int_equal(it_producer_stop(&pr.producer), 0);
+	PQfinish(conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sigterm_with_kafka_or_pg_down),
+	    cmocka_unit_test_teardown(test_sigterm_while_the_producer_does_not_answer_acks,
+	                              restore_stack),
+	    cmocka_unit_test_teardown(test_sigterm_during_a_retry_pass_with_kafka_down,
+	                              restore_stack),
+	    cmocka_unit_test_teardown(test_sigterm_with_kafka_or_pg_down, restore_stack),
 	};
 
 	return it_finish(cmocka_run_group_tests(tests, faults_setup, faults_teardown));
