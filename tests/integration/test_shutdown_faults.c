@@ -294,11 +294,13 @@ static void test_sigterm_during_a_retry_pass_with_kafka_down(void **state)
 	if (it_http(&p, "PUT", path, "application/json", shorter, strlen(shorter), &r) != 200)
 		fail_msg("updating the group answered %ld: %s", r.status, r.text);
 	it_response_free(&r);
+	/* Idle in its transaction for a while: waiting for Kafka, not between two statements. */
 	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
 	                            "SELECT least(count(*), 1) FROM pg_stat_activity"
 	                            " WHERE datname = current_database()"
 	                            " AND application_name = 'ferry-retry'"
-	                            " AND state = 'idle in transaction'"));
+	                            " AND state = 'idle in transaction'"
+	                            " AND now() - state_change > interval '500 ms'"));
 	stop_within_deadline(&p, "producer", "retry pass waiting for Kafka");
 	/* Rolled back: not counted as a retry, still due. */
 	assert_int_equal(it_sql_int(conn,
