@@ -1,6 +1,7 @@
 /*
  * http_pg.h - what a request handler does to get a database connection: borrow one from the
- * pool, or answer 503 {"error": "database unavailable: ..."} itself.
+ * pool, or answer 503 {"error": "database unavailable: ..."} itself; and how it answers when a
+ * database call failed.
  */
 #ifndef FERRY_HTTP_PG_H
 #define FERRY_HTTP_PG_H
@@ -9,7 +10,18 @@
 #include "common/pg.h"
 
 /* A pooled connection (give it back with pg_pool_put), or NULL after answering the exchange
- * with 503: the handler then just returns. */
+ * with 503: the handler then just returns. The connection carries the pool's client-side
+ * bound (pg_pool_set_bound): every statement made on it is answered in time or fails. */
 PGconn *http_pg_conn(struct http_exchange *ex, struct pg_pool *pool, int timeout_ms);
+
+/*
+ * Answers a request whose database call failed with errstr (from a store function): 503
+ * "<what>: <errstr>". When that failure was the connection's bound expiring on this thread
+ * (pg_last_timed_out), 503 "<errstr>" instead ("database did not answer within N ms
+ * (connection dropped)"), followed for a request that changes something (any method but GET
+ * and HEAD) by "; outcome unknown", since the server may still apply it. Call on the thread
+ * that made the call, before it borrows another connection; conn may have been given back.
+ */
+void http_pg_error(struct http_exchange *ex, const char *what, const char *errstr);
 
 #endif

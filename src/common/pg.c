@@ -8,6 +8,7 @@
 #include "common/pg.h"
 
 #include <errno.h>
+#include <libpq-events.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@ static void pg_copy_line(const char *msg, char *errstr, size_t errstr_size)
 }
 
 static _Thread_local char pg_sqlstate[6];
+static _Thread_local bool pg_timed_out; /* see pg_last_timed_out */
 
 const char *pg_last_sqlstate(void)
 {
@@ -42,6 +44,64 @@ const char *pg_last_sqlstate(void)
 void pg_last_sqlstate_clear(void)
 {
 	pg_sqlstate[0] = '\0';
+	pg_timed_out = false;
+}
+
+bool pg_last_timed_out(void)
+{
+	return pg_timed_out;
+}
+
+/* What pg_set_bound attaches to a connection, as libpq instance data of pg_bound_event. */
+struct pg_bound {
+	long timeout_ms; /* each statement's client-side bound; <= 0: none */
+	bool expired;    /* a statement was not answered in time: the connection was dropped */
+};
+
+/* libpq calls this on the connection's events; the bound is freed with the connection. */
+static int pg_bound_event(PGEventId id, void *info, void *pass)
+{
+	(void)pass;
+	if (id == PGEVT_CONNDESTROY) {
+		PGEventConnDestroy *e = info;
+
+		free(PQinstanceData(e->conn, pg_bound_event));
+	}
+	return 1; /* never refuses an event: a refused PGEVT_REGISTER would cancel it */
+}
+
+int pg_set_bound(PGconn *conn, long timeout_ms)
+{
+	struct pg_bound *b = PQinstanceData(conn, pg_bound_event);
+
+	if (b == NULL) {
+		if (timeout_ms <= 0)
+			return 0;
+		b = calloc(1, sizeof(*b));
+		if (b == NULL)
+			return -1;
+		if (!PQregisterEventProc(conn, pg_bound_event, "ferry bound", NULL) ||
+		    !PQsetInstanceData(conn, pg_bound_event, b)) {
+			free(b);
+			return -1;
+		}
+	}
+	b->timeout_ms = timeout_ms;
+	return 0;
+}
+
+long pg_bound_ms(const PGconn *conn)
+{
+	const struct pg_bound *b = conn ? PQinstanceData(conn, pg_bound_event) : NULL;
+
+	return b && b->timeout_ms > 0 ? b->timeout_ms : 0;
+}
+
+bool pg_bound_expired(const PGconn *conn)
+{
+	const struct pg_bound *b = conn ? PQinstanceData(conn, pg_bound_event) : NULL;
+
+	return b != NULL && b->expired;
 }
 
 void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size)
@@ -49,6 +109,16 @@ void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t
 	const char *msg = NULL, *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	snprintf(pg_sqlstate, sizeof(pg_sqlstate), "%s", state ? state : "");
+	/* Once a bound expired on conn, every later failure on it is that one (the connection
+	 * was dropped): the caller answers "did not answer", not "no connection". */
+	pg_timed_out = pg_bound_expired(conn);
+	if (pg_timed_out) {
+		if (errstr_size > 0)
+			snprintf(errstr, errstr_size,
+			         "database did not answer within %ld ms (connection dropped)",
+			         pg_bound_ms(conn));
+		return;
+	}
 
 	/* The primary message alone ("topic 'x' is not registered"), without libpq's "ERROR:  "
 	 * prefix and DETAIL lines, is what a client of the API should read. */
@@ -71,9 +141,27 @@ bool pg_result_ok(const PGresult *res)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	struct pg_bound *b = PQinstanceData(conn, pg_bound_event);
+	bool timed_out = false;
+	PGresult *res;
+
+	if (b == NULL || b->timeout_ms <= 0)
+		return params == NULL && nparams == 0
+		           ? PQexec(conn, sql)
+		           : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (b->expired)
+		return NULL; /* dropped: libpq would fail too, without saying why */
+	res = pg_exec_within(conn, sql, nparams, params, b->timeout_ms, &timed_out);
+	if (timed_out)
+		b->expired = true;
+	return res;
+}
+
 int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexec(conn, sql);
+	PGresult *res = pg_exec(conn, sql, 0, NULL);
 	int rc = 0;
 
 	if (!pg_result_ok(res)) {
@@ -155,7 +243,7 @@ int pg_json_query(PGconn *conn, const char *sql, int nparams, const char *const 
 	*out = NULL;
 	if (sqlstate)
 		sqlstate[0] = '\0';
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = pg_exec(conn, sql, nparams, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
@@ -181,7 +269,7 @@ done:
 int pg_int_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                  int64_t *out, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *res = pg_exec(conn, sql, nparams, params);
 	int rc = -1;
 
 	*out = 0;
@@ -277,14 +365,18 @@ PGresult *pg_exec_within(PGconn *conn, const char *sql, int nparams, const char 
 
 	*timed_out = false;
 	if (timeout_ms <= 0)
-		return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		return params == NULL && nparams == 0
+		           ? PQexec(conn, sql)
+		           : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	deadline = clock_monotonic_ms() + timeout_ms;
 	/* Non-blocking, so that sending a large statement to a server that reads nothing cannot
 	 * block in send(2) either. */
 	was_nonblocking = PQisnonblocking(conn);
 	if (PQsetnonblocking(conn, 1) != 0)
 		return NULL;
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	if (params == NULL && nparams == 0
+	        ? !PQsendQuery(conn, sql)
+	        : !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		goto done;
 	for (;;) {
 		int f = PQflush(conn);
@@ -357,11 +449,17 @@ struct pg_pool {
 	int idle_count;
 	int open_count;                  /* connections handed out + idle */
 	struct pg_session_limits limits; /* applied to each connection opened */
+	long bound_ms;                   /* pg_set_bound of each connection opened; 0: none */
 };
 
 void pg_pool_set_limits(struct pg_pool *pool, const struct pg_session_limits *limits)
 {
 	pool->limits = *limits;
+}
+
+void pg_pool_set_bound(struct pg_pool *pool, long timeout_ms)
+{
+	pool->bound_ms = timeout_ms;
 }
 
 struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size)
@@ -408,6 +506,8 @@ PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t e
 	PGconn *conn = NULL;
 	int must_open = 0;
 
+	/* A new request: an earlier one's timeout must not colour this one's errors. */
+	pg_timed_out = false;
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		if (pool->idle_count > 0) {
@@ -436,6 +536,12 @@ PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t e
 	}
 	if (conn == NULL) {
 		conn = pg_connect(pool->conninfo, pool->app_name, errstr, errstr_size);
+		/* The bound first: the SET statements are the connection's first round trips. */
+		if (conn != NULL && pg_set_bound(conn, pool->bound_ms) != 0) {
+			snprintf(errstr, errstr_size, "out of memory");
+			PQfinish(conn);
+			conn = NULL;
+		}
 		if (conn != NULL &&
 		    pg_apply_limits(conn, &pool->limits, errstr, errstr_size) != 0) {
 			PQfinish(conn);

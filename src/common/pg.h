@@ -51,13 +51,52 @@ void pg_error_line(const PGconn *conn, const PGresult *res, char *errstr, size_t
  */
 const char *pg_last_sqlstate(void);
 
-/* Forgets the calling thread's last SQLSTATE (call before a sequence whose errors you classify). */
+/* Forgets the calling thread's last SQLSTATE and pg_last_timed_out (call before a sequence
+ * whose errors you classify). */
 void pg_last_sqlstate_clear(void);
+
+/*
+ * True when the last error pg_error_line reported on the calling thread was a statement its
+ * connection's bound (pg_set_bound) expired on: the server did not answer in time, the
+ * connection was dropped, and whether the statement ran is unknown. Errstr then reads
+ * "database did not answer within N ms (connection dropped)". Thread-local, like
+ * pg_last_sqlstate; pg_pool_get clears it.
+ */
+bool pg_last_timed_out(void);
 
 /* True when `res` is COMMAND_OK or TUPLES_OK. NULL is false. */
 bool pg_result_ok(const PGresult *res);
 
-/* Runs a parameterless command (BEGIN/COMMIT/ROLLBACK...). Returns 0, or -1 with errstr. */
+/*
+ * Gives conn a client-side bound: from then on every statement run through pg_exec (and so
+ * pg_command, pg_json_query, pg_int_query, pg_apply_limits, and the stores built on them) that
+ * the server has not answered within timeout_ms drops the connection (see pg_exec_within).
+ * The bound lives with the connection (libpq instance data, freed by PQfinish), so a pooled
+ * connection carries it into every request that borrows it. timeout_ms <= 0 removes it.
+ * Returns 0, or -1 when out of memory (no bound then). The thread owning conn.
+ */
+int pg_set_bound(PGconn *conn, long timeout_ms) __attribute__((warn_unused_result));
+
+/* conn's bound in ms (pg_set_bound), 0 when it has none. */
+long pg_bound_ms(const PGconn *conn);
+
+/* True when a statement on conn was not answered within its bound: conn was dropped. */
+bool pg_bound_expired(const PGconn *conn);
+
+/*
+ * Runs one statement the way every store does: PQexec when params is NULL and nparams 0 (the
+ * simple protocol: several statements separated by ';' allowed), else PQexecParams (text
+ * parameters, NULL = SQL NULL, text results); bounded by conn's bound when it has one
+ * (pg_set_bound), plain libpq otherwise. Returns what libpq would: the result (the caller
+ * PQclears it), NULL or an error result on failure (report it with pg_error_line, which then
+ * names the bound when it expired). After an expired bound, conn is CONNECTION_BAD and every
+ * later pg_exec on it returns NULL at once. The thread owning conn.
+ */
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
+    __attribute__((warn_unused_result));
+
+/* Runs a parameterless command (BEGIN/COMMIT/ROLLBACK...) through pg_exec. Returns 0, or -1
+ * with errstr. */
 int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
@@ -111,7 +150,9 @@ bool pg_result_timed_out(const PGresult *res);
  * it), *timed_out is set and NULL returned. Whether the statement ran is then unknown: the
  * server may still run it when it wakes. Otherwise returns what PQexecParams would (the last
  * result; NULL or an error result on failure, message via pg_error_line). timeout_ms <= 0 is
- * plain PQexecParams. The caller PQclears the result. The thread owning conn.
+ * plain PQexecParams. params NULL with nparams 0 sends the statement as PQexec would (simple
+ * protocol, several statements allowed). The caller PQclears the result. The thread owning
+ * conn.
  */
 PGresult *pg_exec_within(PGconn *conn, const char *sql, int nparams, const char *const *params,
                          long timeout_ms, bool *timed_out) __attribute__((warn_unused_result));
@@ -125,13 +166,19 @@ struct pg_pool *pg_pool_new(const char *conninfo, const char *app_name, int size
  * to open when they cannot be applied. Call before the pool is shared between threads. */
 void pg_pool_set_limits(struct pg_pool *pool, const struct pg_session_limits *limits);
 
+/* Every connection the pool opens from now on gets a client-side bound of timeout_ms
+ * (pg_set_bound), set before the limits' SET statements, so those are bounded too. 0: none.
+ * Call before the pool is shared between threads. */
+void pg_pool_set_bound(struct pg_pool *pool, long timeout_ms);
+
 /* Closes every connection and frees the pool. All connections must have been returned. */
 void pg_pool_destroy(struct pg_pool *pool);
 
 /*
  * Borrows an open, idle connection, waiting up to timeout_ms for one to be free. Returns it
  * (the caller must give it back with pg_pool_put), or NULL with errstr when none is free in
- * time or the database cannot be reached. Any thread.
+ * time or the database cannot be reached (or did not answer a new connection's SET statements
+ * within the pool's bound). Clears the thread's pg_last_timed_out. Any thread.
  */
 PGconn *pg_pool_get(struct pg_pool *pool, int timeout_ms, char *errstr, size_t errstr_size);
 

@@ -101,7 +101,7 @@ static void api_consumer_list(struct http_exchange *ex, struct api_consumer_cont
 	                                      sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	if (rc != 0) {
-		http_exchange_error(ex, 503, "query failed: %s", errstr);
+		http_pg_error(ex, "query failed", errstr);
 		return;
 	}
 	body = json_loads(text, JSON_DECODE_ANY, NULL);

@@ -16,7 +16,7 @@
 static int inbox_store_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                             PGresult **out, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *res = pg_exec(conn, sql, nparams, params);
 
 	if (!pg_result_ok(res)) {
 		pg_error_line(conn, res, errstr, errstr_size);

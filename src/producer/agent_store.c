@@ -79,7 +79,7 @@
 static int agent_store_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                             PGresult **res, char *errstr, size_t errstr_size)
 {
-	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	*res = pg_exec(conn, sql, nparams, params);
 	if (pg_result_ok(*res))
 		return AGENT_STORE_OK;
 	pg_error_line(conn, *res, errstr, errstr_size);

@@ -55,7 +55,7 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 		goto done;
 	if (delivery_store_acknowledge(conn, acks, n, outcomes, errstr, sizeof(errstr)) != 0) {
 		/* Nothing was recorded; the consumer keeps the acks and sends them again. */
-		http_exchange_error(ex, 503, "acknowledgments not recorded: %s", errstr);
+		http_pg_error(ex, "acknowledgments not recorded", errstr);
 		goto done;
 	}
 	results = json_array();
@@ -145,7 +145,7 @@ static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
 		return;
 	if (delivery_store_list_group(conn, group, status, after, (int)limit, &page, errstr,
 	                              sizeof(errstr)) != 0)
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
 	pg_pool_put(ctx->pool, conn);
@@ -161,7 +161,7 @@ static void api_stats(struct http_exchange *ex, void *opaque)
 	if (conn == NULL)
 		return;
 	if (delivery_store_stats(conn, &stats, errstr, sizeof(errstr)) != 0)
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, stats);
 	pg_pool_put(ctx->pool, conn);

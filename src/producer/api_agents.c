@@ -34,7 +34,7 @@ static void api_agents_answer(struct http_exchange *ex, int rc, json_t *out, int
 		http_exchange_error(ex, 404, "%s", what);
 		break;
 	default:
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 		break;
 	}
 	json_decref(out);

@@ -268,7 +268,7 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 	}
 	pg_pool_put(ctx->pool, conn);
 	if (found < 0)
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 	else if (found == 0)
 		http_exchange_error(ex, 404, "no message with id %" PRId64, id);
 	else
@@ -290,7 +290,7 @@ static void api_list_pending(struct http_exchange *ex, void *opaque)
 	if (conn == NULL)
 		return;
 	if (outbox_store_list_pending(conn, after, (int)limit, &page, errstr, sizeof(errstr)) != 0)
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
 	pg_pool_put(ctx->pool, conn);

@@ -36,7 +36,7 @@ static void api_redrive_error(struct http_exchange *ex, enum retry_store_error e
 		http_exchange_error(ex, 400, "%s", errstr);
 		break;
 	default:
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 		break;
 	}
 }
@@ -74,7 +74,7 @@ static void api_list_failed(struct http_exchange *ex, void *opaque)
 	if (retry_store_list_dead(conn, group, status, after, (int)limit,
 	                          newest && strcmp(newest, "true") == 0, &page, errstr,
 	                          sizeof(errstr)) != 0)
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
 	pg_pool_put(ctx->pool, conn);
@@ -193,7 +193,7 @@ static void api_retry_bulk(struct http_exchange *ex, void *opaque)
 	if (retry_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,
 	                             &requeued, errstr, sizeof(errstr)) != 0) {
 		pg_pool_put(ctx->pool, conn);
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 		goto done;
 	}
 	pg_pool_put(ctx->pool, conn);

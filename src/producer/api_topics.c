@@ -44,7 +44,7 @@ static void api_topics_answer(struct http_exchange *ex, int rc, json_t *out, int
 		http_exchange_error(ex, 409, "%s", errstr);
 		break;
 	default:
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 		break;
 	}
 	json_decref(out);
@@ -150,7 +150,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		goto done;
 	}
 	if (rc != REGISTRY_STORE_NOT_FOUND) {
-		http_exchange_error(ex, 503, "database error: %s", errstr);
+		http_pg_error(ex, "database error", errstr);
 		goto done;
 	}
 	rc = api_topics_create_kafka_topic(ctx, &req, &kafka_topic, errstr, sizeof(errstr));

@@ -43,23 +43,23 @@ int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, si
 		}
 		params[a] = strbuf_str(&arr[a]);
 	}
-	res = PQexecParams(conn,
-	                   /* The joins see the rows as they were before the acknowledgments (one
-	                    * snapshot): the topic, and when the group was last sent the message,
-	                    * for the publish-to-acknowledgment latency. An acknowledgment that
-	                    * beat the relay's record of the send (the consumer read the record
-	                    * before the relay marked it) took no measurable time: 0, so that
-	                    * every recorded success is observed. */
-	                   "SELECT a.ord, a.result, coalesce(a.group_status, ''),"
-	                   " coalesce(m.topic, ''), coalesce(extract(epoch FROM clock_timestamp()"
-	                   " - coalesce(d.last_retry_at, d.sent_at)),"
-	                   " CASE WHEN m.id IS NULL THEN -1 ELSE 0 END)"
-	                   " FROM ferry.acknowledge($1::bigint[], $2::text[], $3::boolean[],"
-	                   " $4::text[], $5::text[], $6::text[]) a"
-	                   " LEFT JOIN ferry.outbox_message m ON m.id = ($1::bigint[])[a.ord]"
-	                   " LEFT JOIN ferry.message_delivery d ON d.message_id = m.id"
-	                   "  AND d.consumer_group = ($2::text[])[a.ord]",
-	                   6, NULL, params, NULL, NULL, 0);
+	res = pg_exec(conn,
+	              /* The joins see the rows as they were before the acknowledgments (one
+	               * snapshot): the topic, and when the group was last sent the message,
+	               * for the publish-to-acknowledgment latency. An acknowledgment that
+	               * beat the relay's record of the send (the consumer read the record
+	               * before the relay marked it) took no measurable time: 0, so that
+	               * every recorded success is observed. */
+	              "SELECT a.ord, a.result, coalesce(a.group_status, ''),"
+	              " coalesce(m.topic, ''), coalesce(extract(epoch FROM clock_timestamp()"
+	              " - coalesce(d.last_retry_at, d.sent_at)),"
+	              " CASE WHEN m.id IS NULL THEN -1 ELSE 0 END)"
+	              " FROM ferry.acknowledge($1::bigint[], $2::text[], $3::boolean[],"
+	              " $4::text[], $5::text[], $6::text[]) a"
+	              " LEFT JOIN ferry.outbox_message m ON m.id = ($1::bigint[])[a.ord]"
+	              " LEFT JOIN ferry.message_delivery d ON d.message_id = m.id"
+	              "  AND d.consumer_group = ($2::text[])[a.ord]",
+	              6, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;

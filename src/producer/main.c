@@ -234,6 +234,9 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	pg_pool_set_limits(pool, &db_limits);
+	/* And bounded on our side too: a hung server (where statement_timeout never fires) costs
+	 * a request FERRY_DB_REQUEST_TIMEOUT_MS per statement, then 503. */
+	pg_pool_set_bound(pool, cfg.db_request_timeout_ms);
 	if (cfg.relay_enabled) {
 		struct relay_options ro = {
 		    .conninfo = conninfo,

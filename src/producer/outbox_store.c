@@ -372,10 +372,10 @@ int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_
 
 	*out = NULL;
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
-	res = PQexecParams(conn,
-	                   "SELECT " OUTBOX_STORE_MESSAGE_JSON
-	                   "::text FROM ferry.outbox_message m WHERE m.id = $1",
-	                   1, NULL, params, NULL, NULL, 0);
+	res = pg_exec(conn,
+	              "SELECT " OUTBOX_STORE_MESSAGE_JSON
+	              "::text FROM ferry.outbox_message m WHERE m.id = $1",
+	              1, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
@@ -407,11 +407,10 @@ int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t 
 	*out = NULL;
 	snprintf(after, sizeof(after), "%" PRId64, after_id);
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecParams(conn,
-	                   "SELECT " OUTBOX_STORE_MESSAGE_JSON
-	                   "::text, m.id FROM ferry.outbox_message m"
-	                   " WHERE m.status = 'PENDING' AND m.id > $1 ORDER BY m.id LIMIT $2",
-	                   2, NULL, params, NULL, NULL, 0);
+	res = pg_exec(conn,
+	              "SELECT " OUTBOX_STORE_MESSAGE_JSON "::text, m.id FROM ferry.outbox_message m"
+	              " WHERE m.status = 'PENDING' AND m.id > $1 ORDER BY m.id LIMIT $2",
+	              2, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
@@ -439,9 +438,11 @@ int outbox_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, c
 	PGresult *res;
 	int rc = -1;
 
-	res = PQexec(conn, "SELECT count(*),"
-	                   " coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
-	                   " FROM ferry.outbox_message WHERE status = 'PENDING'");
+	res = pg_exec(conn,
+	              "SELECT count(*),"
+	              " coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
+	              " FROM ferry.outbox_message WHERE status = 'PENDING'",
+	              0, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;

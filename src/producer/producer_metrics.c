@@ -131,7 +131,7 @@ void producer_metrics_destroy(struct producer_metrics *m)
  */
 static int api_metrics_deliveries(struct api_metrics_context *ctx, PGconn *conn)
 {
-	PGresult *res = PQexec(
+	PGresult *res = pg_exec(
 	    conn,
 	    "SELECT t.topic_name, g.consumer_group_name, count(d.message_id),"
 	    " coalesce(extract(epoch FROM now() - min(d.sent_at)), 0), NULL"
@@ -140,7 +140,8 @@ static int api_metrics_deliveries(struct api_metrics_context *ctx, PGconn *conn)
 	    " LEFT JOIN ferry.message_delivery d ON d.consumer_group_id = g.id AND d.status = 'SENT'"
 	    " GROUP BY 1, 2"
 	    " UNION ALL SELECT NULL, NULL, NULL, NULL, count(*) FROM ferry.message_delivery d"
-	    " WHERE d.status = 'SENT' AND d.due_at <= now()");
+	    " WHERE d.status = 'SENT' AND d.due_at <= now()",
+	    0, NULL);
 	int i, n, rc = -1;
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -174,8 +175,10 @@ static int api_metrics_backlog(struct api_metrics_context *ctx)
 
 	if (conn == NULL)
 		return -1;
-	res = PQexec(conn, "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)),"
-	                   " 0) FROM ferry.outbox_message WHERE status = 'PENDING'");
+	res = pg_exec(conn,
+	              "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)),"
+	              " 0) FROM ferry.outbox_message WHERE status = 'PENDING'",
+	              0, NULL);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		metric_set(ctx->metrics->backlog, NULL, strtod(PQgetvalue(res, 0, 0), NULL));
 		metric_set(ctx->metrics->oldest_pending, NULL, strtod(PQgetvalue(res, 0, 1), NULL));

@@ -49,7 +49,7 @@ static int registry_store_exec(PGconn *conn, const char *sql, int nparams,
 	const char *state;
 	bool unique_violation;
 
-	*res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	*res = pg_exec(conn, sql, nparams, params);
 	if (pg_result_ok(*res))
 		return REGISTRY_STORE_OK;
 	pg_error_line(conn, *res, errstr, errstr_size);

@@ -23,11 +23,11 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
 
 	*failed = *expired = 0;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecParams(conn,
-	                   "SELECT s.status, s.consumer_group, coalesce(m.topic, '')"
-	                   " FROM ferry.retry_settle_spent($1::integer, $2) s"
-	                   " LEFT JOIN ferry.outbox_message m ON m.id = s.message_id",
-	                   2, NULL, params, NULL, NULL, 0);
+	res = pg_exec(conn,
+	              "SELECT s.status, s.consumer_group, coalesce(m.topic, '')"
+	              " FROM ferry.retry_settle_spent($1::integer, $2) s"
+	              " LEFT JOIN ferry.outbox_message m ON m.id = s.message_id",
+	              2, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		PQclear(res);
@@ -117,7 +117,7 @@ int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *
 	snprintf(lim, sizeof(lim), "%d", limit);
 	if (pg_command(conn, "BEGIN", errstr, errstr_size) != 0)
 		return -1;
-	batch->res = PQexecParams(conn, retry_store_claim_sql, 1, NULL, params, NULL, NULL, 0);
+	batch->res = pg_exec(conn, retry_store_claim_sql, 1, params);
 	if (PQresultStatus(batch->res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, batch->res, errstr, errstr_size);
 		goto fail;
@@ -220,7 +220,7 @@ int retry_store_record(PGconn *conn, const struct retry_batch *batch,
 	 * that the next pass takes the deliveries behind it (an update that names none of status,
 	 * negative_ack_at and redrive_requested_at: the due_at trigger leaves this due_at alone).
 	 */
-	res = PQexecParams(
+	res = pg_exec(
 	    conn,
 	    "WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
 	    "  $4::integer[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[])"
@@ -255,7 +255,7 @@ int retry_store_record(PGconn *conn, const struct retry_batch *batch,
 	    "  f.republish_failures, 'trigger', f.trigger, 'nextAttemptAt', f.due_at,"
 	    "  'fallbackReason', f.fallback_reason))"
 	    " FROM f",
-	    N_ARRAYS + 1, NULL, params, NULL, NULL, 0);
+	    N_ARRAYS + 1, params);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
@@ -330,7 +330,7 @@ int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status
 	snprintf(lim, sizeof(lim), "%d", limit);
 	if (pg_command(conn, "BEGIN", errstr, errstr_size) != 0)
 		return -1;
-	res = PQexecParams(
+	res = pg_exec(
 	    conn,
 	    "WITH c AS (SELECT d.message_id, d.consumer_group_id, d.status, d.retry_count"
 	    "  FROM ferry.message_delivery d JOIN ferry.outbox_message m ON m.id = d.message_id"
@@ -348,15 +348,14 @@ int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status
 	    "   jsonb_build_object('previousStatus', u.previous_status, 'previousRetryCount',"
 	    "   u.previous_count, 'target', 'group', 'bulk', true) FROM u)"
 	    " SELECT count(*), coalesce(array_agg(DISTINCT u.message_id), '{}')::text FROM u",
-	    4, NULL, params, NULL, NULL, 0);
+	    4, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
 	}
 	*requeued = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	ids = PQgetvalue(res, 0, 1);
-	res2 = PQexecParams(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1, NULL, &ids,
-	                    NULL, NULL, 0);
+	res2 = pg_exec(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1, &ids);
 	if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res2, errstr, errstr_size);
 		goto done;
@@ -447,7 +446,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 	snprintf(age, sizeof(age), "%" PRId64, older_than_s);
 	/* Batches, each committed on its own, so the outbox is never locked for long. */
 	for (;;) {
-		PGresult *res = PQexecParams(
+		PGresult *res = pg_exec(
 		    conn,
 		    "WITH c AS (SELECT d.message_id, d.consumer_group_id"
 		    "  FROM ferry.message_delivery d JOIN ferry.outbox_message m ON m.id = d.message_id"
@@ -462,7 +461,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		              "  detail) SELECT del.message_id, del.consumer_group, 'dead_letter_deleted', $4,"
 		              "  jsonb_build_object('status', del.status) FROM del)"
 		              " SELECT count(*), coalesce(array_agg(DISTINCT del.message_id), '{}')::text FROM del",
-		    5, NULL, params, NULL, NULL, 0);
+		    5, params);
 		const char *ids;
 		int64_t n;
 		PGresult *res2;
@@ -479,7 +478,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		ids = PQgetvalue(res, 0, 1);
 		/* Messages nothing waits for any more go; the others' status follows their groups.
 		 */
-		res2 = PQexecParams(
+		res2 = pg_exec(
 		    conn,
 		    "WITH gone AS (DELETE FROM ferry.outbox_message m"
 		    "  WHERE m.id = ANY($1::bigint[]) AND m.status <> 'PENDING'"
@@ -489,7 +488,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		    "   WHERE d.message_id = m.id))"
 		    "  RETURNING m.id)"
 		    " SELECT count(*) FROM gone",
-		    1, NULL, &ids, NULL, NULL, 0);
+		    1, &ids);
 		if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
 			pg_error_line(conn, res2, errstr, errstr_size);
 			PQclear(res);
@@ -499,8 +498,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		*deliveries += n;
 		*messages += strtoll(PQgetvalue(res2, 0, 0), NULL, 10);
 		PQclear(res2);
-		res2 = PQexecParams(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1,
-		                    NULL, &ids, NULL, NULL, 0);
+		res2 = pg_exec(conn, "SELECT ferry.settle_message_status($1::bigint[])", 1, &ids);
 		PQclear(res);
 		if (PQresultStatus(res2) != PGRES_TUPLES_OK) {
 			pg_error_line(conn, res2, errstr, errstr_size);
@@ -517,7 +515,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 	/* Messages the relay gave up on (never on Kafka, no deliveries) have no group: only an
 	 * unfiltered deletion takes them. */
 	while (group == NULL) {
-		PGresult *res = PQexecParams(
+		PGresult *res = pg_exec(
 		    conn,
 		    "WITH c AS (SELECT m.id FROM ferry.outbox_message m"
 		    "  WHERE m.status = 'FAILED' AND m.sent_at IS NULL"
@@ -528,7 +526,7 @@ enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
 		              " gone AS (DELETE FROM ferry.outbox_message m USING c WHERE m.id = c.id"
 		              "  RETURNING m.id)"
 		              " SELECT count(*) FROM gone",
-		    3, NULL, (const char *const[]){before, lim, age}, NULL, NULL, 0);
+		    3, (const char *const[]){before, lim, age});
 		int64_t n;
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -6,6 +6,11 @@
  *   stopped (SIGSTOP); an unbatched and a batched send end with 503 "outcome unknown" within
  *   FERRY_DB_REQUEST_TIMEOUT_MS, and once the backends run again a retry with the same
  *   idempotency key leaves exactly one row per key.
+ * - Every other route that reads or writes the database, on a hung database: with the
+ *   backend behind the pool's idle connection stopped, an acknowledgment, a heartbeat, a
+ *   message lookup, the topic list, the statistics and health each answer 503 "database did
+ *   not answer within FERRY_DB_REQUEST_TIMEOUT_MS" (the writes adding "outcome unknown")
+ *   within the bound plus a margin; /metrics answers within it with ferry_database_up 0.
  * - Dead-letter deletion: with a 1 ms budget, DELETE /api/messages/failed answers after its
  *   first batch with "complete": false, and calling again finishes the job.
  * - Kafka down: registering a topic answers 503 naming Kafka within FERRY_HTTP_KAFKA_TIMEOUT_MS
@@ -115,12 +120,43 @@ static void send_body(struct send *s, const char *topic, const char *key, bool b
 	         topic, key, key, batched ? "true" : "false");
 }
 
+/* Stops (SIGSTOP) every backend of this database whose application_name is in `apps` (an SQL
+ * list: "'a', 'b'"), remembering them for continue_backends. Returns how many. */
+static int stop_backends(const char *apps)
+{
+	char sql[512];
+	PGresult *res;
+	int n;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+	         " AND application_name IN (%s)",
+	         apps);
+	res = PQexec(fx.conn, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	n = PQntuples(res);
+	if (n > MAX_STOPPED - n_stopped) {
+		PQclear(res);
+		fail_msg("%d backends of %s: more than this test stops", n, apps);
+	}
+	for (int i = 0; i < n; i++) {
+		pid_t pid = (pid_t)strtol(PQgetvalue(res, i, 0), NULL, 10);
+
+		if (kill(pid, SIGSTOP) != 0) {
+			PQclear(res);
+			fail_msg("cannot stop backend %d: %s", (int)pid, strerror(errno));
+		}
+		stopped[n_stopped++] = pid;
+	}
+	PQclear(res);
+	return n;
+}
+
 static void test_hung_database(void **state)
 {
 	char topic[IT_TOPIC_MAX];
 	struct send warm[2], hung[2];
 	pthread_t threads[2];
-	PGresult *res;
 	char *pids;
 
 	(void)state;
@@ -135,20 +171,7 @@ static void test_hung_database(void **state)
 	}
 	/* Stop the backends behind them: to the producer the server hangs, and no
 	 * statement_timeout can fire in a process that does not run. */
-	res = PQexec(fx.conn, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-	                      " AND application_name IN ('ferry-producer-api', 'ferry-batcher')");
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	assert_true(PQntuples(res) >= 2 && PQntuples(res) <= MAX_STOPPED);
-	for (int i = 0; i < PQntuples(res); i++) {
-		pid_t pid = (pid_t)strtol(PQgetvalue(res, i, 0), NULL, 10);
-
-		if (kill(pid, SIGSTOP) != 0) {
-			PQclear(res);
-			fail_msg("cannot stop backend %d: %s", (int)pid, strerror(errno));
-		}
-		stopped[n_stopped++] = pid;
-	}
-	PQclear(res);
+	assert_true(stop_backends("'ferry-producer-api', 'ferry-batcher'") >= 2);
 	send_body(&hung[0], topic, "hung-unbatched", false);
 	send_body(&hung[1], topic, "hung-batched", true);
 	for (int i = 0; i < 2; i++)
@@ -191,6 +214,72 @@ static void test_hung_database(void **state)
 	                            " AND idempotency_key LIKE 'hung-%%'",
 	                            topic),
 	                 2);
+}
+
+/* A request the hung-database test makes, and what it must answer. */
+struct bounded_call {
+	const char *method;
+	const char *path;
+	const char *body; /* JSON, NULL: none */
+	bool writes;      /* the answer must say the outcome is unknown */
+};
+
+static void test_hung_database_every_route(void **state)
+{
+	static const struct bounded_call calls[] = {
+	    {"POST", "/api/messages/acknowledge",
+	     "{\"messageId\": 1, \"consumerGroup\": \"bounds-g\", \"success\": true}", true},
+	    {"POST", "/api/agents/consumers/heartbeat",
+	     "{\"serviceId\": \"svc-bounds\", \"instanceId\": \"i-1\"}", true},
+	    {"GET", "/api/messages/1", NULL, false},
+	    {"GET", "/api/topics", NULL, false},
+	    {"GET", "/api/messages/stats", NULL, false},
+	    {"GET", "/api/messages/health", NULL, false},
+	    {"GET", "/metrics", NULL, false},
+	};
+	const char *want = "database did not answer within " STR(DB_TIMEOUT_MS) " ms";
+	struct it_response r = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		const struct bounded_call *c = &calls[i];
+		bool metrics = strcmp(c->path, "/metrics") == 0;
+		bool health = strcmp(c->path, "/api/messages/health") == 0;
+		const char *error;
+		int64_t t0, took;
+
+		/* One answered request leaves an idle connection in the pool (the previous
+		 * call's dropped connection took the idle ones with it); its backend stopped,
+		 * the next request borrows a connection whose server does not answer. */
+		if (it_get(&fx.producer, "/api/topics", &r) != 200)
+			fail_msg("GET /api/topics before %s %s answered %ld: %s", c->method,
+			         c->path, r.status, r.text ? r.text : r.error);
+		assert_true(stop_backends("'ferry-producer-api'") >= 1);
+		t0 = it_now_ms();
+		it_http(&fx.producer, c->method, c->path, c->body ? "application/json" : NULL,
+		        c->body, c->body ? strlen(c->body) : 0, &r);
+		took = it_now_ms() - t0;
+		continue_backends(NULL);
+		if (metrics) {
+			if (r.status != 200 || r.text == NULL ||
+			    it_metric_sample(r.text, "ferry_database_up") != 0)
+				fail_msg("/metrics on a hung database answered %ld: %.300s",
+				         r.status, r.text ? r.text : r.error);
+		} else {
+			error = it_json_string(r.json, health ? "database.error" : "error");
+			if (r.status != 503 || error == NULL ||
+			    strncmp(error, want, strlen(want)) != 0 ||
+			    (c->writes && strstr(error, "outcome unknown") == NULL))
+				fail_msg("%s %s on a hung database answered %ld: %s", c->method,
+				         c->path, r.status, r.text ? r.text : r.error);
+		}
+		if (took < DB_TIMEOUT_MS - 100 || took > DB_TIMEOUT_MS + MARGIN_MS)
+			fail_msg("%s %s: the answer took %lld ms, wanted about %d", c->method,
+			         c->path, (long long)took, DB_TIMEOUT_MS);
+	}
+	/* The continued backends were dropped: the pool opens fresh connections and answers. */
+	assert_int_equal(it_get(&fx.producer, "/api/messages/stats", &r), 200);
+	it_response_free(&r);
 }
 
 static void test_delete_dead_letters_in_parts(void **state)
@@ -298,6 +387,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_hung_database, continue_backends),
+	    cmocka_unit_test_teardown(test_hung_database_every_route, continue_backends),
 	    cmocka_unit_test(test_delete_dead_letters_in_parts),
 	    cmocka_unit_test_teardown(test_register_topic_with_kafka_down, start_kafka),
 	};
