@@ -88,6 +88,10 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  "How often the inbox cleanup runs (first run one minute after start, or sooner if this "
 	  "is shorter).",
 	  &c->inbox_cleanup_interval_s);
+	S("FERRY_DB_REQUEST_TIMEOUT_MS", CONFIG_INT, "5000", 0, 3600000, NULL,
+	  "Client-side bound on each statement the HTTP API makes (health, /metrics): past it the "
+	  "connection is dropped and the request answers as with the database down (0: no bound).",
+	  &c->db_request_timeout_ms);
 	S(CONFIG_ROW_DB_STARTUP_WAIT, &c->db_startup_wait_s);
 	S(CONFIG_ROW_MIGRATE, &c->migrate);
 	S(CONFIG_ROW_MIGRATE_LOCK_TIMEOUT, &c->migrate_lock_timeout_ms);

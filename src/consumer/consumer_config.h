@@ -37,7 +37,8 @@ struct consumer_config {
 	long ack_flush_ms;       /* ack sender's period */
 	long ack_max_body_bytes; /* largest body of one ack POST */
 	long heartbeat_interval_s;
-	long poll_timeout_ms; /* rd_kafka_consumer_poll timeout */
+	long poll_timeout_ms;       /* rd_kafka_consumer_poll timeout */
+	long db_request_timeout_ms; /* FERRY_DB_REQUEST_TIMEOUT_MS: the API pool's bound */
 	long db_startup_wait_s;
 	bool migrate;
 	long migrate_lock_timeout_ms; /* FERRY_MIGRATE_LOCK_TIMEOUT_MS */

@@ -166,6 +166,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-consumer: out of memory\n");
 		goto done;
 	}
+	/* A hung server must not hold an HTTP thread (health, /metrics) beyond the bound. */
+	pg_pool_set_bound(pool, cfg.db_request_timeout_ms);
 	api = (struct api_consumer_context){
 	    .pool = pool,
 	    .loops = loops,

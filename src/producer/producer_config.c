@@ -60,9 +60,10 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "none).",
 	  &c->db_lock_timeout_ms);
 	S("FERRY_DB_REQUEST_TIMEOUT_MS", CONFIG_INT, "15000", 0, 3600000, NULL,
-	  "A send whose statement the database has not answered within this many ms (a hung "
-	  "server, where statement_timeout never fires) gets 503 'outcome unknown' and its "
-	  "connection is dropped (0: no bound).",
+	  "Client-side bound on each statement a request makes (sends, acknowledgments, heartbeats, "
+	  "registry, listings, health, /metrics): past it the connection is dropped and the request "
+	  "gets 503 'database did not answer within N ms' ('outcome unknown' for a change). Catches "
+	  "a hung server, where statement_timeout never fires (0: no bound).",
 	  &c->db_request_timeout_ms);
 	S("FERRY_HTTP_KAFKA_TIMEOUT_MS", CONFIG_INT, "5000", 100, 60000, NULL,
 	  "Bound on the Kafka calls one request makes (topic registration creating its Kafka "
