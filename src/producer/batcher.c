@@ -176,9 +176,12 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 		msgs[i] = it->msg;
 	if (b->conn == NULL || PQstatus(b->conn) != CONNECTION_OK ||
 	    PQtransactionStatus(b->conn) != PQTRANS_IDLE) {
-		/* A fresh connection gets the session limits before its first batch. */
+		/* A fresh connection gets the session limits before its first batch, their SET
+		 * statements bounded like the batches (pg_set_bound fails only out of memory). */
+		snprintf(errstr, sizeof(errstr), "out of memory");
 		if (pg_ensure(&b->conn, b->conninfo, "ferry-batcher", errstr, sizeof(errstr)) !=
 		        0 ||
+		    pg_set_bound(b->conn, b->db_timeout_ms) != 0 ||
 		    pg_apply_limits(b->conn, &b->limits, errstr, sizeof(errstr)) != 0) {
 			if (b->conn != NULL) {
 				PQfinish(b->conn);
