@@ -72,8 +72,8 @@ struct http_conn {
 };
 
 struct http_server {
-	struct MHD_Daemon *daemon;       /* NULL once stopped */
-	const struct http_route *routes; /* caller's array, outlives us */
+	struct MHD_Daemon *daemon; /* NULL once stopped */
+	struct http_route *routes; /* the groups' routes in order (owned) */
 	size_t n_routes;
 	size_t max_body_bytes;                /* bodies above this get 413 */
 	struct metric_family *requests_total; /* options.requests_total, or NULL */
@@ -1073,6 +1073,55 @@ static void *http_server_watchdog_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Copies the groups' routes, in order, into one array of ours (*out, malloc'd; NULL when there
+ * are none). Bounds-checked: at most HTTP_MAX_ROUTES routes in all. Returns 0, or -1 with errstr.
+ */
+static int http_server_join_groups(const struct http_route_group *groups, size_t ngroups,
+                                   struct http_route **out, size_t *nout, char *errstr,
+                                   size_t errstr_size)
+{
+	struct http_route *all = NULL;
+	size_t total = 0, at = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t g = 0; g < ngroups; g++) {
+		if (groups[g].n > 0 && groups[g].routes == NULL) {
+			snprintf(errstr, errstr_size, "route group %zu: %zu routes but no array", g,
+			         groups[g].n);
+			goto done;
+		}
+		/* Compared before adding, so that no sum can wrap. */
+		if (groups[g].n > HTTP_MAX_ROUTES - total) {
+			snprintf(errstr, errstr_size, "more than %d routes (route group %zu)",
+			         HTTP_MAX_ROUTES, g);
+			goto done;
+		}
+		total += groups[g].n;
+	}
+	if (total > 0) {
+		all = calloc(total, sizeof(*all));
+		if (all == NULL) {
+			snprintf(errstr, errstr_size, "http server: out of memory");
+			goto done;
+		}
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		if (groups[g].n > 0)
+			memcpy(&all[at], groups[g].routes, groups[g].n * sizeof(*all));
+		at += groups[g].n;
+	}
+	*out = all;
+	*nout = total;
+	all = NULL;
+	rc = 0;
+done:
+	free(all);
+	return rc;
+}
+
 /* Checks the route table once, so that a bad pattern fails at start-up, not per request. */
 static int http_server_check_routes(const struct http_route *routes, size_t n, char *errstr,
                                     size_t errstr_size)
@@ -1152,7 +1201,18 @@ struct http_server *http_server_start(const struct http_server_options *opts,
                                       const struct http_route *routes, size_t n, char *errstr,
                                       size_t errstr_size)
 {
+	const struct http_route_group group = {routes, n};
+
+	return http_server_start_groups(opts, &group, 1, errstr, errstr_size);
+}
+
+struct http_server *http_server_start_groups(const struct http_server_options *opts,
+                                             const struct http_route_group *groups, size_t ngroups,
+                                             char *errstr, size_t errstr_size)
+{
 	struct http_server *srv = NULL;
+	struct http_route *routes = NULL;
+	size_t n = 0;
 	struct addrinfo *addrs = NULL;
 	const union MHD_DaemonInfo *info;
 	const char *host = (opts->host != NULL) ? opts->host : "";
@@ -1167,6 +1227,8 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 		         opts->threads, opts->port, opts->max_connections);
 		goto fail;
 	}
+	if (http_server_join_groups(groups, ngroups, &routes, &n, errstr, errstr_size) != 0)
+		goto fail;
 	if (http_server_check_routes(routes, n, errstr, errstr_size) != 0)
 		goto fail;
 	(void)pthread_once(&http_server_panic_once, http_server_set_panic_func);
@@ -1176,6 +1238,7 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 		goto fail;
 	}
 	srv->routes = routes;
+	routes = NULL; /* the server's now */
 	srv->n_routes = n;
 	srv->max_body_bytes = opts->max_body_bytes;
 	srv->requests_total = opts->requests_total;
@@ -1263,10 +1326,12 @@ fail:
 		}
 		if (mutex_ok)
 			pthread_mutex_destroy(&srv->start_mutex);
+		free(srv->routes);
 		free(srv);
 		srv = NULL;
 	}
 done:
+	free(routes); /* NULL unless the server never took them */
 	if (addrs != NULL)
 		freeaddrinfo(addrs);
 	return srv;
@@ -1334,6 +1399,7 @@ void http_server_stop(struct http_server *srv)
 	pthread_cond_destroy(&srv->conn_cond);
 	pthread_mutex_destroy(&srv->conn_mutex);
 	pthread_mutex_destroy(&srv->start_mutex);
+	free(srv->routes);
 	free(srv);
 done:
 	return;

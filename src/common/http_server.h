@@ -52,6 +52,7 @@
 #include <stdint.h>
 
 #define HTTP_MAX_PATH_PARAMS 4
+#define HTTP_MAX_ROUTES      256 /* routes one server serves, all groups together */
 
 struct http_server;
 struct http_exchange; /* one request/response; owned by the server */
@@ -64,6 +65,13 @@ struct http_route {
 	const char *pattern; /* "/api/messages/{id}": {name} matches one non-empty segment */
 	http_handler_fn handler;
 	void *opaque; /* passed to handler unchanged */
+};
+
+/* A module's routes (what its *_routes() returns): n entries of routes, which stay the module's.
+ * A service hands the server one group per module, in the order they are tried. */
+struct http_route_group {
+	const struct http_route *routes; /* the module's array; may be NULL when n is 0 */
+	size_t n;                        /* entries of routes */
 };
 
 /* Tighter limits for one route, named by its method and pattern (as in struct http_route). */
@@ -101,13 +109,22 @@ struct http_server_options {
 };
 
 /*
- * Starts listening and serving `routes` (n entries; the array must outlive the server).
- * Returns the server, or NULL with errstr filled (e.g. "cannot listen on :5301: Address in use").
- * Also fails for invalid options or routes (a pattern not starting with '/', more than
- * HTTP_MAX_PATH_PARAMS parameters, a NULL method or handler). A host that resolves to several
- * addresses is bound to the first that works; all interfaces means IPv6 and IPv4 where the host
- * has IPv6, IPv4 only otherwise. Call from one thread at a time.
+ * Starts listening and serving the routes of `groups` (ngroups entries), tried in order: the
+ * first group's routes first, and within a group in its order, so put fixed paths before a
+ * pattern that would also match them ("/api/messages/failed" before "/api/messages/{id}").
+ * The routes are copied into the server (the groups array may go after the call); each route's
+ * opaque must outlive the server. Returns the server, or NULL with errstr filled (e.g. "cannot
+ * listen on :5301: Address in use"). Also fails for invalid options or routes (more than
+ * HTTP_MAX_ROUTES routes in all, a group with routes NULL and n > 0, a pattern not starting
+ * with '/', more than HTTP_MAX_PATH_PARAMS parameters, a NULL method or handler). A host that
+ * resolves to several addresses is bound to the first that works; all interfaces means IPv6
+ * and IPv4 where the host has IPv6, IPv4 only otherwise. Call from one thread at a time.
  */
+struct http_server *http_server_start_groups(const struct http_server_options *opts,
+                                             const struct http_route_group *groups, size_t ngroups,
+                                             char *errstr, size_t errstr_size);
+
+/* http_server_start_groups with one group: `routes`, n entries. */
 struct http_server *http_server_start(const struct http_server_options *opts,
                                       const struct http_route *routes, size_t n, char *errstr,
                                       size_t errstr_size);
