@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/strbuf.h"
+#include "consumer/consumer_config.h"
 
 #define ACK_SENDER_BACKOFF_BASE_MS 100
 #define ACK_SENDER_BACKOFF_CAP_MS  5000
@@ -455,4 +456,17 @@ void ack_sender_destroy(struct ack_sender *s)
 	free(s->service_id);
 	free(s->instance_id);
 	free(s);
+}
+
+void ack_sender_options_from_config(const struct consumer_config *cfg,
+                                    struct ack_sender_options *out)
+{
+	*out = (struct ack_sender_options){
+	    .producer_url = cfg->producer_url,
+	    .service_id = cfg->service_id,
+	    .batch_size = (size_t)cfg->ack_batch_size,
+	    .flush_ms = cfg->ack_flush_ms,
+	    .max_body_bytes = (size_t)cfg->ack_max_body_bytes,
+	    .http_timeout_ms = 10000,
+	};
 }

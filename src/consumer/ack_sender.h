@@ -39,6 +39,14 @@ struct ack_sender_options {
 	long http_timeout_ms;     /* per POST (cut to what is left of the drain when stopping) */
 };
 
+struct consumer_config;
+
+/* Fills *out with what comes from the settings (consumer_config.h), leaving conninfo and
+ * instance_id for the service to wire. Strings point into cfg, which must outlive *out. Pure; any
+ * thread. */
+void ack_sender_options_from_config(const struct consumer_config *cfg,
+                                    struct ack_sender_options *out);
+
 struct ack_sender;
 
 /* Returns a sender (not yet running), or NULL when out of memory. */

@@ -13,6 +13,7 @@
 
 #include "common/http_client.h"
 #include "common/log.h"
+#include "consumer/consumer_config.h"
 
 #define AGENT_CLIENT_TIMEOUT_MS 5000
 
@@ -234,4 +235,14 @@ void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms)
 	free(a->host);
 	free(a->version);
 	free(a);
+}
+
+void agent_client_options_from_config(const struct consumer_config *cfg,
+                                      struct agent_client_options *out)
+{
+	*out = (struct agent_client_options){
+	    .producer_url = cfg->producer_url,
+	    .service_id = cfg->service_id,
+	    .interval_s = cfg->heartbeat_interval_s,
+	};
 }

@@ -29,6 +29,14 @@ struct agent_client_options {
 	struct consume_loop *const *loops;    /* borrowed, one per group, for "healthy" */
 };
 
+struct consumer_config;
+
+/* Fills *out with what comes from the settings (consumer_config.h), leaving instance_id, host,
+ * port, version, groups and loops for the service to wire. Strings point into cfg, which must
+ * outlive *out. Pure; any thread. */
+void agent_client_options_from_config(const struct consumer_config *cfg,
+                                      struct agent_client_options *out);
+
 struct agent_client;
 
 /* Returns a client (not yet running) or NULL when out of memory. */

@@ -17,6 +17,7 @@
 #include "common/pg.h"
 #include "consumer/consume_error.h"
 #include "consumer/consume_record.h"
+#include "consumer/consumer_config.h"
 #include "consumer/inbox_store.h"
 
 #define CONSUME_LOOP_STACK_HEADERS 32 /* more than this are read into a heap array */
@@ -652,4 +653,15 @@ void consume_loop_destroy(struct consume_loop *loop)
 	json_decref(loop->assignment);
 	pthread_mutex_destroy(&loop->assignment_mu);
 	free(loop);
+}
+
+void consume_loop_options_from_config(const struct consumer_config *cfg,
+                                      struct consume_loop_options *out)
+{
+	*out = (struct consume_loop_options){
+	    .service_id = cfg->service_id,
+	    .poll_timeout_ms = cfg->poll_timeout_ms,
+	    /* The first stage of a shutdown; the rest needs time too. */
+	    .close_timeout_ms = cfg->shutdown_deadline_ms * 2 / 5,
+	};
 }

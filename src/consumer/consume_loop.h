@@ -49,6 +49,14 @@ struct consume_loop_options {
 	long close_timeout_ms; /* on stop, the most closing the Kafka consumer may take */
 };
 
+struct consumer_config;
+
+/* Fills *out with what comes from the settings (consumer_config.h), leaving group, topics,
+ * conninfo, instance_id, ack_sender and processor for the service to wire. Strings point into cfg,
+ * which must outlive *out. Pure; any thread. */
+void consume_loop_options_from_config(const struct consumer_config *cfg,
+                                      struct consume_loop_options *out);
+
 /* What GET /api/consumer/health shows for a group. */
 struct consume_loop_status {
 	bool running;             /* the thread is polling */

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "consumer/consumer_config.h"
 #include "consumer/inbox_store.h"
 
 #define INBOX_CLEANUP_BATCH      1000
@@ -139,4 +140,15 @@ void inbox_cleanup_stop(struct inbox_cleanup *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->conninfo);
 	free(c);
+}
+
+void inbox_cleanup_options_from_config(const struct consumer_config *cfg,
+                                       struct inbox_cleanup_options *out)
+{
+	*out = (struct inbox_cleanup_options){
+	    .retention_s = (int64_t)cfg->inbox_retention_hours * 3600,
+	    .interval_ms = cfg->inbox_cleanup_interval_s * 1000,
+	    .first_delay_ms =
+	        cfg->inbox_cleanup_interval_s < 60 ? cfg->inbox_cleanup_interval_s * 1000 : 60000,
+	};
 }

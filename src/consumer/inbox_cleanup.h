@@ -23,6 +23,13 @@ struct inbox_cleanup_options {
 	long first_delay_ms;
 };
 
+struct consumer_config;
+
+/* Fills *out with what comes from the settings (consumer_config.h), leaving conninfo for the
+ * service to wire. Strings point into cfg, which must outlive *out. Pure; any thread. */
+void inbox_cleanup_options_from_config(const struct consumer_config *cfg,
+                                       struct inbox_cleanup_options *out);
+
 /* Creates and starts the thread. NULL with errstr. */
 struct inbox_cleanup *inbox_cleanup_start(const struct inbox_cleanup_options *opts, char *errstr,
                                           size_t errstr_size);

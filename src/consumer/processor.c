@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consumer/consumer_config.h"
+
 int processor_new(const struct processor_options *opts, struct processor *p, char *errstr,
                   size_t errstr_size)
 {
@@ -55,4 +57,15 @@ void processor_destroy(struct processor *p)
 	if (p->dl_handle)
 		processor_plugin_close(p->dl_handle);
 	p->dl_handle = NULL;
+}
+
+void processor_options_from_config(const struct consumer_config *cfg, struct processor_options *out)
+{
+	*out = (struct processor_options){
+	    .kind = cfg->processor,
+	    .webhook_url = cfg->webhook_url,
+	    .webhook_timeout_ms = cfg->webhook_timeout_ms,
+	    .plugin_path = cfg->plugin_path,
+	    .config = cfg->processor_config,
+	};
 }

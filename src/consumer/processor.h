@@ -21,6 +21,13 @@ struct processor_options {
 	const char *config;      /* plugin: FERRY_PROCESSOR_CONFIG, may be NULL */
 };
 
+struct consumer_config;
+
+/* Fills *out from the settings (consumer_config.h). Strings point into
+ * cfg, which must outlive *out. Pure; any thread. */
+void processor_options_from_config(const struct consumer_config *cfg,
+                                   struct processor_options *out);
+
 struct processor {
 	ferry_processor_process_fn process; /* never NULL */
 	void (*destroy)(void *state);       /* may be NULL */

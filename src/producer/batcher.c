@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "producer/producer_config.h"
 
 struct batcher_item {
 	struct batcher_item *next;
@@ -332,4 +333,17 @@ void batcher_destroy(struct batcher *b)
 	free(b->service_id);
 	free(b->instance_id);
 	free(b);
+}
+
+void batcher_options_from_config(const struct producer_config *cfg, struct batcher_options *out)
+{
+	*out = (struct batcher_options){
+	    .service_id = cfg->service_id,
+	    .max_messages = (size_t)cfg->batch_max_messages,
+	    .max_wait_ms = cfg->batch_max_wait_ms,
+	    .max_queue = (size_t)cfg->batch_max_messages * 20,
+	    .registry = producer_config_registry(cfg),
+	    .limits = producer_config_db_limits(cfg),
+	    .db_timeout_ms = cfg->db_request_timeout_ms,
+	};
 }

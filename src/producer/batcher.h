@@ -36,6 +36,13 @@ struct batcher_options {
 	                                     * with "outcome unknown"; 0 = none */
 };
 
+struct producer_config;
+
+/* Fills *out with what comes from the settings (producer_config.h), leaving conninfo and
+ * instance_id for the service to wire. Strings point into cfg, which must outlive *out. Pure; any
+ * thread. */
+void batcher_options_from_config(const struct producer_config *cfg, struct batcher_options *out);
+
 /*
  * Completion: called exactly once per submission, on the batcher thread, after the commit
  * (err == OUTBOX_OK, *result valid) or after it failed (err says what kind of failure,

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/cleanup_store.h"
+#include "producer/producer_config.h"
 
 /* Batches per pass: a pass holds the scheduler thread for a bounded time. */
 #define CLEANUP_JOB_BATCHES_PER_PASS 20
@@ -94,4 +95,14 @@ void cleanup_job_destroy(struct cleanup_job *job)
 		PQfinish(job->conn);
 	free(job->conninfo);
 	free(job);
+}
+
+void cleanup_job_options_from_config(const struct producer_config *cfg,
+                                     struct cleanup_job_options *out)
+{
+	*out = (struct cleanup_job_options){
+	    .message_retention_s = (int64_t)cfg->message_retention_hours * 3600,
+	    .health_check_retention_s = (int64_t)cfg->health_check_retention_hours * 3600,
+	    .batch_size = (int)cfg->cleanup_batch_size,
+	};
 }

@@ -25,6 +25,13 @@ struct cleanup_job_options {
 	    *deleted; /* counter labelled kind ("message", "health_check"), or NULL */
 };
 
+struct producer_config;
+
+/* Fills *out with what comes from the settings (producer_config.h), leaving conninfo and the metric
+ * for the service to wire. Strings point into cfg, which must outlive *out. Pure; any thread. */
+void cleanup_job_options_from_config(const struct producer_config *cfg,
+                                     struct cleanup_job_options *out);
+
 /* NULL when out of memory. */
 struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts);
 

@@ -18,6 +18,7 @@
 #include "common/pg.h"
 #include "producer/agent_store.h"
 #include "producer/outbox_store.h"
+#include "producer/producer_config.h"
 
 struct producer_agent {
 	char *conninfo;
@@ -305,4 +306,13 @@ void producer_agent_destroy(struct producer_agent *a)
 	free(a->host);
 	free(a->version);
 	free(a);
+}
+
+void producer_agent_options_from_config(const struct producer_config *cfg,
+                                        struct producer_agent_options *out)
+{
+	*out = (struct producer_agent_options){
+	    .service_id = cfg->service_id,
+	    .heartbeat_interval_s = (int)cfg->agent_heartbeat_interval_s,
+	};
 }

@@ -45,6 +45,14 @@ struct producer_agent_options {
 	                           * agent (destroy the agent first) */
 };
 
+struct producer_config;
+
+/* Fills *out with what comes from the settings (producer_config.h), leaving conninfo, instance_id,
+ * host, port, version and relay for the service to wire. Strings point into cfg, which must outlive
+ * *out. Pure; any thread. */
+void producer_agent_options_from_config(const struct producer_config *cfg,
+                                        struct producer_agent_options *out);
+
 /* Creates the agent (no I/O yet). Returns NULL with errstr when out of memory. */
 struct producer_agent *producer_agent_new(const struct producer_agent_options *opts, char *errstr,
                                           size_t errstr_size);

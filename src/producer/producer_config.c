@@ -164,3 +164,17 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	*n = i;
 	return t;
 }
+
+struct pg_session_limits producer_config_db_limits(const struct producer_config *cfg)
+{
+	return (struct pg_session_limits){
+	    .statement_timeout_ms = cfg->db_statement_timeout_ms,
+	    .lock_timeout_ms = cfg->db_lock_timeout_ms,
+	    .idle_in_tx_ms = cfg->db_idle_in_transaction_timeout_ms,
+	};
+}
+
+enum outbox_registry_mode producer_config_registry(const struct producer_config *cfg)
+{
+	return cfg->auto_register_topics ? OUTBOX_REGISTRY_AUTO : OUTBOX_REGISTRY_REQUIRE;
+}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/pg.h"
+#include "producer/outbox_store.h"
 
 struct producer_config {
 	char *db_connection;   /* ConnectionStrings__DefaultConnection, as given */
@@ -67,5 +69,14 @@ struct producer_config {
 
 /* The table, bound to `cfg`. Writes the entry count to *n. */
 const struct config_setting *producer_config_table(struct producer_config *cfg, size_t *n);
+
+/* The bounds on the request path's statements (pool and batcher connections), from
+ * FERRY_DB_STATEMENT_TIMEOUT_MS, FERRY_DB_LOCK_TIMEOUT_MS and
+ * FERRY_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS. Pure. */
+struct pg_session_limits producer_config_db_limits(const struct producer_config *cfg);
+
+/* How the REST API's sends treat the topic registry: AUTO with FERRY_AUTO_REGISTER_TOPICS,
+ * else REQUIRE. Pure. */
+enum outbox_registry_mode producer_config_registry(const struct producer_config *cfg);
 
 #endif

@@ -20,6 +20,7 @@
 #include "common/pg.h"
 #include "producer/message_headers.h"
 #include "producer/outbox_store.h"
+#include "producer/producer_config.h"
 #include "producer/relay_book.h"
 #include "producer/relay_lease.h"
 
@@ -957,4 +958,18 @@ int relay_kafka_probe(struct relay *relay, int timeout_ms, char *errstr, size_t 
 		return -1;
 	}
 	return brokers;
+}
+
+void relay_options_from_config(const struct producer_config *cfg, struct relay_options *out)
+{
+	*out = (struct relay_options){
+	    .service_id = cfg->service_id,
+	    .batch_size = (size_t)cfg->relay_batch_size,
+	    .inflight_batches = (int)cfg->relay_inflight_batches,
+	    .poll_min_ms = cfg->relay_poll_min_ms,
+	    .poll_idle_ms = cfg->relay_poll_idle_ms,
+	    .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
+	    .max_attempts = (int)cfg->relay_max_attempts,
+	    .txn_bound_ms = cfg->transaction_bound_ms,
+	};
 }

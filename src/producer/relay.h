@@ -106,6 +106,13 @@ struct relay_options {
 	struct metric_family *batch_sizes;
 };
 
+struct producer_config;
+
+/* Fills *out with what comes from the settings (producer_config.h), leaving conninfo, instance_id
+ * and the metrics for the service to wire. Strings point into cfg, which must outlive *out. Pure;
+ * any thread. */
+void relay_options_from_config(const struct producer_config *cfg, struct relay_options *out);
+
 /* Rows detached at most (see above); then claiming pauses until some are reported. */
 #define RELAY_DETACHED_ROWS_MAX 20000
 /* Stalled partitions listed by name in relay_status (all are counted). */

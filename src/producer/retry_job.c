@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/message_headers.h"
+#include "producer/producer_config.h"
 #include "producer/retry_policy.h"
 #include "producer/retry_store.h"
 
@@ -455,4 +456,18 @@ void retry_job_destroy(struct retry_job *job)
 	free(job->service_id);
 	free(job->instance_id);
 	free(job);
+}
+
+void retry_job_options_from_config(const struct producer_config *cfg, struct retry_job_options *out)
+{
+	*out = (struct retry_job_options){
+	    .service_id = cfg->service_id,
+	    .batch_size = (int)cfg->retry_batch_size,
+	    .backoff_base_ms = cfg->retry_backoff_base_ms,
+	    .backoff_max_ms = cfg->retry_backoff_max_ms,
+	    /* The pass's transaction waits for Kafka at most this long, so it stays within the
+	     * bound with room for the claim and the record. */
+	    .publish_timeout_ms = cfg->transaction_bound_ms / 2,
+	    .txn_bound_ms = cfg->transaction_bound_ms,
+	};
 }

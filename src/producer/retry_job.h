@@ -57,6 +57,14 @@ struct retry_job_options {
 	struct metric_family *publish_errors; /* unlabelled: redeliveries Kafka did not confirm */
 };
 
+struct producer_config;
+
+/* Fills *out with what comes from the settings (producer_config.h), leaving conninfo, instance_id
+ * and the metrics for the service to wire. Strings point into cfg, which must outlive *out. Pure;
+ * any thread. */
+void retry_job_options_from_config(const struct producer_config *cfg,
+                                   struct retry_job_options *out);
+
 /* Creates the job; takes ownership of kafka_conf (also on failure). NULL with errstr. */
 struct retry_job *retry_job_new(const struct retry_job_options *opts, rd_kafka_conf_t *kafka_conf,
                                 char *errstr, size_t errstr_size);
