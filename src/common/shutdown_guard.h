@@ -1,13 +1,14 @@
 /*
  * shutdown_guard.h - the bound on a service's shutdown (FERRY_SHUTDOWN_DEADLINE_MS).
  *
- * main() starts a guard when SIGTERM/SIGINT arrives and names each shutdown stage as it enters
- * it. The stages size their own waits from what is left (shutdown_guard_left_ms), so the normal
- * path ends in time on its own whatever Kafka and PostgreSQL do. The guard's thread is the last
- * resort: if the deadline passes anyway (a call that ignores its timeout), it logs the stage
- * still running and ends the process with _exit(SHUTDOWN_GUARD_EXIT_STATUS). Nothing committed
- * is lost by that: what was not flushed (rows PENDING, acknowledgments queued, offsets not
- * committed) is durable and picked up by the next start.
+ * service_boot_wait_signal() starts a guard when SIGTERM/SIGINT arrives, and the service's stop
+ * names each shutdown stage as it enters it. The stages size their own waits from what is left
+ * (shutdown_guard_left_ms), so the normal path ends in time on its own whatever Kafka and
+ * PostgreSQL do. The guard's thread is the last resort: if the deadline passes anyway (a call that
+ * ignores its timeout), it logs the stage still running and ends the process with
+ * _exit(SHUTDOWN_GUARD_EXIT_STATUS). Nothing committed is lost by that: what was not flushed (rows
+ * PENDING, acknowledgments queued, offsets not committed) is durable and picked up by the next
+ * start.
  */
 #ifndef FERRY_SHUTDOWN_GUARD_H
 #define FERRY_SHUTDOWN_GUARD_H

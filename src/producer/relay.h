@@ -164,7 +164,7 @@ void relay_wake(struct relay *relay);
 void relay_stop(struct relay *relay);
 
 /* relay_stop, waiting at most timeout_ms (instead of shutdown_timeout_ms) for the deliveries
- * in flight: main() gives the relay what is left of the shutdown deadline. */
+ * in flight: producer_service_stop gives the relay what is left of the shutdown deadline. */
 void relay_stop_within(struct relay *relay, long timeout_ms);
 
 /* Frees the relay (stopping it first if needed). NULL is a no-op. */
