@@ -19,11 +19,10 @@
 #include "common/pg.h"
 #include "common/strbuf.h"
 #include "consumer/consumer_config.h"
+#include "ferry/wire.h"
 
 #define ACK_SENDER_BACKOFF_BASE_MS 100
 #define ACK_SENDER_BACKOFF_CAP_MS  5000
-/* The producer accepts an errorMessage of at most this many bytes (ack_request.c). */
-#define ACK_SENDER_MAX_ERROR_BYTES 1024
 
 struct ack_sender {
 	char *conninfo;
@@ -57,10 +56,11 @@ json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *serv
 	if (arr == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		json_t *o = json_pack(
-		    "{s:I, s:s, s:b, s:s, s:s}", "messageId", (json_int_t)acks[i].message_id,
-		    "consumerGroup", acks[i].consumer_group, "success", acks[i].success,
-		    "consumerServiceId", service_id, "consumerInstanceId", instance_id);
+		json_t *o = json_pack("{s:I, s:s, s:b, s:s, s:s}", FERRY_ACK_MESSAGE_ID,
+		                      (json_int_t)acks[i].message_id, FERRY_ACK_CONSUMER_GROUP,
+		                      acks[i].consumer_group, FERRY_ACK_SUCCESS, acks[i].success,
+		                      FERRY_ACK_CONSUMER_SERVICE_ID, service_id,
+		                      FERRY_ACK_CONSUMER_INSTANCE_ID, instance_id);
 
 		if (o == NULL) {
 			json_decref(arr);
@@ -71,13 +71,13 @@ json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *serv
 			 * at a character boundary. */
 			size_t len = strlen(acks[i].error_message);
 
-			if (len > ACK_SENDER_MAX_ERROR_BYTES) {
-				len = ACK_SENDER_MAX_ERROR_BYTES;
+			if (len > FERRY_ACK_MAX_STRING_BYTES) {
+				len = FERRY_ACK_MAX_STRING_BYTES;
 				while (len > 0 &&
 				       ((unsigned char)acks[i].error_message[len] & 0xc0) == 0x80)
 					len--;
 			}
-			json_object_set_new(o, "errorMessage",
+			json_object_set_new(o, FERRY_ACK_ERROR_MESSAGE,
 			                    json_stringn(acks[i].error_message, len));
 		}
 		json_array_append_new(arr, o);
@@ -87,25 +87,26 @@ json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *serv
 
 size_t ack_sender_count_rejected(const json_t *reply)
 {
-	json_t *results = json_object_get(reply, "results"), *r;
+	json_t *results = json_object_get(reply, FERRY_ACK_REPLY_RESULTS), *r;
 	size_t i, rejected = 0;
 
 	json_array_foreach (results, i, r) {
-		const char *result = json_string_value(json_object_get(r, "result"));
+		const char *result = json_string_value(json_object_get(r, FERRY_ACK_REPLY_RESULT));
 
-		if (result && (strcmp(result, "recorded") == 0 || strcmp(result, "duplicate") == 0))
+		if (result && (strcmp(result, FERRY_ACK_RESULT_RECORDED) == 0 ||
+		               strcmp(result, FERRY_ACK_RESULT_DUPLICATE) == 0))
 			continue;
 		rejected++;
 		log_warn("ack_sender",
 		         "producer rejected the acknowledgment of message %" JSON_INTEGER_FORMAT
 		         " for group %s: %s (%s); not sending it again",
-		         json_integer_value(json_object_get(r, "messageId")),
-		         json_string_value(json_object_get(r, "consumerGroup"))
-		             ? json_string_value(json_object_get(r, "consumerGroup"))
+		         json_integer_value(json_object_get(r, FERRY_ACK_MESSAGE_ID)),
+		         json_string_value(json_object_get(r, FERRY_ACK_CONSUMER_GROUP))
+		             ? json_string_value(json_object_get(r, FERRY_ACK_CONSUMER_GROUP))
 		             : "?",
 		         result ? result : "(no result)",
-		         json_string_value(json_object_get(r, "error"))
-		             ? json_string_value(json_object_get(r, "error"))
+		         json_string_value(json_object_get(r, FERRY_ACK_REPLY_ERROR))
+		             ? json_string_value(json_object_get(r, FERRY_ACK_REPLY_ERROR))
 		             : "");
 	}
 	return rejected;
@@ -381,7 +382,7 @@ struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
 	s->conninfo = strdup(opts->conninfo);
 	s->service_id = strdup(opts->service_id);
 	s->instance_id = strdup(opts->instance_id);
-	s->url = malloc(url_len + sizeof("/api/messages/acknowledge"));
+	s->url = malloc(url_len + sizeof(FERRY_PATH_ACKNOWLEDGE));
 	s->curl = curl_easy_init();
 	if (s->conninfo == NULL || s->service_id == NULL || s->instance_id == NULL ||
 	    s->url == NULL || s->curl == NULL) {
@@ -389,7 +390,7 @@ struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
 		return NULL;
 	}
 	memcpy(s->url, opts->producer_url, url_len);
-	strcpy(s->url + url_len, "/api/messages/acknowledge");
+	strcpy(s->url + url_len, FERRY_PATH_ACKNOWLEDGE);
 	s->batch_size = opts->batch_size;
 	s->max_body_bytes = opts->max_body_bytes > 0 ? opts->max_body_bytes : 262144;
 	s->flush_ms = opts->flush_ms;

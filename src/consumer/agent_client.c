@@ -14,6 +14,7 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "consumer/consumer_config.h"
+#include "ferry/wire.h"
 
 #define AGENT_CLIENT_TIMEOUT_MS 5000
 
@@ -97,12 +98,13 @@ static void agent_client_register(struct agent_client *a, size_t g)
 
 	for (i = 0; i < cg->topic_count; i++)
 		json_array_append_new(topics, json_string(cg->topics[i]));
-	status = agent_client_post(a, "/api/agents/consumers/register",
-	                           json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:s}", "serviceId",
-	                                     a->service_id, "instanceId", a->instance_id,
-	                                     "consumerGroup", cg->name, "topics", topics, "host",
-	                                     a->host, "port", a->port, "version", a->version),
-	                           AGENT_CLIENT_TIMEOUT_MS, true);
+	status = agent_client_post(
+	    a, FERRY_PATH_AGENT_REGISTER,
+	    json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:s}", FERRY_AGENT_SERVICE_ID, a->service_id,
+	              FERRY_AGENT_INSTANCE_ID, a->instance_id, FERRY_AGENT_CONSUMER_GROUP, cg->name,
+	              FERRY_AGENT_TOPICS, topics, FERRY_AGENT_HOST, a->host, FERRY_AGENT_PORT,
+	              a->port, FERRY_AGENT_VERSION, a->version),
+	    AGENT_CLIENT_TIMEOUT_MS, true);
 	a->registered[g] = status >= 200 && status <= 299;
 	if (a->registered[g])
 		log_info("agent", "registered group %s with the producer service", cg->name);
@@ -119,13 +121,16 @@ static void agent_client_heartbeat(struct agent_client *a, size_t g)
 	         st.assigned_partitions, (long long)st.processed, (long long)st.failed,
 	         (long long)st.duplicates);
 	status = agent_client_post(
-	    a, "/api/agents/consumers/heartbeat",
-	    json_pack("{s:s, s:s, s:s, s:b, s:{s:i, s:o, s:I, s:I, s:I, s:s}}", "serviceId",
-	              a->service_id, "instanceId", a->instance_id, "consumerGroup",
-	              a->groups->v[g].name, "healthy", st.running, "details", "assignedPartitions",
-	              st.assigned_partitions, "partitions", consume_loop_assignment(a->loops[g]),
-	              "processed", (json_int_t)st.processed, "failed", (json_int_t)st.failed,
-	              "duplicates", (json_int_t)st.duplicates, "summary", details),
+	    a, FERRY_PATH_AGENT_HEARTBEAT,
+	    json_pack(
+	        "{s:s, s:s, s:s, s:b, s:{s:i, s:o, s:I, s:I, s:I, s:s}}", FERRY_AGENT_SERVICE_ID,
+	        a->service_id, FERRY_AGENT_INSTANCE_ID, a->instance_id, FERRY_AGENT_CONSUMER_GROUP,
+	        a->groups->v[g].name, FERRY_AGENT_HEALTHY, st.running, FERRY_AGENT_DETAILS,
+	        FERRY_AGENT_DETAILS_ASSIGNED_PARTITIONS, st.assigned_partitions,
+	        FERRY_AGENT_DETAILS_PARTITIONS, consume_loop_assignment(a->loops[g]),
+	        FERRY_AGENT_DETAILS_PROCESSED, (json_int_t)st.processed, FERRY_AGENT_DETAILS_FAILED,
+	        (json_int_t)st.failed, FERRY_AGENT_DETAILS_DUPLICATES, (json_int_t)st.duplicates,
+	        FERRY_AGENT_DETAILS_SUMMARY, details),
 	    AGENT_CLIENT_TIMEOUT_MS, true);
 	if (status == 404)
 		agent_client_register(a, g);
@@ -215,11 +220,11 @@ void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms)
 		pthread_mutex_unlock(&a->mu);
 		pthread_join(a->thread, NULL);
 		if (timeout_ms > 0) {
-			long status =
-			    agent_client_post(a, "/api/agents/consumers/deregister",
-			                      json_pack("{s:s, s:s}", "serviceId", a->service_id,
-			                                "instanceId", a->instance_id),
-			                      timeout_ms, false);
+			long status = agent_client_post(
+			    a, FERRY_PATH_AGENT_DEREGISTER,
+			    json_pack("{s:s, s:s}", FERRY_AGENT_SERVICE_ID, a->service_id,
+			              FERRY_AGENT_INSTANCE_ID, a->instance_id),
+			    timeout_ms, false);
 
 			if (status >= 200 && status <= 299)
 				log_info("agent", "deregistered from the producer service");

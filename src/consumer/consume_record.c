@@ -4,6 +4,7 @@
 #include "consumer/consume_record.h"
 
 #include "common/traceparent.h"
+#include "ferry/wire.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -91,39 +92,41 @@ enum consume_decision consume_record_classify(const struct ferry_header *headers
 
 		if (h->name == NULL)
 			continue;
-		if (!seen_id && strcmp(h->name, "ferry-message-id") == 0) {
+		if (!seen_id && strcmp(h->name, FERRY_HEADER_MESSAGE_ID) == 0) {
 			seen_id = true;
 			id_ok = consume_record_parse_id(h->value, h->value_len, &out->message_id);
 		} else if (!out->has_idempotency_key &&
-		           strcmp(h->name, "ferry-idempotency-key") == 0 && h->value) {
+		           strcmp(h->name, FERRY_HEADER_IDEMPOTENCY_KEY) == 0 && h->value) {
 			out->has_idempotency_key = 1;
 			/* Whole or not at all: a cut key would merge distinct messages (the second
 			 * lost), and a cut inside a UTF-8 character is refused by PostgreSQL on
 			 * every retry. */
 			if (h->value_len > FERRY_IDEMPOTENCY_KEY_MAX_BYTES)
 				snprintf(out->refusal, sizeof(out->refusal),
-				         "ferry-idempotency-key is %zu bytes, over the limit of %d",
+				         FERRY_HEADER_IDEMPOTENCY_KEY
+				         " is %zu bytes, over the limit of %d",
 				         h->value_len, FERRY_IDEMPOTENCY_KEY_MAX_BYTES);
 			else if (!consume_record_is_text(h->value, h->value_len))
-				snprintf(
-				    out->refusal, sizeof(out->refusal),
-				    "ferry-idempotency-key is not UTF-8 text (or contains NUL)");
+				snprintf(out->refusal, sizeof(out->refusal),
+				         FERRY_HEADER_IDEMPOTENCY_KEY
+				         " is not UTF-8 text (or contains NUL)");
 			else
 				consume_record_copy(out->idempotency_key,
 				                    sizeof(out->idempotency_key), h);
-		} else if (!seen_svc && strcmp(h->name, "ferry-producer-service-id") == 0) {
+		} else if (!seen_svc && strcmp(h->name, FERRY_HEADER_PRODUCER_SERVICE_ID) == 0) {
 			seen_svc = true;
 			consume_record_copy(out->producer_service_id,
 			                    sizeof(out->producer_service_id), h);
-		} else if (!seen_inst && strcmp(h->name, "ferry-producer-instance-id") == 0) {
+		} else if (!seen_inst && strcmp(h->name, FERRY_HEADER_PRODUCER_INSTANCE_ID) == 0) {
 			seen_inst = true;
 			consume_record_copy(out->producer_instance_id,
 			                    sizeof(out->producer_instance_id), h);
-		} else if (!out->has_target_group && strcmp(h->name, "ferry-target-group") == 0 &&
-		           h->value && h->value_len > 0) {
+		} else if (!out->has_target_group &&
+		           strcmp(h->name, FERRY_HEADER_TARGET_GROUP) == 0 && h->value &&
+		           h->value_len > 0) {
 			out->has_target_group = 1;
 			consume_record_copy(out->target_group, sizeof(out->target_group), h);
-		} else if (!out->traceparent[0] && strcmp(h->name, "traceparent") == 0 &&
+		} else if (!out->traceparent[0] && strcmp(h->name, FERRY_HEADER_TRACEPARENT) == 0 &&
 		           h->value) {
 			/* Only a well-formed one reaches logs and rows. */
 			consume_record_copy(out->traceparent, sizeof(out->traceparent), h);

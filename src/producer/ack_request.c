@@ -7,79 +7,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_fields.h"
+#include "ferry/wire.h"
+
 static const char *const ack_request_fields[] = {
-    "messageId",          "consumerGroup", "success", "consumerServiceId",
-    "consumerInstanceId", "errorMessage",  NULL,
+    FERRY_ACK_MESSAGE_ID,
+    FERRY_ACK_CONSUMER_GROUP,
+    FERRY_ACK_SUCCESS,
+    FERRY_ACK_CONSUMER_SERVICE_ID,
+    FERRY_ACK_CONSUMER_INSTANCE_ID,
+    FERRY_ACK_ERROR_MESSAGE,
+    NULL,
 };
-
-static int ack_request_string(json_t *obj, const char *field, const char *where, int required,
-                              const char **out, char *errstr, size_t errstr_size)
-{
-	json_t *v = json_object_get(obj, field);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required) {
-			snprintf(errstr, errstr_size, "%s%s: is required", where, field);
-			return -1;
-		}
-		return 0;
-	}
-	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 1024) {
-		snprintf(errstr, errstr_size, "%s%s: must be a string of 1 to 1024 bytes", where,
-		         field);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
-}
 
 static int ack_request_one(json_t *obj, const char *where, struct delivery_ack *ack, char *errstr,
                            size_t errstr_size)
 {
-	const char *name, *err_text = NULL;
-	json_t *value, *v;
-	size_t i;
+	json_t *v;
 
-	if (!json_is_object(obj)) {
-		/* `where` is "[i]." for array elements: drop the dot in this message. */
-		snprintf(errstr, errstr_size, "%.*s: must be an acknowledgment object",
-		         *where ? (int)strlen(where) - 1 : 4, *where ? where : "body");
+	if (json_fields_check_object(obj, where, "an acknowledgment object", errstr, errstr_size) !=
+	        0 ||
+	    json_fields_check_known(obj, where, ack_request_fields, NULL, 0, errstr, errstr_size) !=
+	        0)
 		return -1;
-	}
-	json_object_foreach (obj, name, value) {
-		for (i = 0; ack_request_fields[i]; i++)
-			if (strcmp(name, ack_request_fields[i]) == 0)
-				break;
-		if (ack_request_fields[i] == NULL) {
-			snprintf(errstr, errstr_size,
-			         "%s%s: unknown field (expected messageId, consumerGroup, success, "
-			         "consumerServiceId, consumerInstanceId, errorMessage)",
-			         where, name);
-			return -1;
-		}
-	}
-	v = json_object_get(obj, "messageId");
+	v = json_object_get(obj, FERRY_ACK_MESSAGE_ID);
 	if (v == NULL || !json_is_integer(v) || json_integer_value(v) <= 0) {
-		snprintf(errstr, errstr_size, "%smessageId: must be a positive integer", where);
+		snprintf(errstr, errstr_size,
+		         "%s" FERRY_ACK_MESSAGE_ID ": must be a positive integer", where);
 		return -1;
 	}
 	ack->message_id = json_integer_value(v);
-	v = json_object_get(obj, "success");
+	/* Absent is "must be true or false" too: there is no default. */
+	v = json_object_get(obj, FERRY_ACK_SUCCESS);
 	if (v == NULL || !json_is_boolean(v)) {
-		snprintf(errstr, errstr_size, "%ssuccess: must be true or false", where);
+		snprintf(errstr, errstr_size, "%s" FERRY_ACK_SUCCESS ": must be true or false",
+		         where);
 		return -1;
 	}
 	ack->success = json_is_true(v);
-	if (ack_request_string(obj, "consumerGroup", where, 1, &ack->consumer_group, errstr,
-	                       errstr_size) != 0 ||
-	    ack_request_string(obj, "consumerServiceId", where, 0, &ack->consumer_service_id,
-	                       errstr, errstr_size) != 0 ||
-	    ack_request_string(obj, "consumerInstanceId", where, 0, &ack->consumer_instance_id,
-	                       errstr, errstr_size) != 0 ||
-	    ack_request_string(obj, "errorMessage", where, 0, &err_text, errstr, errstr_size) != 0)
+	if (json_fields_sized_string(obj, where, FERRY_ACK_CONSUMER_GROUP, true,
+	                             FERRY_ACK_MAX_STRING_BYTES, false, &ack->consumer_group,
+	                             errstr, errstr_size) < 0 ||
+	    json_fields_sized_string(obj, where, FERRY_ACK_CONSUMER_SERVICE_ID, false,
+	                             FERRY_ACK_MAX_STRING_BYTES, false, &ack->consumer_service_id,
+	                             errstr, errstr_size) < 0 ||
+	    json_fields_sized_string(obj, where, FERRY_ACK_CONSUMER_INSTANCE_ID, false,
+	                             FERRY_ACK_MAX_STRING_BYTES, false, &ack->consumer_instance_id,
+	                             errstr, errstr_size) < 0 ||
+	    json_fields_sized_string(obj, where, FERRY_ACK_ERROR_MESSAGE, false,
+	                             FERRY_ACK_MAX_STRING_BYTES, false, &ack->error_message, errstr,
+	                             errstr_size) < 0)
 		return -1;
-	ack->error_message = err_text;
 	return 0;
 }
 

@@ -9,41 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_fields.h"
+#include "ferry/wire.h"
 #include "producer/message_request.h"
 
 static const char *const agent_registration_fields[] = {
-    "serviceId", "instanceId", "consumerGroup", "topics", "host", "port", "version", NULL};
-static const char *const agent_heartbeat_fields[] = {"serviceId", "instanceId", "consumerGroup",
-                                                     "healthy",   "details",    NULL};
-static const char *const agent_deregistration_fields[] = {"serviceId", "instanceId",
-                                                          "consumerGroup", NULL};
+    FERRY_AGENT_SERVICE_ID, FERRY_AGENT_INSTANCE_ID, FERRY_AGENT_CONSUMER_GROUP, FERRY_AGENT_TOPICS,
+    FERRY_AGENT_HOST,       FERRY_AGENT_PORT,        FERRY_AGENT_VERSION,        NULL};
+static const char *const agent_heartbeat_fields[] = {
+    FERRY_AGENT_SERVICE_ID, FERRY_AGENT_INSTANCE_ID, FERRY_AGENT_CONSUMER_GROUP,
+    FERRY_AGENT_HEALTHY,    FERRY_AGENT_DETAILS,     NULL};
+static const char *const agent_deregistration_fields[] = {
+    FERRY_AGENT_SERVICE_ID, FERRY_AGENT_INSTANCE_ID, FERRY_AGENT_CONSUMER_GROUP, NULL};
 
 /* The body is an object and has no member outside `fields`; else -1 naming what is expected. */
 static int agent_request_shape(json_t *body, const char *const *fields, char *errstr,
                                size_t errstr_size)
 {
-	const char *name;
-	json_t *value;
-	size_t i, off;
-	char expected[256];
-
-	if (!json_is_object(body)) {
-		snprintf(errstr, errstr_size, "body: must be a JSON object");
+	if (json_fields_check_object(body, "", NULL, errstr, errstr_size) != 0 ||
+	    json_fields_check_known(body, "", fields, NULL, 64, errstr, errstr_size) != 0)
 		return -1;
-	}
-	json_object_foreach (body, name, value) {
-		for (i = 0; fields[i]; i++)
-			if (strcmp(name, fields[i]) == 0)
-				break;
-		if (fields[i])
-			continue;
-		expected[0] = '\0';
-		for (i = 0, off = 0; fields[i] && off < sizeof(expected); i++)
-			off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s",
-			                        i ? ", " : "", fields[i]);
-		snprintf(errstr, errstr_size, "%.64s: unknown field (expected %s)", name, expected);
-		return -1;
-	}
 	return 0;
 }
 
@@ -52,25 +37,10 @@ static int agent_request_shape(json_t *body, const char *const *fields, char *er
 static int agent_request_string(json_t *body, const char *field, bool required, const char **out,
                                 char *errstr, size_t errstr_size)
 {
-	json_t *v = json_object_get(body, field);
-	size_t len;
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return 0;
-		snprintf(errstr, errstr_size, "%s: is required", field);
-		return -1;
-	}
-	len = json_is_string(v) ? json_string_length(v) : 0;
-	if (len == 0 || len > AGENT_REQUEST_MAX_STRING_BYTES ||
-	    strlen(json_string_value(v)) != len) {
-		snprintf(errstr, errstr_size, "%s: must be a string of 1 to %d bytes (no NUL)",
-		         field, AGENT_REQUEST_MAX_STRING_BYTES);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
+	return json_fields_sized_string(body, "", field, required, AGENT_REQUEST_MAX_STRING_BYTES,
+	                                true, out, errstr, errstr_size) < 0
+	           ? -1
+	           : 0;
 }
 
 /* serviceId and instanceId (required) and consumerGroup (required or not). */
@@ -78,10 +48,12 @@ static int agent_request_identity(json_t *body, bool group_required, const char 
                                   const char **instance_id, const char **consumer_group,
                                   char *errstr, size_t errstr_size)
 {
-	if (agent_request_string(body, "serviceId", true, service_id, errstr, errstr_size) != 0 ||
-	    agent_request_string(body, "instanceId", true, instance_id, errstr, errstr_size) != 0 ||
-	    agent_request_string(body, "consumerGroup", group_required, consumer_group, errstr,
-	                         errstr_size) != 0)
+	if (agent_request_string(body, FERRY_AGENT_SERVICE_ID, true, service_id, errstr,
+	                         errstr_size) != 0 ||
+	    agent_request_string(body, FERRY_AGENT_INSTANCE_ID, true, instance_id, errstr,
+	                         errstr_size) != 0 ||
+	    agent_request_string(body, FERRY_AGENT_CONSUMER_GROUP, group_required, consumer_group,
+	                         errstr, errstr_size) != 0)
 		return -1;
 	return 0;
 }
@@ -90,13 +62,11 @@ static int agent_request_identity(json_t *body, bool group_required, const char 
 static int agent_request_topics(json_t *body, struct agent_registration *out, char *errstr,
                                 size_t errstr_size)
 {
-	json_t *arr = json_object_get(body, "topics"), *v;
+	json_t *arr, *v;
 	size_t i, j, n;
 
-	if (arr == NULL || json_is_null(arr)) {
-		snprintf(errstr, errstr_size, "topics: is required");
+	if (json_fields_member(body, "", FERRY_AGENT_TOPICS, true, &arr, errstr, errstr_size) < 0)
 		return -1;
-	}
 	n = json_is_array(arr) ? json_array_size(arr) : 0;
 	if (n == 0 || n > AGENT_REQUEST_MAX_TOPICS) {
 		snprintf(errstr, errstr_size, "topics: must be an array of 1 to %d topic names",
@@ -141,27 +111,17 @@ fail:
 int agent_request_parse_registration(json_t *body, struct agent_registration *out, char *errstr,
                                      size_t errstr_size)
 {
-	json_t *port;
-
 	memset(out, 0, sizeof(*out));
 	if (agent_request_shape(body, agent_registration_fields, errstr, errstr_size) != 0 ||
 	    agent_request_identity(body, true, &out->service_id, &out->instance_id,
 	                           &out->consumer_group, errstr, errstr_size) != 0 ||
-	    agent_request_string(body, "host", true, &out->host, errstr, errstr_size) != 0 ||
-	    agent_request_string(body, "version", false, &out->version, errstr, errstr_size) != 0)
-		goto fail;
-	port = json_object_get(body, "port");
-	if (port == NULL || json_is_null(port)) {
-		snprintf(errstr, errstr_size, "port: is required");
-		goto fail;
-	}
-	if (!json_is_integer(port) || json_integer_value(port) < 1 ||
-	    json_integer_value(port) > 65535) {
-		snprintf(errstr, errstr_size, "port: must be an integer from 1 to 65535");
-		goto fail;
-	}
-	out->port = (int)json_integer_value(port);
-	if (agent_request_topics(body, out, errstr, errstr_size) != 0)
+	    agent_request_string(body, FERRY_AGENT_HOST, true, &out->host, errstr, errstr_size) !=
+	        0 ||
+	    agent_request_string(body, FERRY_AGENT_VERSION, false, &out->version, errstr,
+	                         errstr_size) != 0 ||
+	    json_fields_int(body, "", FERRY_AGENT_PORT, true, 1, 65535, &out->port, errstr,
+	                    errstr_size) < 0 ||
+	    agent_request_topics(body, out, errstr, errstr_size) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -237,33 +197,21 @@ static int agent_request_partitions(json_t *v, json_t **out, char *errstr, size_
 int agent_request_parse_heartbeat(json_t *body, struct agent_heartbeat *out, char *errstr,
                                   size_t errstr_size)
 {
-	json_t *v;
-
 	memset(out, 0, sizeof(*out));
 	out->healthy = true;
 	if (agent_request_shape(body, agent_heartbeat_fields, errstr, errstr_size) != 0 ||
 	    agent_request_identity(body, false, &out->service_id, &out->instance_id,
 	                           &out->consumer_group, errstr, errstr_size) != 0)
 		return -1;
-	v = json_object_get(body, "healthy");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
-			snprintf(errstr, errstr_size, "healthy: must be true or false");
-			return -1;
-		}
-		out->healthy = json_is_true(v);
-	}
-	v = json_object_get(body, "details");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_object(v)) {
-			snprintf(errstr, errstr_size, "details: must be a JSON object");
-			return -1;
-		}
-		out->details = v;
-		if (agent_request_partitions(json_object_get(v, "partitions"), &out->partitions,
-		                             errstr, errstr_size) != 0)
-			return -1;
-	}
+	if (json_fields_bool(body, "", FERRY_AGENT_HEALTHY, &out->healthy, errstr, errstr_size) <
+	        0 ||
+	    json_fields_object(body, "", FERRY_AGENT_DETAILS, &out->details, errstr, errstr_size) <
+	        0)
+		return -1;
+	if (out->details &&
+	    agent_request_partitions(json_object_get(out->details, FERRY_AGENT_DETAILS_PARTITIONS),
+	                             &out->partitions, errstr, errstr_size) != 0)
+		return -1;
 	return 0;
 }
 

@@ -28,10 +28,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AGENT_REQUEST_MAX_STRING_BYTES 255
-#define AGENT_REQUEST_MAX_TOPICS       1000
-#define AGENT_REQUEST_MAX_PARTITIONS   10000  /* per topic in details.partitions */
-#define AGENT_REQUEST_MAX_ASSIGNED     100000 /* partition numbers in details.partitions */
+#include "ferry/wire.h"
+
+/* The limits of the wire contract (ferry/wire.h), which a consumer must stay within. */
+#define AGENT_REQUEST_MAX_STRING_BYTES FERRY_AGENT_MAX_STRING_BYTES
+#define AGENT_REQUEST_MAX_TOPICS       FERRY_AGENT_MAX_TOPICS
+#define AGENT_REQUEST_MAX_PARTITIONS   FERRY_AGENT_MAX_PARTITIONS /* per topic in details */
+#define AGENT_REQUEST_MAX_ASSIGNED     FERRY_AGENT_MAX_ASSIGNED   /* numbers in details in all */
 
 /* POST /api/agents/consumers/register. */
 struct agent_registration {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/wire.h"
 #include "producer/ack_request.h"
 #include "producer/delivery_store.h"
 
@@ -18,13 +19,13 @@ static const char *api_acks_result_name(enum delivery_ack_result r)
 {
 	switch (r) {
 	case DELIVERY_ACK_RECORDED:
-		return "recorded";
+		return FERRY_ACK_RESULT_RECORDED;
 	case DELIVERY_ACK_DUPLICATE:
-		return "duplicate";
+		return FERRY_ACK_RESULT_DUPLICATE;
 	case DELIVERY_ACK_UNKNOWN_MESSAGE:
-		return "unknown_message";
+		return FERRY_ACK_RESULT_UNKNOWN_MESSAGE;
 	case DELIVERY_ACK_NOT_FOR_GROUP:
-		return "not_for_group";
+		return FERRY_ACK_RESULT_NOT_FOR_GROUP;
 	}
 	return "unknown";
 }
@@ -61,9 +62,10 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 	results = json_array();
 	for (i = 0; i < n; i++) {
 		json_t *r =
-		    json_pack("{s:I, s:s, s:b, s:s}", "messageId", (json_int_t)acks[i].message_id,
-		              "consumerGroup", acks[i].consumer_group, "success", acks[i].success,
-		              "result", api_acks_result_name(outcomes[i].result));
+		    json_pack("{s:I, s:s, s:b, s:s}", FERRY_ACK_MESSAGE_ID,
+		              (json_int_t)acks[i].message_id, FERRY_ACK_CONSUMER_GROUP,
+		              acks[i].consumer_group, FERRY_ACK_SUCCESS, acks[i].success,
+		              FERRY_ACK_REPLY_RESULT, api_acks_result_name(outcomes[i].result));
 
 		switch (outcomes[i].result) {
 		case DELIVERY_ACK_RECORDED:
@@ -88,21 +90,23 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 			break;
 		case DELIVERY_ACK_UNKNOWN_MESSAGE:
 			errors++;
-			json_object_set_new(r, "error", json_string("no such message"));
+			json_object_set_new(r, FERRY_ACK_REPLY_ERROR,
+			                    json_string("no such message"));
 			break;
 		case DELIVERY_ACK_NOT_FOR_GROUP:
 			errors++;
 			json_object_set_new(
-			    r, "error", json_string("the message is not for this consumer group"));
+			    r, FERRY_ACK_REPLY_ERROR,
+			    json_string("the message is not for this consumer group"));
 			break;
 		}
 		json_array_append_new(results, r);
 	}
 	/* Per-item errors are in the reply; the request itself succeeded. */
 	http_exchange_respond(ex, 200,
-	                      json_pack("{s:o, s:I, s:I, s:I}", "results", results, "recorded",
-	                                (json_int_t)recorded, "duplicates", (json_int_t)duplicates,
-	                                "errors", (json_int_t)errors));
+	                      json_pack("{s:o, s:I, s:I, s:I}", FERRY_ACK_REPLY_RESULTS, results,
+	                                "recorded", (json_int_t)recorded, "duplicates",
+	                                (json_int_t)duplicates, "errors", (json_int_t)errors));
 done:
 	pg_pool_put(ctx->pool, conn);
 	free(outcomes);
@@ -170,7 +174,7 @@ static void api_stats(struct http_exchange *ex, void *opaque)
 const struct http_route *api_acks_routes(struct api_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"POST", "/api/messages/acknowledge", api_acknowledge, NULL},
+	    {"POST", FERRY_PATH_ACKNOWLEDGE, api_acknowledge, NULL},
 	    {"GET", "/api/messages/consumer-group/{group}", api_list_consumer_group, NULL},
 	    {"GET", "/api/messages/stats", api_stats, NULL},
 	};

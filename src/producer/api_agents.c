@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "ferry/wire.h"
 #include "producer/agent_request.h"
 #include "producer/agent_store.h"
 
@@ -243,9 +244,9 @@ static void api_agents_get_any(struct http_exchange *ex, void *opaque)
 const struct http_route *api_agents_routes(struct api_agents_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"POST", "/api/agents/consumers/register", api_agents_register, NULL},
-	    {"POST", "/api/agents/consumers/heartbeat", api_agents_heartbeat, NULL},
-	    {"POST", "/api/agents/consumers/deregister", api_agents_deregister, NULL},
+	    {"POST", FERRY_PATH_AGENT_REGISTER, api_agents_register, NULL},
+	    {"POST", FERRY_PATH_AGENT_HEARTBEAT, api_agents_heartbeat, NULL},
+	    {"POST", FERRY_PATH_AGENT_DEREGISTER, api_agents_deregister, NULL},
 	    {"GET", "/api/agents/consumers", api_agents_list, NULL},
 	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL},
 	    {"GET", "/api/agents/producers", api_agents_list_producers, NULL},

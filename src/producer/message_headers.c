@@ -9,27 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/wire.h"
+
 rd_kafka_headers_t *message_headers_build(const struct message_header_fields *f)
 {
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(10);
 	char num[32];
 
 	snprintf(num, sizeof(num), "%" PRId64, f->message_id);
-	rd_kafka_header_add(hdrs, "ferry-message-id", -1, num, -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_MESSAGE_ID, -1, num, -1);
 	if (f->idempotency_key)
-		rd_kafka_header_add(hdrs, "ferry-idempotency-key", -1, f->idempotency_key, -1);
-	rd_kafka_header_add(hdrs, "ferry-producer-service-id", -1, f->producer_service_id, -1);
-	rd_kafka_header_add(hdrs, "ferry-producer-instance-id", -1, f->producer_instance_id, -1);
-	rd_kafka_header_add(hdrs, "ferry-created-at", -1, f->created_at, -1);
+		rd_kafka_header_add(hdrs, FERRY_HEADER_IDEMPOTENCY_KEY, -1, f->idempotency_key, -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_PRODUCER_SERVICE_ID, -1, f->producer_service_id, -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_PRODUCER_INSTANCE_ID, -1, f->producer_instance_id,
+	                    -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_CREATED_AT, -1, f->created_at, -1);
 	/* Consumers of other groups skip a record addressed to one group. */
 	if (f->target_group)
-		rd_kafka_header_add(hdrs, "ferry-target-group", -1, f->target_group, -1);
+		rd_kafka_header_add(hdrs, FERRY_HEADER_TARGET_GROUP, -1, f->target_group, -1);
 	if (f->retry_count > 0) {
 		snprintf(num, sizeof(num), "%d", f->retry_count);
-		rd_kafka_header_add(hdrs, "ferry-retry-count", -1, num, -1);
+		rd_kafka_header_add(hdrs, FERRY_HEADER_RETRY_COUNT, -1, num, -1);
 	}
 	if (f->target_consumer)
-		rd_kafka_header_add(hdrs, "ferry-target-consumer", -1, f->target_consumer, -1);
+		rd_kafka_header_add(hdrs, FERRY_HEADER_TARGET_CONSUMER, -1, f->target_consumer, -1);
 	if (f->headers_json && strcmp(f->headers_json, "{}") != 0) {
 		json_t *obj = json_loads(f->headers_json, 0, NULL);
 		const char *name;

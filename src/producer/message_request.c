@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_fields.h"
 #include "common/traceparent.h"
+#include "ferry/wire.h"
 
 static const char *const message_request_fields[] = {
     "topic",       "message",       "key",         "headers", "idempotencyKey",
@@ -22,44 +24,6 @@ bool message_request_topic_valid(const char *topic)
 		return false;
 	return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
 	       len;
-}
-
-static bool message_request_known_field(const char *name)
-{
-	size_t i;
-
-	for (i = 0; message_request_fields[i]; i++)
-		if (strcmp(name, message_request_fields[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Optional string field: absent or null -> NULL; a string -> its value; else an error. */
-static int message_request_opt_string(json_t *obj, const char *field, const char *where,
-                                      size_t max_bytes, const char **out, char *errstr,
-                                      size_t errstr_size)
-{
-	json_t *v = json_object_get(obj, field);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_string(v)) {
-		snprintf(errstr, errstr_size, "%s%s: must be a string", where, field);
-		return -1;
-	}
-	if (json_string_length(v) > max_bytes) {
-		snprintf(errstr, errstr_size, "%s%s: longer than %zu bytes", where, field,
-		         max_bytes);
-		return -1;
-	}
-	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(errstr, errstr_size, "%s%s: must not contain NUL characters", where,
-		         field);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
 }
 
 static int message_request_headers(json_t *obj, const char *where, struct message_request *out,
@@ -88,7 +52,7 @@ static int message_request_headers(json_t *obj, const char *where, struct messag
 		}
 		/* ferry-* headers carry the message id and friends; a client must not forge them.
 		 */
-		if (strncmp(name, "ferry-", 6) == 0) {
+		if (strncmp(name, FERRY_HEADER_PREFIX, FERRY_HEADER_PREFIX_LEN) == 0) {
 			snprintf(
 			    errstr, errstr_size,
 			    "%sheaders.%s: the ferry- prefix is reserved for ferry's own headers",
@@ -100,7 +64,7 @@ static int message_request_headers(json_t *obj, const char *where, struct messag
 			         name);
 			return -1;
 		}
-		if (strcmp(name, "traceparent") == 0 &&
+		if (strcmp(name, FERRY_HEADER_TRACEPARENT) == 0 &&
 		    !traceparent_valid(json_string_value(value))) {
 			snprintf(errstr, errstr_size,
 			         "%sheaders.traceparent: not a W3C traceparent "
@@ -121,8 +85,7 @@ static int message_request_headers(json_t *obj, const char *where, struct messag
 int message_request_parse(json_t *obj, const char *where, struct message_request *out, char *errstr,
                           size_t errstr_size)
 {
-	const char *name;
-	json_t *value, *v;
+	json_t *v;
 
 	memset(out, 0, sizeof(*out));
 	out->use_batching = true;
@@ -130,21 +93,15 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 		snprintf(errstr, errstr_size, "%s: must be a JSON object", *where ? where : "body");
 		return -1;
 	}
-	json_object_foreach (obj, name, value) {
-		if (!message_request_known_field(name)) {
-			snprintf(errstr, errstr_size,
-			         "%s%s: unknown field (expected topic, message, key, headers, "
-			         "idempotencyKey, useBatching, consumerGroup)",
-			         where, name);
-			return -1;
-		}
-	}
+	/* traceparent is accepted but not advertised: the headers object is its usual place. */
+	if (json_fields_check_known(obj, where, message_request_fields,
+	                            "topic, message, key, headers, idempotencyKey, useBatching, "
+	                            "consumerGroup",
+	                            0, errstr, errstr_size) != 0)
+		return -1;
 
-	v = json_object_get(obj, "topic");
-	if (v == NULL || json_is_null(v)) {
-		snprintf(errstr, errstr_size, "%stopic: is required", where);
+	if (json_fields_member(obj, where, "topic", true, &v, errstr, errstr_size) < 0)
 		goto fail;
-	}
 	if (!json_is_string(v)) {
 		snprintf(errstr, errstr_size, "%stopic: must be a string", where);
 		goto fail;
@@ -158,11 +115,8 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 	}
 	out->msg.topic = json_string_value(v);
 
-	v = json_object_get(obj, "message");
-	if (v == NULL || json_is_null(v)) {
-		snprintf(errstr, errstr_size, "%smessage: is required", where);
+	if (json_fields_member(obj, where, "message", true, &v, errstr, errstr_size) < 0)
 		goto fail;
-	}
 	if (json_is_string(v)) {
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
 			snprintf(errstr, errstr_size, "%smessage: must not contain NUL characters",
@@ -184,19 +138,18 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 		goto fail;
 	}
 
-	if (message_request_opt_string(obj, "key", where, MESSAGE_REQUEST_MAX_KEY_BYTES,
-	                               &out->msg.key, errstr, errstr_size) != 0)
-		goto fail;
-	if (message_request_opt_string(obj, "idempotencyKey", where,
-	                               MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES,
-	                               &out->msg.idempotency_key, errstr, errstr_size) != 0)
+	if (json_fields_text(obj, where, "key", false, MESSAGE_REQUEST_MAX_KEY_BYTES, &out->msg.key,
+	                     errstr, errstr_size) < 0 ||
+	    json_fields_text(obj, where, "idempotencyKey", false,
+	                     MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES, &out->msg.idempotency_key,
+	                     errstr, errstr_size) < 0)
 		goto fail;
 	if (out->msg.idempotency_key && out->msg.idempotency_key[0] == '\0') {
 		snprintf(errstr, errstr_size, "%sidempotencyKey: must not be empty", where);
 		goto fail;
 	}
-	if (message_request_opt_string(obj, "consumerGroup", where, 249, &out->msg.target_group,
-	                               errstr, errstr_size) != 0)
+	if (json_fields_text(obj, where, "consumerGroup", false, 249, &out->msg.target_group,
+	                     errstr, errstr_size) < 0)
 		goto fail;
 	if (out->msg.target_group && !message_request_topic_valid(out->msg.target_group)) {
 		/* Group names follow the topic-name rules (the registry enforces the same). */
@@ -204,15 +157,9 @@ int message_request_parse(json_t *obj, const char *where, struct message_request
 		         where, out->msg.target_group);
 		goto fail;
 	}
-	v = json_object_get(obj, "useBatching");
-	if (v && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
-			snprintf(errstr, errstr_size, "%suseBatching: must be true or false",
-			         where);
-			goto fail;
-		}
-		out->use_batching = json_is_true(v);
-	}
+	if (json_fields_bool(obj, where, "useBatching", &out->use_batching, errstr, errstr_size) <
+	    0)
+		goto fail;
 	if (message_request_headers(obj, where, out, errstr, errstr_size) != 0)
 		goto fail;
 	v = json_object_get(obj, "traceparent");
@@ -277,16 +224,11 @@ int message_request_parse_batch(json_t *body, struct message_request **out, size
 	*out = NULL;
 	*n = 0;
 	if (json_is_object(body)) {
-		const char *name;
-		json_t *value;
+		static const char *const batch_fields[] = {"messages", NULL};
 
-		json_object_foreach (body, name, value) {
-			if (strcmp(name, "messages") != 0) {
-				snprintf(errstr, errstr_size,
-				         "%s: unknown field (expected messages)", name);
-				return -1;
-			}
-		}
+		if (json_fields_check_known(body, "", batch_fields, NULL, 0, errstr, errstr_size) !=
+		    0)
+			return -1;
 		arr = json_object_get(body, "messages");
 	}
 	if (!json_is_array(arr)) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/json_fields.h"
 #include "producer/message_request.h"
 
 #define REDRIVE_BULK_DEFAULT_LIMIT 1000
@@ -16,11 +17,11 @@
 static int redrive_request_string(json_t *obj, const char *field, int name_rules, const char **out,
                                   char *errstr, size_t errstr_size)
 {
-	json_t *v = json_object_get(obj, field);
+	json_t *v = json_fields_get(obj, field);
 	const char *s;
 
 	*out = NULL;
-	if (v == NULL || json_is_null(v))
+	if (v == NULL)
 		return 0;
 	if (!json_is_string(v)) {
 		snprintf(errstr, errstr_size, "%s must be a string", field);
@@ -39,24 +40,16 @@ static int redrive_request_string(json_t *obj, const char *field, int name_rules
 	return 0;
 }
 
+/* Redrive's own wording, older than json_fields_check_known's: "unknown field 'x'". */
 static int redrive_request_known_fields(json_t *obj, const char *const *fields, char *errstr,
                                         size_t errstr_size)
 {
-	const char *key;
-	json_t *v;
+	const char *key = json_fields_unknown(obj, fields);
 
-	json_object_foreach (obj, key, v) {
-		size_t i;
-
-		for (i = 0; fields[i]; i++)
-			if (strcmp(key, fields[i]) == 0)
-				break;
-		if (fields[i] == NULL) {
-			snprintf(errstr, errstr_size, "unknown field '%.100s'", key);
-			return -1;
-		}
-	}
-	return 0;
+	if (key == NULL)
+		return 0;
+	snprintf(errstr, errstr_size, "unknown field '%.100s'", key);
+	return -1;
 }
 
 int redrive_request_parse_one(json_t *body, struct redrive_one_request *out, char *errstr,
@@ -115,8 +108,8 @@ int redrive_request_parse_bulk(json_t *body, struct redrive_bulk_request *out, c
 		snprintf(errstr, errstr_size, "consumerGroup is required");
 		return -1;
 	}
-	v = json_object_get(body, "status");
-	if (v && !json_is_null(v)) {
+	v = json_fields_get(body, "status");
+	if (v) {
 		if (!json_is_string(v) || !redrive_request_status_valid(json_string_value(v)) ||
 		    json_string_value(v)[0] == '\0') {
 			snprintf(errstr, errstr_size, "status must be FAILED or EXPIRED");
@@ -124,8 +117,8 @@ int redrive_request_parse_bulk(json_t *body, struct redrive_bulk_request *out, c
 		}
 		out->status = json_string_value(v);
 	}
-	v = json_object_get(body, "limit");
-	if (v && !json_is_null(v)) {
+	v = json_fields_get(body, "limit");
+	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 		    json_integer_value(v) > REDRIVE_BULK_MAX_LIMIT) {
 			snprintf(errstr, errstr_size, "limit must be an integer from 1 to %d",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_fields.h"
 #include "producer/message_request.h"
 
 static const char *const registry_topic_fields[] = {"topicName", "description", "partitions",
@@ -25,44 +26,14 @@ static const char *const registry_update_fields[] = {"consumerGroupName",
                                                      "isActive",
                                                      NULL};
 
-/* Fails on the first member of obj not in `fields`, naming what is expected. */
-static int registry_request_known_fields(json_t *obj, const char *where, const char *const *fields,
-                                         char *errstr, size_t errstr_size)
+/* The body or element is an object with no member outside `fields`. */
+static int registry_request_shape(json_t *obj, const char *where, const char *const *fields,
+                                  char *errstr, size_t errstr_size)
 {
-	const char *name;
-	json_t *value;
-	size_t i, off;
-	char expected[256];
-
-	json_object_foreach (obj, name, value) {
-		for (i = 0; fields[i]; i++)
-			if (strcmp(name, fields[i]) == 0)
-				break;
-		if (fields[i])
-			continue;
-		expected[0] = '\0';
-		for (i = 0, off = 0; fields[i] && off < sizeof(expected); i++)
-			off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s",
-			                        i ? ", " : "", fields[i]);
-		snprintf(errstr, errstr_size, "%s%.64s: unknown field (expected %s)", where, name,
-		         expected);
+	if (json_fields_check_object(obj, where, NULL, errstr, errstr_size) != 0 ||
+	    json_fields_check_known(obj, where, fields, NULL, 64, errstr, errstr_size) != 0)
 		return -1;
-	}
 	return 0;
-}
-
-static int registry_request_object(json_t *obj, const char *where, char *errstr, size_t errstr_size)
-{
-	size_t len = strlen(where);
-
-	if (json_is_object(obj))
-		return 0;
-	/* where is "" (the body) or ends in '.', dropped here: "consumerGroups[1]: must be". */
-	if (len == 0)
-		snprintf(errstr, errstr_size, "body: must be a JSON object");
-	else
-		snprintf(errstr, errstr_size, "%.*s: must be a JSON object", (int)len - 1, where);
-	return -1;
 }
 
 /* A name field (topic or group): a valid Kafka topic name. Absent or null -> *out NULL, an
@@ -70,16 +41,13 @@ static int registry_request_object(json_t *obj, const char *where, char *errstr,
 static int registry_request_name(json_t *obj, const char *field, const char *where, bool required,
                                  const char **out, char *errstr, size_t errstr_size)
 {
-	json_t *v = json_object_get(obj, field);
+	json_t *v;
 	const char *s;
+	int rc = json_fields_member(obj, where, field, required, &v, errstr, errstr_size);
 
 	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return 0;
-		snprintf(errstr, errstr_size, "%s%s: is required", where, field);
-		return -1;
-	}
+	if (rc <= 0)
+		return rc;
 	if (!json_is_string(v)) {
 		snprintf(errstr, errstr_size, "%s%s: must be a string", where, field);
 		return -1;
@@ -99,41 +67,23 @@ static int registry_request_name(json_t *obj, const char *field, const char *whe
 }
 
 /* An integer field within [min, max]. Absent or null -> *present false. */
-static int registry_request_int(json_t *obj, const char *field, const char *where, long long min,
-                                long long max, bool *present, int *out, char *errstr,
-                                size_t errstr_size)
+static int registry_request_int(json_t *obj, const char *field, const char *where, int min, int max,
+                                bool *present, int *out, char *errstr, size_t errstr_size)
 {
-	json_t *v = json_object_get(obj, field);
+	int rc = json_fields_int(obj, where, field, false, min, max, out, errstr, errstr_size);
 
-	*present = false;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		snprintf(errstr, errstr_size, "%s%s: must be an integer from %lld to %lld", where,
-		         field, min, max);
-		return -1;
-	}
-	*present = true;
-	*out = (int)json_integer_value(v);
-	return 0;
+	*present = rc > 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* A boolean field. Absent or null -> *present false. */
 static int registry_request_bool(json_t *obj, const char *field, const char *where, bool *present,
                                  bool *out, char *errstr, size_t errstr_size)
 {
-	json_t *v = json_object_get(obj, field);
+	int rc = json_fields_bool(obj, where, field, out, errstr, errstr_size);
 
-	*present = false;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v)) {
-		snprintf(errstr, errstr_size, "%s%s: must be true or false", where, field);
-		return -1;
-	}
-	*present = true;
-	*out = json_is_true(v);
-	return 0;
+	*present = rc > 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The acknowledgment timeout: seconds take precedence over minutes; both are checked. */
@@ -167,9 +117,7 @@ int registry_request_parse_group(json_t *obj, const char *where, struct registry
 	out->requires_ack = true;
 	out->ack_timeout_seconds = REGISTRY_DEFAULT_ACK_TIMEOUT_S;
 	out->max_retries = REGISTRY_DEFAULT_MAX_RETRIES;
-	if (registry_request_object(obj, where, errstr, errstr_size) != 0 ||
-	    registry_request_known_fields(obj, where, registry_group_fields, errstr, errstr_size) !=
-	        0 ||
+	if (registry_request_shape(obj, where, registry_group_fields, errstr, errstr_size) != 0 ||
 	    registry_request_name(obj, "consumerGroupName", where, true, &out->name, errstr,
 	                          errstr_size) != 0 ||
 	    registry_request_bool(obj, "requiresAcknowledgment", where, &present,
@@ -231,36 +179,17 @@ int registry_request_parse_topic(json_t *body, int default_partitions,
                                  struct registry_topic_request *out, char *errstr,
                                  size_t errstr_size)
 {
-	json_t *v;
 	bool present;
 
 	memset(out, 0, sizeof(*out));
 	out->partitions = default_partitions;
-	if (registry_request_object(body, "", errstr, errstr_size) != 0 ||
-	    registry_request_known_fields(body, "", registry_topic_fields, errstr, errstr_size) !=
-	        0 ||
+	if (registry_request_shape(body, "", registry_topic_fields, errstr, errstr_size) != 0 ||
 	    registry_request_name(body, "topicName", "", true, &out->topic_name, errstr,
 	                          errstr_size) != 0)
 		goto fail;
-	v = json_object_get(body, "description");
-	if (v && !json_is_null(v)) {
-		if (!json_is_string(v)) {
-			snprintf(errstr, errstr_size, "description: must be a string");
-			goto fail;
-		}
-		if (json_string_length(v) > REGISTRY_MAX_DESCRIPTION_BYTES) {
-			snprintf(errstr, errstr_size, "description: longer than %d bytes",
-			         REGISTRY_MAX_DESCRIPTION_BYTES);
-			goto fail;
-		}
-		if (strlen(json_string_value(v)) != json_string_length(v)) {
-			snprintf(errstr, errstr_size,
-			         "description: must not contain NUL characters");
-			goto fail;
-		}
-		out->description = json_string_value(v);
-	}
-	if (registry_request_int(body, "partitions", "", REGISTRY_MIN_PARTITIONS,
+	if (json_fields_text(body, "", "description", false, REGISTRY_MAX_DESCRIPTION_BYTES,
+	                     &out->description, errstr, errstr_size) < 0 ||
+	    registry_request_int(body, "partitions", "", REGISTRY_MIN_PARTITIONS,
 	                         REGISTRY_MAX_PARTITIONS, &present, &out->partitions, errstr,
 	                         errstr_size) != 0 ||
 	    registry_request_groups(body, out, errstr, errstr_size) != 0)
@@ -281,9 +210,7 @@ int registry_request_parse_update(json_t *body, struct registry_group_update *ou
                                   size_t errstr_size)
 {
 	memset(out, 0, sizeof(*out));
-	if (registry_request_object(body, "", errstr, errstr_size) != 0 ||
-	    registry_request_known_fields(body, "", registry_update_fields, errstr, errstr_size) !=
-	        0 ||
+	if (registry_request_shape(body, "", registry_update_fields, errstr, errstr_size) != 0 ||
 	    registry_request_name(body, "consumerGroupName", "", false, &out->name, errstr,
 	                          errstr_size) != 0 ||
 	    registry_request_bool(body, "requiresAcknowledgment", "", &out->has_requires_ack,
