@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ferry/wire.h"
+
 #define IT_TOPIC_MAX 128 /* room for any name it_topic() makes */
 
 /* --- run ------------------------------------------------------------------------------------ */

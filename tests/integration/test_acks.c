@@ -133,7 +133,7 @@ static json_t *ack(int64_t id, const char *group, bool success, const char *erro
 	         "\"consumerServiceId\":\"svc-1\",\"consumerInstanceId\":\"inst-1\"%s%s%s}",
 	         id, group, success ? "true" : "false", error ? ",\"errorMessage\":\"" : "",
 	         error ? error : "", error ? "\"" : "");
-	if (it_post(&fx.producer, "/api/messages/acknowledge", body, &r) != 200)
+	if (it_post(&fx.producer, FERRY_PATH_ACKNOWLEDGE, body, &r) != 200)
 		fail_msg("acknowledge answered %ld: %s", r.status, r.text);
 	result = json_incref(json_array_get(it_json_get(r.json, "results"), 0));
 	it_response_free(&r);
@@ -266,7 +266,7 @@ static void test_ack_errors_are_per_item(void **state)
 	         " {\"messageId\":%" PRId64 ",\"consumerGroup\":\"not-a-group\",\"success\":true},"
 	         " {\"messageId\":%" PRId64 ",\"consumerGroup\":\"%s-a\",\"success\":true}]",
 	         topic, id, id, topic);
-	assert_int_equal(it_post(&fx.producer, "/api/messages/acknowledge", body, &r), 200);
+	assert_int_equal(it_post(&fx.producer, FERRY_PATH_ACKNOWLEDGE, body, &r), 200);
 	assert_string_equal(it_json_string(r.json, "results.0.result"), "unknown_message");
 	assert_string_equal(it_json_string(r.json, "results.1.result"), "not_for_group");
 	assert_string_equal(it_json_string(r.json, "results.2.result"), "recorded");
@@ -274,7 +274,7 @@ static void test_ack_errors_are_per_item(void **state)
 	assert_int_equal(json_integer_value(it_json_get(r.json, "recorded")), 1);
 
 	/* A malformed body is refused as a whole. */
-	assert_int_equal(it_post(&fx.producer, "/api/messages/acknowledge",
+	assert_int_equal(it_post(&fx.producer, FERRY_PATH_ACKNOWLEDGE,
 	                         "{\"messageId\":\"x\",\"consumerGroup\":\"g\",\"success\":true}",
 	                         &r),
 	                 400);
@@ -328,7 +328,7 @@ static void test_target_group(void **state)
 	    1);
 	it_kafka_read(topic, 1, WAIT_MS, &recs);
 	assert_int_equal(recs.n, 1);
-	it_assert_header(&recs.v[0], "ferry-target-group", gb);
+	it_assert_header(&recs.v[0], FERRY_HEADER_TARGET_GROUP, gb);
 	it_records_free(&recs);
 
 	/* A group that is not registered for the topic: 400, nothing written. */

@@ -91,12 +91,12 @@ static void register_agent(const char *service, const char *instance, const char
 	         " \"topics\": [\"user-events\", \"order-events\"], \"host\": \"10.1.2.3\","
 	         " \"port\": 5401, \"version\": \"0.1.0\"}",
 	         service, instance, group);
-	expect("POST", "/api/agents/consumers/register", body, want, r);
+	expect("POST", FERRY_PATH_AGENT_REGISTER, body, want, r);
 }
 
 static void heartbeat(const char *body, long want, struct it_response *r)
 {
-	expect("POST", "/api/agents/consumers/heartbeat", body, want, r);
+	expect("POST", FERRY_PATH_AGENT_HEARTBEAT, body, want, r);
 }
 
 static int64_t agent_rows(const char *service)
@@ -204,7 +204,7 @@ static void test_register_and_reregister(void **state)
 	/* The same service/instance/group again (a restarted consumer): the same row, refreshed. */
 	it_sleep_ms(20);
 	expect(
-	    "POST", "/api/agents/consumers/register",
+	    "POST", FERRY_PATH_AGENT_REGISTER,
 	    "{\"serviceId\": \"svc-reg\", \"instanceId\": \"i-1\", \"consumerGroup\": \"group-a\","
 	    " \"topics\": [\"analytics-events\"], \"host\": \"10.9.9.9\", \"port\": 6001}",
 	    200, &r);
@@ -311,7 +311,7 @@ static void test_heartbeat_unknown_agent(void **state)
 	(void)state;
 	heartbeat("{\"serviceId\": \"svc-never\", \"instanceId\": \"i-1\"}", 404, &r);
 	expect_error_mentions(&r, "svc-never/i-1 is not registered");
-	expect_error_mentions(&r, "/api/agents/consumers/register");
+	expect_error_mentions(&r, FERRY_PATH_AGENT_REGISTER);
 	assert_int_equal(health_checks("svc-never"), 0);
 
 	/* A registered instance, but not in that group. */
@@ -339,7 +339,7 @@ static void test_deregister(void **state)
 
 	/* One group. */
 	expect(
-	    "POST", "/api/agents/consumers/deregister",
+	    "POST", FERRY_PATH_AGENT_DEREGISTER,
 	    "{\"serviceId\": \"svc-dereg\", \"instanceId\": \"i-1\", \"consumerGroup\": \"group-b\"}",
 	    200, &r);
 	assert_int_equal(json_array_size(it_json_get(r.json, "agents")), 1);
@@ -355,12 +355,12 @@ static void test_deregister(void **state)
 	assert_int_equal(int_at(r.json, "agents.0.id"), a);
 
 	/* The whole instance; again changes nothing. */
-	expect("POST", "/api/agents/consumers/deregister",
+	expect("POST", FERRY_PATH_AGENT_DEREGISTER,
 	       "{\"serviceId\": \"svc-dereg\", \"instanceId\": \"i-1\"}", 200, &r);
 	assert_int_equal(json_array_size(it_json_get(r.json, "agents")), 2);
 	assert_string_equal(str_at(r.json, "agents.0.status"), "STOPPED");
 	assert_string_equal(str_at(r.json, "agents.1.status"), "STOPPED");
-	expect("POST", "/api/agents/consumers/deregister",
+	expect("POST", FERRY_PATH_AGENT_DEREGISTER,
 	       "{\"serviceId\": \"svc-dereg\", \"instanceId\": \"i-1\"}", 200, &r);
 	assert_int_equal(json_array_size(it_json_get(r.json, "agents")), 2);
 	snprintf(path, sizeof(path), "/api/agents/consumers/%" JSON_INTEGER_FORMAT, a);
@@ -381,7 +381,7 @@ static void test_deregister(void **state)
 	assert_string_equal(str_at(r.json, "health"), "healthy");
 	assert_int_equal(agent_rows("svc-dereg"), 2);
 
-	expect("POST", "/api/agents/consumers/deregister",
+	expect("POST", FERRY_PATH_AGENT_DEREGISTER,
 	       "{\"serviceId\": \"svc-nobody\", \"instanceId\": \"i-1\"}", 404, &r);
 	expect_error_mentions(&r, "never registered");
 	it_response_free(&r);
@@ -422,7 +422,7 @@ static void test_health_follows_heartbeats(void **state)
 		         (long long)(it_now_ms() - since));
 
 	/* Stopped wins over the age of the last beat. */
-	expect("POST", "/api/agents/consumers/deregister",
+	expect("POST", FERRY_PATH_AGENT_DEREGISTER,
 	       "{\"serviceId\": \"svc-health\", \"instanceId\": \"i-1\"}", 200, &r);
 	assert_string_equal(str_at(r.json, "agents.0.health"), "stopped");
 	it_response_free(&r);
@@ -465,8 +465,7 @@ static void test_validation(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad_registrations) / sizeof(bad_registrations[0]); i++) {
-		expect("POST", "/api/agents/consumers/register", bad_registrations[i].body, 400,
-		       &r);
+		expect("POST", FERRY_PATH_AGENT_REGISTER, bad_registrations[i].body, 400, &r);
 		expect_error_mentions(&r, bad_registrations[i].mentions);
 	}
 	memset(long_id, 'x', 256);
@@ -475,9 +474,9 @@ static void test_validation(void **state)
 	         "{\"serviceId\": \"svc-bad\", \"instanceId\": \"i\", \"consumerGroup\": \"%s\","
 	         " \"topics\": [\"t\"], \"host\": \"h\", \"port\": 1}",
 	         long_id);
-	expect("POST", "/api/agents/consumers/register", body, 400, &r);
+	expect("POST", FERRY_PATH_AGENT_REGISTER, body, 400, &r);
 	expect_error_mentions(&r, "consumerGroup: must be a string of 1 to 255 bytes");
-	expect("POST", "/api/agents/consumers/register", "not json", 400, &r);
+	expect("POST", FERRY_PATH_AGENT_REGISTER, "not json", 400, &r);
 	assert_int_equal(agent_rows("svc-bad"), 0);
 
 	heartbeat("{\"serviceId\": \"svc-bad\"}", 400, &r);
@@ -488,7 +487,7 @@ static void test_validation(void **state)
 	          &r);
 	expect_error_mentions(&r, "healthy: must be true or false");
 	assert_int_equal(health_checks("svc-bad"), 0);
-	expect("POST", "/api/agents/consumers/deregister", "{\"serviceId\": \"svc-bad\"}", 400, &r);
+	expect("POST", FERRY_PATH_AGENT_DEREGISTER, "{\"serviceId\": \"svc-bad\"}", 400, &r);
 	expect_error_mentions(&r, "instanceId: is required");
 
 	expect("GET", "/api/agents/consumers/abc", NULL, 400, &r);
@@ -496,7 +495,7 @@ static void test_validation(void **state)
 	expect("GET", "/api/agents/consumers/0", NULL, 400, &r);
 	expect("GET", "/api/agents/consumers/999999999", NULL, 404, &r);
 	expect_error_mentions(&r, "999999999");
-	expect("GET", "/api/agents/consumers/register", NULL, 400, &r);
+	expect("GET", FERRY_PATH_AGENT_REGISTER, NULL, 400, &r);
 	expect("POST", "/api/agents/consumers", "{}", 405, &r);
 	it_response_free(&r);
 }

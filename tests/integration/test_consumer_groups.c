@@ -224,7 +224,7 @@ static void test_redelivered_record_is_not_processed_twice(void **state)
 	send_messages(topic, 1);
 	it_kafka_read(topic, 1, WAIT_MS, &recs);
 	assert_int_equal(recs.n, 1);
-	id_text = it_record_header(&recs.v[0], "ferry-message-id");
+	id_text = it_record_header(&recs.v[0], FERRY_HEADER_MESSAGE_ID);
 	assert_non_null(id_text);
 	id = strtoll(id_text, NULL, 10);
 	assert_true(it_wait_sql_int(

@@ -307,7 +307,7 @@ static void test_every_header_reaches_the_processor(void **state)
 			fail_msg("header %s did not reach the processor (it got %zu headers)", name,
 			         json_object_size(headers));
 	}
-	assert_non_null(json_object_get(headers, "ferry-message-id"));
+	assert_non_null(json_object_get(headers, FERRY_HEADER_MESSAGE_ID));
 	printf("headers: the processor got %zu headers (64 of the user's)\n",
 	       json_object_size(headers));
 	json_decref(posted);

@@ -520,7 +520,7 @@ static void fail_delivery(int64_t id, const char *group)
 	         "{\"messageId\":%" PRId64 ",\"consumerGroup\":\"%s\",\"success\":false,"
 	         "\"errorMessage\":\"boom %" PRId64 "\"}",
 	         id, group, id);
-	assert_int_equal(it_post(&fx.producer, "/api/messages/acknowledge", body, &resp), 200);
+	assert_int_equal(it_post(&fx.producer, FERRY_PATH_ACKNOWLEDGE, body, &resp), 200);
 	it_response_free(&resp);
 	if (!it_wait_sql_int(
 	        fx.conn, 1, WAIT_MS,

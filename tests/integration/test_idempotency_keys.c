@@ -103,8 +103,8 @@ static void produce_raw(const char *topic, int64_t id, const char *idem, const c
 	                 RD_KAFKA_CONF_OK);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	assert_non_null(rk);
-	rd_kafka_header_add(hdrs, "ferry-message-id", -1, idtext, -1);
-	rd_kafka_header_add(hdrs, "ferry-idempotency-key", -1, idem, -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_MESSAGE_ID, -1, idtext, -1);
+	rd_kafka_header_add(hdrs, FERRY_HEADER_IDEMPOTENCY_KEY, -1, idem, -1);
 	assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 	                                   RD_KAFKA_V_VALUE((void *)value, strlen(value)),
 	                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -129,7 +129,7 @@ static void test_kill9_mid_drain_loses_nothing(void **state)
 		last_first[i] = 0;
 	for (i = 0; i < recs.n; i++) {
 		const struct it_record *r = &recs.v[i];
-		const char *hdr = it_record_header(r, "ferry-message-id");
+		const char *hdr = it_record_header(r, FERRY_HEADER_MESSAGE_ID);
 		int64_t id = hdr ? strtoll(hdr, NULL, 10) : 0, n = id - first_id + 1;
 		char want_value[32], want_key[16];
 		long key;

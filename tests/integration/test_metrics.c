@@ -136,7 +136,7 @@ static void assert_early_ack_is_observed(const char *topic, const char *group)
 	snprintf(body, sizeof(body),
 	         "{\"messageId\":%" PRId64 ",\"consumerGroup\":\"%s\",\"success\":true}", id,
 	         group);
-	if (it_post(&fx.producer, "/api/messages/acknowledge", body, &r) != 200)
+	if (it_post(&fx.producer, FERRY_PATH_ACKNOWLEDGE, body, &r) != 200)
 		fail_msg("acknowledge answered %ld: %s", r.status, r.text);
 	assert_string_equal(it_json_string(r.json, "results.0.result"), "recorded");
 	it_response_free(&r);

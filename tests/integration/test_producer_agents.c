@@ -216,7 +216,7 @@ static void test_one_id_space(void **state)
 	assert_non_null(a);
 	producer_id = int_at(a, "id");
 	json_decref(a);
-	assert_int_equal(it_post(&fx.producer, "/api/agents/consumers/register",
+	assert_int_equal(it_post(&fx.producer, FERRY_PATH_AGENT_REGISTER,
 	                         "{\"serviceId\":\"svc\",\"instanceId\":\"c1\",\"consumerGroup\":"
 	                         "\"g1\",\"topics\":[\"t1\"],\"host\":\"h\",\"port\":5401}",
 	                         &r),

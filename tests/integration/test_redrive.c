@@ -151,7 +151,7 @@ static void test_targeted_retry_live_instance_then_dead_falls_back(void **state)
 	                " WHERE instance_id = 'inst-one'",
 	                topic);
 	for (i = 0; i < recs.n; i++) {
-		const char *tc = it_record_header(&recs.v[i], "ferry-target-consumer");
+		const char *tc = it_record_header(&recs.v[i], FERRY_HEADER_TARGET_CONSUMER);
 		char p[16];
 
 		if (tc == NULL)

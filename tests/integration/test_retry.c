@@ -135,7 +135,7 @@ static size_t records_of(const char *topic, size_t want, int64_t id, struct it_r
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	it_kafka_read(topic, want, WAIT_MS, recs);
 	for (i = 0; i < recs->n && n < max; i++) {
-		const char *h = it_record_header(&recs->v[i], "ferry-message-id");
+		const char *h = it_record_header(&recs->v[i], FERRY_HEADER_MESSAGE_ID);
 
 		if (h && strcmp(h, idbuf) == 0)
 			out[n++] = &recs->v[i];
@@ -192,13 +192,13 @@ static void test_fails_twice_then_succeeds_other_group_once(void **state)
 	/* On Kafka: the original and two redeliveries addressed to group a, numbered 1 and 2. */
 	n = records_of(topic, 3, id, &recs, mine, 8);
 	assert_int_equal(n, 3);
-	assert_null(it_record_header(mine[0], "ferry-retry-count"));
+	assert_null(it_record_header(mine[0], FERRY_HEADER_RETRY_COUNT));
 	for (i = 1; i < 3; i++) {
 		char want[8];
 
 		snprintf(want, sizeof(want), "%zu", i);
-		it_assert_header(mine[i], "ferry-target-group", a);
-		it_assert_header(mine[i], "ferry-retry-count", want);
+		it_assert_header(mine[i], FERRY_HEADER_TARGET_GROUP, a);
+		it_assert_header(mine[i], FERRY_HEADER_RETRY_COUNT, want);
 	}
 	/* The history tells both retries and their triggers. */
 	assert_int_equal(
@@ -587,8 +587,9 @@ static void test_two_producers_republish_each_attempt_once(void **state)
 	assert_int_equal(recs.n, 80);
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < (int64_t)recs.n; i++) {
-		int64_t id = strtoll(it_record_header(&recs.v[i], "ferry-message-id"), NULL, 10);
-		const char *rc = it_record_header(&recs.v[i], "ferry-retry-count");
+		int64_t id =
+		    strtoll(it_record_header(&recs.v[i], FERRY_HEADER_MESSAGE_ID), NULL, 10);
+		const char *rc = it_record_header(&recs.v[i], FERRY_HEADER_RETRY_COUNT);
 		int retry = rc ? atoi(rc) : 0;
 
 		assert_true(id >= first_id && id < first_id + 20);

@@ -81,7 +81,7 @@ static int64_t register_agent(const char *instance, const char *group, const cha
 	    "{\"serviceId\": \"svc-robust\", \"instanceId\": \"%s\", \"consumerGroup\": \"%s\","
 	    " \"topics\": [\"%s\"], \"host\": \"127.0.0.1\", \"port\": 5401}",
 	    instance, group, topic);
-	if (it_post(&fx.producer, "/api/agents/consumers/register", body, &r) != 201)
+	if (it_post(&fx.producer, FERRY_PATH_AGENT_REGISTER, body, &r) != 201)
 		fail_msg("registering agent %s answered %ld: %s", instance, r.status, r.text);
 	id = (int64_t)json_integer_value(it_json_get(r.json, "id"));
 	it_response_free(&r);
@@ -111,7 +111,7 @@ static long heartbeat(const char *instance, const char *partitions, struct it_re
 	         "{\"serviceId\": \"svc-robust\", \"instanceId\": \"%s\","
 	         " \"details\": {\"lag\": 0, \"partitions\": %s}}",
 	         instance, partitions);
-	return it_post(&fx.producer, "/api/agents/consumers/heartbeat", body, r);
+	return it_post(&fx.producer, FERRY_PATH_AGENT_HEARTBEAT, body, r);
 }
 
 static void test_bad_heartbeat_partitions_are_refused(void **state)

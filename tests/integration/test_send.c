@@ -92,16 +92,16 @@ static void check_send(bool batching, const char *message_json, const char *want
 	assert_non_null(rec->value);
 	assert_string_equal(rec->value, want_payload);
 	snprintf(id_text, sizeof(id_text), "%" JSON_INTEGER_FORMAT, id);
-	it_assert_header(rec, "ferry-message-id", id_text);
-	it_assert_header(rec, "ferry-idempotency-key", idem);
-	it_assert_header(rec, "ferry-producer-service-id", SERVICE_ID);
+	it_assert_header(rec, FERRY_HEADER_MESSAGE_ID, id_text);
+	it_assert_header(rec, FERRY_HEADER_IDEMPOTENCY_KEY, idem);
+	it_assert_header(rec, FERRY_HEADER_PRODUCER_SERVICE_ID, SERVICE_ID);
 	it_assert_header(rec, "x-trace", "trace-7");
 	created_at = it_sql_text(fx.conn,
 	                         "SELECT to_char(created_at AT TIME ZONE 'UTC',"
 	                         " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 	                         " FROM ferry.outbox_message WHERE id = %s",
 	                         id_text);
-	it_assert_header(rec, "ferry-created-at", created_at);
+	it_assert_header(rec, FERRY_HEADER_CREATED_AT, created_at);
 	free(created_at);
 
 	/* The row records where the record landed. */

@@ -96,7 +96,7 @@ static size_t assert_ids_on_topic(const char *topic, int64_t *ids, size_t n)
 	it_kafka_read(topic, (size_t)total, 60000, &recs);
 	assert_int_equal(recs.n, (size_t)total);
 	for (i = 0; i < recs.n; i++) {
-		const char *hdr = it_record_header(&recs.v[i], "ferry-message-id");
+		const char *hdr = it_record_header(&recs.v[i], FERRY_HEADER_MESSAGE_ID);
 
 		assert_non_null(hdr);
 		id = strtoll(hdr, NULL, 10);

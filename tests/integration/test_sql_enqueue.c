@@ -129,11 +129,11 @@ static void test_sql_commit_publishes_exactly_that(void **state)
 	assert_string_equal(rec->key, "order-2");
 	assert_string_equal(rec->value, "{\"event\":\"paid\"}");
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
-	it_assert_header(rec, "ferry-message-id", id_text);
-	it_assert_header(rec, "ferry-idempotency-key", "order-2-paid");
+	it_assert_header(rec, FERRY_HEADER_MESSAGE_ID, id_text);
+	it_assert_header(rec, FERRY_HEADER_IDEMPOTENCY_KEY, "order-2-paid");
 	it_assert_header(rec, "x-source", "sql");
 	/* The SQL door has no service id of its own: the relay stamps its own. */
-	it_assert_header(rec, "ferry-producer-service-id", SERVICE_ID);
+	it_assert_header(rec, FERRY_HEADER_PRODUCER_SERVICE_ID, SERVICE_ID);
 	assert_int_equal(it_kafka_count(topic), 1);
 
 	/* The same idempotency key again, from SQL: the same message, nothing new. */
@@ -179,7 +179,7 @@ static void test_c_door_rollback_and_commit(void **state)
 	assert_int_equal(recs.n, 1);
 	assert_string_equal(recs.v[0].value, "from C");
 	snprintf(id_text, sizeof(id_text), "%" PRId64, committed);
-	it_assert_header(&recs.v[0], "ferry-message-id", id_text);
+	it_assert_header(&recs.v[0], FERRY_HEADER_MESSAGE_ID, id_text);
 	it_assert_header(&recs.v[0], "x-door", "c");
 	assert_int_equal(rows_on(topic), 1);
 	it_records_free(&recs);
@@ -347,7 +347,7 @@ static void test_per_key_order_under_concurrent_commits(void **state)
 
 	for (r = 0; r < recs.n; r++) {
 		const struct it_record *rec = &recs.v[r];
-		const char *id = it_record_header(rec, "ferry-message-id");
+		const char *id = it_record_header(rec, FERRY_HEADER_MESSAGE_ID);
 
 		assert_non_null(rec->key);
 		assert_non_null(id);

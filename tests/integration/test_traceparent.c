@@ -102,7 +102,8 @@ static void test_traceparent_end_to_end(void **state)
 	it_kafka_read(topic, 3, WAIT_MS, &recs);
 	assert_int_equal(recs.n, 3);
 	for (i = 0; i < recs.n; i++) {
-		int64_t id = strtoll(it_record_header(&recs.v[i], "ferry-message-id"), NULL, 10);
+		int64_t id =
+		    strtoll(it_record_header(&recs.v[i], FERRY_HEADER_MESSAGE_ID), NULL, 10);
 		const char *want = id == ids[0] ? TP_HTTP : id == ids[1] ? TP_BODY : TP_SQL;
 
 		it_assert_header(&recs.v[i], "traceparent", want);

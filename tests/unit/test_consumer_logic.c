@@ -17,6 +17,7 @@
 #include "consumer/consume_record.h"
 #include "consumer/consumer_config.h"
 #include "consumer/processor.h"
+#include "ferry/wire.h"
 
 static void test_groups_json(void **state)
 {
@@ -104,16 +105,16 @@ static void test_classify(void **state)
 {
 	const struct ferry_header ours[] = {
 	    H("other", "x"),
-	    H("ferry-message-id", "42"),
-	    H("ferry-idempotency-key", "key-1"),
-	    H("ferry-producer-service-id", "svc"),
-	    H("ferry-producer-instance-id", "inst"),
+	    H(FERRY_HEADER_MESSAGE_ID, "42"),
+	    H(FERRY_HEADER_IDEMPOTENCY_KEY, "key-1"),
+	    H(FERRY_HEADER_PRODUCER_SERVICE_ID, "svc"),
+	    H(FERRY_HEADER_PRODUCER_INSTANCE_ID, "inst"),
 	};
-	const struct ferry_header targeted[] = {H("ferry-message-id", "7"),
-	                                        H("ferry-target-group", "billing")};
-	const struct ferry_header bad[] = {H("ferry-message-id", "12x")};
-	const struct ferry_header zero[] = {H("ferry-message-id", "0")};
-	const struct ferry_header huge[] = {H("ferry-message-id", "99999999999999999999")};
+	const struct ferry_header targeted[] = {H(FERRY_HEADER_MESSAGE_ID, "7"),
+	                                        H(FERRY_HEADER_TARGET_GROUP, "billing")};
+	const struct ferry_header bad[] = {H(FERRY_HEADER_MESSAGE_ID, "12x")};
+	const struct ferry_header zero[] = {H(FERRY_HEADER_MESSAGE_ID, "0")};
+	const struct ferry_header huge[] = {H(FERRY_HEADER_MESSAGE_ID, "99999999999999999999")};
 	const struct ferry_header foreign[] = {H("traceparent", "00-abc")};
 	struct consume_headers h;
 
@@ -143,9 +144,9 @@ static void test_classify(void **state)
 static void test_classify_idempotency_key(void **state)
 {
 	char long_key[FERRY_IDEMPOTENCY_KEY_MAX_BYTES + 2], utf8_key[300];
-	struct ferry_header hs[3] = {{"ferry-message-id", "5", 1},
-	                             {"ferry-idempotency-key", NULL, 0},
-	                             {"ferry-target-group", "other", 5}};
+	struct ferry_header hs[3] = {{FERRY_HEADER_MESSAGE_ID, "5", 1},
+	                             {FERRY_HEADER_IDEMPOTENCY_KEY, NULL, 0},
+	                             {FERRY_HEADER_TARGET_GROUP, "other", 5}};
 	struct consume_headers h;
 
 	(void)state;
@@ -232,7 +233,7 @@ static void test_ack_reply(void **state)
 
 static void test_webhook_body(void **state)
 {
-	const struct ferry_header hdrs[] = {H("ferry-message-id", "5"), H("bin", "\xff\xfe")};
+	const struct ferry_header hdrs[] = {H(FERRY_HEADER_MESSAGE_ID, "5"), H("bin", "\xff\xfe")};
 	struct ferry_consumed_message m = {0};
 	json_t *body;
 
@@ -253,7 +254,7 @@ static void test_webhook_body(void **state)
 	assert_string_equal(json_string_value(json_object_get(body, "key")), "k");
 	assert_string_equal(json_string_value(json_object_get(body, "consumerGroup")), "g");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(body, "headers"),
-	                                                      "ferry-message-id")),
+	                                                      FERRY_HEADER_MESSAGE_ID)),
 	                    "5");
 	assert_true(json_is_null(json_object_get(json_object_get(body, "headers"), "bin")));
 	json_decref(body);
