@@ -148,35 +148,41 @@ int json_fields_int(const json_t *obj, const char *where, const char *field, boo
 	return 1;
 }
 
+/* The given member `field`, when its type is `type` (JSON_TRUE standing for either boolean):
+ * 1 with *out set, 0 when not given, -1 "<where><field>: must be <what>". */
+static int json_fields_typed(const json_t *obj, const char *where, const char *field,
+                             json_type type, const char *what, json_t **out, char *errstr,
+                             size_t errstr_size)
+{
+	json_t *v = json_fields_get(obj, field);
+	json_type t = v && json_is_boolean(v) ? JSON_TRUE : v ? json_typeof(v) : JSON_NULL;
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (t != type) {
+		snprintf(errstr, errstr_size, "%s%s: must be %s", where ? where : "", field, what);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
 int json_fields_bool(const json_t *obj, const char *where, const char *field, bool *out,
                      char *errstr, size_t errstr_size)
 {
-	json_t *v = json_fields_get(obj, field);
+	json_t *v;
+	int rc = json_fields_typed(obj, where, field, JSON_TRUE, "true or false", &v, errstr,
+	                           errstr_size);
 
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v)) {
-		snprintf(errstr, errstr_size, "%s%s: must be true or false", where ? where : "",
-		         field);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 1;
+	if (rc > 0)
+		*out = json_is_true(v);
+	return rc;
 }
 
 int json_fields_object(const json_t *obj, const char *where, const char *field, json_t **out,
                        char *errstr, size_t errstr_size)
 {
-	json_t *v = json_fields_get(obj, field);
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	if (!json_is_object(v)) {
-		snprintf(errstr, errstr_size, "%s%s: must be a JSON object", where ? where : "",
-		         field);
-		return -1;
-	}
-	*out = v;
-	return 1;
+	return json_fields_typed(obj, where, field, JSON_OBJECT, "a JSON object", out, errstr,
+	                         errstr_size);
 }

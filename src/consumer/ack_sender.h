@@ -4,7 +4,8 @@
  * Its own thread, PGconn and libcurl handle. Every flush_ms (or at once when woken after a
  * commit) it reads up to batch_size rows oldest first (not the refused ones), POSTs them as JSON
  * arrays to <producer_url>/api/messages/acknowledge, each body at most max_body_bytes (an
- * errorMessage is cut to the producer's 1,024 bytes; the whole text stays in failed_message), and
+ * errorMessage is cut to the producer's FERRY_ACK_MAX_STRING_BYTES, 1,024; the whole text stays
+ * in failed_message; field names and limits from ferry/wire.h), and
  * on HTTP 200 deletes exactly those rows (items the producer answered with an error such as
  * unknown_message are logged and deleted too: sending them again would never succeed).
  * On HTTP 400 or 413 the producer refuses the body for good: the batch is split in halves and

@@ -5,6 +5,7 @@
  * Headers written by the producer's relay: ferry-message-id (decimal id), ferry-idempotency-key,
  * ferry-producer-service-id, ferry-producer-instance-id, ferry-created-at, ferry-target-group;
  * and the application's W3C traceparent, which the consumer carries into its row and logs.
+ * The names come from ferry/wire.h (FERRY_HEADER_*), which the producer writes them with.
  */
 #ifndef FERRY_CONSUME_RECORD_H
 #define FERRY_CONSUME_RECORD_H

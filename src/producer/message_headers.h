@@ -3,7 +3,8 @@
  * consumer (src/consumer/consume_record.h reads them): ferry-message-id, ferry-idempotency-key,
  * ferry-producer-service-id, ferry-producer-instance-id, ferry-created-at, ferry-target-group,
  * then the application's own headers. A redelivery adds ferry-retry-count and, when aimed at
- * one consumer instance, ferry-target-consumer.
+ * one consumer instance, ferry-target-consumer. The names are spelled in ferry/wire.h
+ * (FERRY_HEADER_*), the one home of the producer-consumer contract.
  */
 #ifndef FERRY_MESSAGE_HEADERS_H
 #define FERRY_MESSAGE_HEADERS_H
