@@ -6,8 +6,10 @@
  * exactly when the inbox row does. A payload containing the text "fail" fails on purpose, so tests
  * and demos can drive failures; "fail-first-N" (N a digit) fails only while the group has recorded
  * fewer than N failures of that message (ferry_consumer.failed_message), so a redelivery
- * eventually succeeds. FERRY_PROCESSOR_CONFIG may name the table (default
- * "example_processed").
+ * eventually succeeds. "serialize-first-N" meets a serialization failure (SQLSTATE 40001, raised
+ * by its own SQL) on its first N attempts in this process and answers FERRY_PROCESSOR_RETRY, as a
+ * processor should for errors of class 40: the consumer retries the record instead of recording
+ * a failure. FERRY_PROCESSOR_CONFIG may name the table (default "example_processed").
  *
  * Build: cc -shared -fPIC example_processor.c -o libferry_example_processor.so $(pkg-config
  * --cflags libpq) -I<ferry>/include (CMake does it). Use:
@@ -23,7 +25,9 @@
 struct example_state {
 	char table[128]; /* quoted identifier */
 	char insert_sql[256];
-	int table_ready; /* the table is known to exist (committed); per group thread */
+	int table_ready;        /* the table is known to exist (committed); per group thread */
+	int64_t serialize_id;   /* the message "serialize-first-N" attempts are counted for */
+	int serialize_attempts; /* its attempts so far (process() is called on one thread) */
 };
 
 int ferry_processor_init(const char *config, void **state, char *errstr, size_t errstr_size)
@@ -123,6 +127,37 @@ static long example_failures(const struct ferry_consumed_message *msg, PGconn *t
 	return n;
 }
 
+/*
+ * "serialize-first-N": the first N attempts at the message run SQL that fails with SQLSTATE
+ * 40001, and answer what any processor should for class 40 (FERRY_PROCESSOR_RETRY). Returns 1
+ * when the attempt goes on, FERRY_PROCESSOR_RETRY or -1 (with errstr) otherwise.
+ */
+static int example_serialize(struct example_state *st, const struct ferry_consumed_message *msg,
+                             const char *first, PGconn *txn, char *errstr, size_t errstr_size)
+{
+	PGresult *res;
+	const char *state;
+	int rc = 1;
+
+	if (first[16] < '0' || first[16] > '9')
+		return 1;
+	if (st->serialize_id != msg->message_id) {
+		st->serialize_id = msg->message_id;
+		st->serialize_attempts = 0;
+	}
+	if (st->serialize_attempts++ >= first[16] - '0')
+		return 1;
+	res = PQexec(txn, "DO $$ BEGIN RAISE EXCEPTION 'example processor: simulated conflict'"
+	                  " USING ERRCODE = '40001'; END $$");
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	snprintf(errstr, errstr_size, "example processor: %s", PQresultErrorMessage(res));
+	errstr[strcspn(errstr, "\n")] = '\0';
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = state && strncmp(state, "40", 2) == 0 ? FERRY_PROCESSOR_RETRY : -1;
+	PQclear(res);
+	return rc;
+}
+
 int ferry_processor_process(void *state, const struct ferry_consumed_message *msg, PGconn *txn,
                             char *errstr, size_t errstr_size)
 {
@@ -138,6 +173,13 @@ int ferry_processor_process(void *state, const struct ferry_consumed_message *ms
 			snprintf(errstr, errstr_size, "out of memory");
 			return -1;
 		}
+	}
+	if (payload && strstr(payload, "serialize-first-")) {
+		rc = example_serialize(st, msg, strstr(payload, "serialize-first-"), txn, errstr,
+		                       errstr_size);
+		if (rc != 1)
+			goto done;
+		rc = -1;
 	}
 	if (payload && strstr(payload, "fail")) {
 		const char *first = strstr(payload, "fail-first-");

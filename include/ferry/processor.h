@@ -58,12 +58,22 @@ struct ferry_consumed_message {
 	size_t header_count;                /* entries of headers */
 };
 
+/* What ferry_processor_process returns for a failure that is not the message's fault and
+ * should pass by itself: a serialization failure or deadlock (SQLSTATE class 40) from its own
+ * SQL, a lock timeout, a dependency briefly away. */
+#define FERRY_PROCESSOR_RETRY (-2)
+
 /*
  * Handles one message inside the open transaction `txn` (do not COMMIT or ROLLBACK it; do not
  * keep it after returning). Returns 0 on success. On failure returns -1 and writes one line
  * into errstr (errstr_size bytes): the transaction is rolled back, the failure recorded in
  * ferry_consumer.failed_message, and a negative acknowledgment with that text is sent to the
- * producer (which may redeliver the message later).
+ * producer (which may redeliver the message later). Returns FERRY_PROCESSOR_RETRY (with a line
+ * in errstr) when the failure is transient: the transaction is rolled back, nothing is recorded
+ * or acknowledged, and the same message is processed again after a backoff, before any later
+ * record of its partition (so a message that always asks for a retry holds its partition: use
+ * -1 for what will not pass by itself). A lost connection is retried the same way whatever is
+ * returned.
  */
 typedef int (*ferry_processor_process_fn)(void *state, const struct ferry_consumed_message *msg,
                                           PGconn *txn, char *errstr, size_t errstr_size);

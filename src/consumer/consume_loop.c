@@ -167,6 +167,7 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 	char errstr[512], perr[1024];
 	bool duplicate = false;
 	enum consume_error_action action;
+	int prc;
 
 	pg_last_sqlstate_clear();
 	if (pg_ensure(&loop->conn, loop->conninfo, "ferry-consumer", errstr, sizeof(errstr)) != 0)
@@ -191,7 +192,8 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 		             m->consumer_group);
 		goto committed;
 	}
-	if (processor_process(&loop->proc, m, loop->conn, perr, sizeof(perr)) == 0) {
+	prc = processor_process(&loop->proc, m, loop->conn, perr, sizeof(perr));
+	if (prc == 0) {
 		if (inbox_store_add_ack(loop->conn, m->message_id, m->consumer_group, true, NULL,
 		                        errstr, sizeof(errstr)) != 0 ||
 		    pg_command(loop->conn, "COMMIT", errstr, sizeof(errstr)) != 0)
@@ -203,6 +205,12 @@ static int consume_loop_attempt(struct consume_loop *loop, const struct ferry_co
 	if (PQstatus(loop->conn) != CONNECTION_OK) {
 		snprintf(errstr, sizeof(errstr), "connection lost during processing (%.400s)",
 		         perr);
+		goto db_fail;
+	}
+	if (prc == FERRY_PROCESSOR_RETRY) {
+		/* Transient by the processor's word (a serialization failure, a deadlock): nothing
+		 * recorded, the same record again after the backoff. */
+		snprintf(errstr, sizeof(errstr), "processor asked for a retry: %.400s", perr);
 		goto db_fail;
 	}
 	goto record_failure;

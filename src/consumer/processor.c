@@ -40,12 +40,15 @@ int processor_new(const struct processor_options *opts, struct processor *p, cha
 int processor_process(struct processor *p, const struct ferry_consumed_message *msg, PGconn *txn,
                       char *errstr, size_t errstr_size)
 {
+	int rc;
+
 	errstr[0] = '\0';
-	if (p->process(p->state, msg, txn, errstr, errstr_size) == 0)
+	rc = p->process(p->state, msg, txn, errstr, errstr_size);
+	if (rc == 0)
 		return 0;
 	if (errstr[0] == '\0')
 		snprintf(errstr, errstr_size, "processor failed without a message");
-	return -1;
+	return rc == FERRY_PROCESSOR_RETRY ? FERRY_PROCESSOR_RETRY : -1;
 }
 
 void processor_destroy(struct processor *p)

@@ -42,7 +42,8 @@ struct processor {
 int processor_new(const struct processor_options *opts, struct processor *p, char *errstr,
                   size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Calls the processor: 0, or -1 with errstr (never left empty). */
+/* Calls the processor: 0, -1, or FERRY_PROCESSOR_RETRY (a transient failure: retry the record),
+ * with errstr (never left empty) on failure. */
 int processor_process(struct processor *p, const struct ferry_consumed_message *msg, PGconn *txn,
                       char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 

@@ -3,7 +3,9 @@
  *
  * A database error about one record (here a CHECK constraint the test adds to the inbox table,
  * which rejects that record's row) is recorded in failed_message, negatively acknowledged with
- * PostgreSQL's message, and the records behind it in the same partition are processed.
+ * PostgreSQL's message, and the records behind it in the same partition are processed. A
+ * processor that meets a serialization failure and says so (FERRY_PROCESSOR_RETRY) gets the same
+ * record again: processed once, nothing recorded as failed, acknowledged positively, in order.
  *
  * The ack sender: an acknowledgment the producer refuses with 400 is set aside (refused_at,
  * counted by ferry_consumer_acks_refused) while every other acknowledgment gets through; a
@@ -133,6 +135,75 @@ static void test_data_error_is_recorded_and_partition_moves_on(void **state)
 	            "ALTER TABLE ferry_consumer.processed_message DROP CONSTRAINT it_no_poison");
 }
 
+/* Lines of the log at `path` that contain `text`. */
+static int log_count(const char *path, const char *text)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		fail_msg("cannot read %s", path);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The example plugin meets SQLSTATE 40001 on its first 2 attempts at "serialize-first-2" and
+ * answers FERRY_PROCESSOR_RETRY: the record is retried, not recorded as a failure, and the
+ * record behind it waits for it. */
+static void test_processor_serialization_failure_is_retried(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	const char *plugin[] = {"FERRY_PROCESSOR=plugin",
+	                        "FERRY_PROCESSOR_PLUGIN=" FERRY_EXAMPLE_PLUGIN, NULL};
+	struct it_producer consumer;
+	int64_t conflicted, after;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "serialize");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, group);
+	start_consumer(&consumer, group, topic, plugin);
+	conflicted = it_send_message(&fx.producer, topic, "k", "serialize-first-2");
+	after = it_send_message(&fx.producer, topic, "k", "after");
+	assert_true(it_wait_sql_int(fx.conn, 2, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id IN (%" PRId64 ", %" PRId64 ")"
+	                            " AND status = 'ACKNOWLEDGED'",
+	                            conflicted, after));
+	/* Retried in place: no failure recorded, no negative acknowledgment, processed once and
+	 * before the record behind it. */
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.failed_message"
+	                            " WHERE consumer_group = '%s'",
+	                            group),
+	                 0);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64
+	                            " AND negative_ack_at IS NOT NULL",
+	                            conflicted),
+	                 0);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM example_processed"
+	                            " WHERE message_id = %" PRId64,
+	                            conflicted),
+	                 1);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry_consumer.processed_message a"
+	                            " JOIN ferry_consumer.processed_message b"
+	                            " ON a.consumer_group = b.consumer_group"
+	                            " WHERE a.message_id = %" PRId64 " AND b.message_id = %" PRId64
+	                            " AND a.kafka_offset < b.kafka_offset",
+	                            conflicted, after),
+	                 1);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+	/* And it was retried (twice), not merely processed: the consumer said so. */
+	assert_int_equal(log_count(consumer.log_path, "processor asked for a retry"), 2);
+}
+
 /* Sends three messages to a topic of `group` (no consumer reads it) and waits until they are
  * SENT, so that acknowledgments for them are recorded. */
 static void three_sent_messages(const char *group, int64_t ids[3])
@@ -238,6 +309,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_data_error_is_recorded_and_partition_moves_on),
+	    cmocka_unit_test(test_processor_serialization_failure_is_retried),
 	    cmocka_unit_test(test_refused_ack_is_set_aside),
 	    cmocka_unit_test(test_large_batch_stays_under_body_limit),
 	};
