@@ -1,7 +1,7 @@
 /*
  * relay-floor: the database-only floor for bench/relay-drain.
  *
- * Runs the relay's exact claim-and-mark SQL (outbox_store_claim + outbox_store_mark, the same
+ * Runs the relay's exact claim-and-mark SQL (message_store_claim + message_store_mark, the same
  * functions the relay calls) in a loop with no Kafka in between, until no PENDING rows are
  * left, with `inflight` connections used round-robin like the relay's slots. Prints
  * "floor_rows=N floor_seconds=S floor_rate=R claim_seconds=C mark_seconds=M" (C and M: the time
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "common/pg.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -48,8 +48,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Keep `inflight` claims open at once, as the relay does, then mark the oldest. */
 	for (i = 0; i < inflight; i++)
-		if (outbox_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
-		                       errstr, sizeof(errstr)))
+		if (message_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
+		                        errstr, sizeof(errstr)))
 			goto fail;
 	for (i = 0; empty < inflight; i = (i + 1) % inflight) {
 		struct outbox_delivery *d;
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 				d[k].offset = (int64_t)k;
 			}
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			if (outbox_store_mark(conns[i], d, n, 5, errstr, sizeof(errstr)) != 0) {
+			if (message_store_mark(conns[i], d, n, 5, errstr, sizeof(errstr)) != 0) {
 				free(d);
 				goto fail;
 			}
@@ -78,10 +78,10 @@ int main(int argc, char **argv)
 			free(d);
 			rows += (long long)n;
 		}
-		outbox_batch_free(&batches[i]);
+		message_store_batch_free(&batches[i]);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (outbox_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
-		                       errstr, sizeof(errstr)))
+		if (message_store_claim(conns[i], batch_size, NULL, 0, NULL, 0, 0, &batches[i],
+		                        errstr, sizeof(errstr)))
 			goto fail;
 		claim_secs += seconds_since(&ts);
 	}

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "common/pg.h"
-#include "producer/retry_store.h"
+#include "producer/store/retry_store.h"
 
 static int64_t monotonic_us(void)
 {
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 		claimed = batch.n;
 		if (batch.n > 0)
 			retry_store_abandon(conn);
-		retry_batch_free(&batch);
+		retry_store_batch_free(&batch);
 	}
 	qsort(took_us, (size_t)passes, sizeof(*took_us), compare_int64);
 	qsort(settle_us, (size_t)passes, sizeof(*settle_us), compare_int64);

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "producer/delivery_store.h"
+#include "producer/store/ack_store.h"
 
 #define ACK_REQUEST_MAX_BATCH 5000
 

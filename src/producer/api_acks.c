@@ -1,5 +1,5 @@
 /*
- * api_acks.c - see api_acks.h. Validation in ack_request.c, SQL in delivery_store.c.
+ * api_acks.c - see api_acks.h. Validation in ack_request.c, SQL in ack_store.c.
  */
 #include "producer/api_acks.h"
 
@@ -10,7 +10,7 @@
 
 #include "ferry/wire.h"
 #include "producer/ack_request.h"
-#include "producer/delivery_store.h"
+#include "producer/store/ack_store.h"
 
 #define API_ACKS_DEFAULT_PAGE 100
 #define API_ACKS_MAX_PAGE     1000
@@ -54,7 +54,7 @@ static void api_acknowledge(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	if (delivery_store_acknowledge(conn, acks, n, outcomes, errstr, sizeof(errstr)) != 0) {
+	if (ack_store_acknowledge(conn, acks, n, outcomes, errstr, sizeof(errstr)) != 0) {
 		/* Nothing was recorded; the consumer keeps the acks and sends them again. */
 		http_pg_error(ex, "acknowledgments not recorded", errstr);
 		goto done;
@@ -147,8 +147,8 @@ static void api_list_consumer_group(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		return;
-	if (delivery_store_list_group(conn, group, status, after, (int)limit, &page, errstr,
-	                              sizeof(errstr)) != 0)
+	if (ack_store_list_group(conn, group, status, after, (int)limit, &page, errstr,
+	                         sizeof(errstr)) != 0)
 		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
@@ -164,7 +164,7 @@ static void api_stats(struct http_exchange *ex, void *opaque)
 
 	if (conn == NULL)
 		return;
-	if (delivery_store_stats(conn, &stats, errstr, sizeof(errstr)) != 0)
+	if (ack_store_stats(conn, &stats, errstr, sizeof(errstr)) != 0)
 		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, stats);

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "ferry/wire.h"
 #include "producer/agent_request.h"
-#include "producer/agent_store.h"
+#include "producer/store/agent_store.h"
 
 /* Borrows a connection, or answers 503 and returns NULL. */
 /*

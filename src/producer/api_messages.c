@@ -1,6 +1,6 @@
 /*
  * api_messages.c - see api_messages.h. Request bodies are validated by message_request.c;
- * SQL lives in outbox_store.c; this file maps between HTTP and those two.
+ * SQL lives in message_store.c; this file maps between HTTP and those two.
  */
 #include "producer/api_messages.h"
 
@@ -14,10 +14,10 @@
 
 #include "common/log.h"
 #include "common/traceparent.h"
-#include "producer/delivery_store.h"
-#include "producer/retry_store.h"
+#include "producer/store/ack_store.h"
+#include "producer/store/retry_store.h"
 #include "producer/message_request.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 #define API_DEFAULT_PAGE 100
 #define API_MAX_PAGE     1000
@@ -58,8 +58,8 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 
 	if (conn == NULL)
 		return;
-	rc = outbox_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, ctx->registry,
-	                          ctx->db_timeout_ms, &res, errstr, sizeof(errstr));
+	rc = message_store_enqueue(conn, msg, 1, ctx->service_id, ctx->instance_id, ctx->registry,
+	                           ctx->db_timeout_ms, &res, errstr, sizeof(errstr));
 	if (rc != OUTBOX_OK) {
 		bool lost = PQstatus(conn) != CONNECTION_OK;
 
@@ -203,8 +203,8 @@ static void api_send_batch(struct http_exchange *ex, void *opaque)
 	if (conn == NULL)
 		goto done;
 	/* One statement: all of the batch commits, or none of it. */
-	rc = outbox_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, ctx->registry,
-	                          ctx->db_timeout_ms, res, errstr, sizeof(errstr));
+	rc = message_store_enqueue(conn, msgs, n, ctx->service_id, ctx->instance_id, ctx->registry,
+	                           ctx->db_timeout_ms, res, errstr, sizeof(errstr));
 	if (rc != OUTBOX_OK) {
 		if (PQstatus(conn) != CONNECTION_OK)
 			http_exchange_error(ex, 503,
@@ -249,13 +249,13 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		return;
-	found = outbox_store_get(conn, id, &msg, errstr, sizeof(errstr));
+	found = message_store_get(conn, id, &msg, errstr, sizeof(errstr));
 	if (found == 1) {
 		json_t *groups = NULL, *history = NULL;
 
 		/* Each group's own status, ack time and error; then what happened since (retries,
 		 * verdicts, operators' re-drives). */
-		if (delivery_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0 ||
+		if (ack_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0 ||
 		    retry_store_history(conn, id, &history, errstr, sizeof(errstr)) != 0) {
 			found = -1;
 			json_decref(msg);
@@ -289,7 +289,7 @@ static void api_list_pending(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		return;
-	if (outbox_store_list_pending(conn, after, (int)limit, &page, errstr, sizeof(errstr)) != 0)
+	if (message_store_list_pending(conn, after, (int)limit, &page, errstr, sizeof(errstr)) != 0)
 		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
@@ -339,7 +339,7 @@ static void api_health(struct http_exchange *ex, void *opaque)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, db_err, sizeof(db_err));
 	if (conn) {
-		db_ok = outbox_store_pending_stats(conn, &stats, db_err, sizeof(db_err)) == 0;
+		db_ok = message_store_pending_stats(conn, &stats, db_err, sizeof(db_err)) == 0;
 		pg_pool_put(ctx->pool, conn);
 	}
 	db_ms = api_elapsed_ms(&t0);

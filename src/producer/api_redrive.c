@@ -11,7 +11,7 @@
 
 #include "common/duration.h"
 #include "producer/redrive_request.h"
-#include "producer/retry_store.h"
+#include "producer/store/retry_store.h"
 
 #define API_REDRIVE_DEFAULT_PAGE 100
 #define API_REDRIVE_MAX_PAGE     1000

@@ -1,6 +1,6 @@
 /*
  * api_topics.c - see api_topics.h. Bodies are validated by registry_request.c, SQL lives in
- * registry_store.c, Kafka topics are made by kafka_admin.c.
+ * topic_store.c, Kafka topics are made by kafka_admin.c.
  */
 #include "producer/api_topics.h"
 
@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "producer/message_request.h"
 #include "producer/registry_request.h"
-#include "producer/registry_store.h"
+#include "producer/store/topic_store.h"
 
 #define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 5000
 
@@ -34,13 +34,13 @@ static void api_topics_answer(struct http_exchange *ex, int rc, json_t *out, int
                               const char *what, const char *errstr)
 {
 	switch (rc) {
-	case REGISTRY_STORE_OK:
+	case TOPIC_STORE_OK:
 		http_exchange_respond(ex, ok_status, out);
 		return;
-	case REGISTRY_STORE_NOT_FOUND:
+	case TOPIC_STORE_NOT_FOUND:
 		http_exchange_error(ex, 404, "%s", what);
 		break;
-	case REGISTRY_STORE_CONFLICT:
+	case TOPIC_STORE_CONFLICT:
 		http_exchange_error(ex, 409, "%s", errstr);
 		break;
 	default:
@@ -142,14 +142,14 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = registry_store_get_topic(conn, req.topic_name, &out, errstr, sizeof(errstr));
+	rc = topic_store_get_topic(conn, req.topic_name, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	conn = NULL;
-	if (rc == REGISTRY_STORE_OK) {
+	if (rc == TOPIC_STORE_OK) {
 		http_exchange_error(ex, 409, "topic '%s' is already registered", req.topic_name);
 		goto done;
 	}
-	if (rc != REGISTRY_STORE_NOT_FOUND) {
+	if (rc != TOPIC_STORE_NOT_FOUND) {
 		http_pg_error(ex, "database error", errstr);
 		goto done;
 	}
@@ -172,8 +172,8 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = registry_store_register_topic(conn, &req, &out, errstr, sizeof(errstr));
-	if (rc == REGISTRY_STORE_OK) {
+	rc = topic_store_register_topic(conn, &req, &out, errstr, sizeof(errstr));
+	if (rc == TOPIC_STORE_OK) {
 		json_object_set(out, "kafkaTopic", kafka_topic);
 		log_info("api", "registered topic %s with %zu consumer group(s)", req.topic_name,
 		         req.n_groups);
@@ -198,7 +198,7 @@ static void api_topics_list(struct http_exchange *ex, void *opaque)
 
 	if (conn == NULL)
 		return;
-	rc = registry_store_list_topics(conn, &out, errstr, sizeof(errstr));
+	rc = topic_store_list_topics(conn, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	api_topics_answer(ex, rc, out, 200, "", errstr);
 }
@@ -214,7 +214,7 @@ static void api_topics_get(struct http_exchange *ex, void *opaque)
 
 	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	rc = registry_store_get_topic(conn, name, &out, errstr, sizeof(errstr));
+	rc = topic_store_get_topic(conn, name, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
@@ -231,9 +231,9 @@ static void api_topics_set_topic_active(struct http_exchange *ex, struct api_top
 
 	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	rc = registry_store_set_topic_active(conn, name, active, &out, errstr, sizeof(errstr));
+	rc = topic_store_set_topic_active(conn, name, active, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	if (rc == REGISTRY_STORE_OK)
+	if (rc == TOPIC_STORE_OK)
 		log_info("api", "topic %s %s", name, active ? "activated" : "deactivated");
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
@@ -268,9 +268,9 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = registry_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
+	rc = topic_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	if (rc == REGISTRY_STORE_OK)
+	if (rc == TOPIC_STORE_OK)
 		log_info("api", "added consumer group %s to topic %s", group.name, name);
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
 	api_topics_answer(ex, rc, out, 201, what, errstr);
@@ -288,7 +288,7 @@ static void api_topics_list_groups(struct http_exchange *ex, void *opaque)
 
 	if (conn == NULL)
 		return;
-	rc = registry_store_list_groups(conn, &out, errstr, sizeof(errstr));
+	rc = topic_store_list_groups(conn, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	api_topics_answer(ex, rc, out, 200, "", errstr);
 }
@@ -305,7 +305,7 @@ static void api_topics_get_group(struct http_exchange *ex, void *opaque)
 	if (api_topics_group_id(ex, &id) != 0 ||
 	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	rc = registry_store_get_group(conn, id, &out, errstr, sizeof(errstr));
+	rc = topic_store_get_group(conn, id, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
@@ -330,9 +330,9 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = registry_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
+	rc = topic_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	if (rc == REGISTRY_STORE_OK)
+	if (rc == TOPIC_STORE_OK)
 		log_info("api", "updated consumer group %" PRId64, id);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
@@ -352,9 +352,9 @@ static void api_topics_set_group_active(struct http_exchange *ex, struct api_top
 	if (api_topics_group_id(ex, &id) != 0 ||
 	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	rc = registry_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
+	rc = topic_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	if (rc == REGISTRY_STORE_OK)
+	if (rc == TOPIC_STORE_OK)
 		log_info("api", "consumer group %" PRId64 " %s", id,
 		         active ? "activated" : "deactivated");
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
@@ -404,7 +404,7 @@ const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_
 
 int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
 {
-	struct registry_active_topic *topics = NULL;
+	struct topic_store_active *topics = NULL;
 	char err[512];
 	size_t n = 0, i;
 	PGconn *conn = NULL;
@@ -415,9 +415,9 @@ int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr,
 	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, errstr_size);
 	if (conn == NULL)
 		return -1;
-	rc = registry_store_active_topics(conn, &topics, &n, errstr, errstr_size);
+	rc = topic_store_active_topics(conn, &topics, &n, errstr, errstr_size);
 	pg_pool_put(ctx->pool, conn);
-	if (rc != REGISTRY_STORE_OK)
+	if (rc != TOPIC_STORE_OK)
 		return -1;
 	for (i = 0; i < n; i++) {
 		rc = kafka_admin_create_topic(ctx->admin, topics[i].name, topics[i].partitions,

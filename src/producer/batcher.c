@@ -193,8 +193,8 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 			goto done;
 		}
 	}
-	rc = outbox_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry,
-	                          b->db_timeout_ms, res, errstr, sizeof(errstr));
+	rc = message_store_enqueue(b->conn, msgs, n, b->service_id, b->instance_id, b->registry,
+	                           b->db_timeout_ms, res, errstr, sizeof(errstr));
 	if (rc == OUTBOX_OK) {
 		if (b->relay)
 			relay_wake(b->relay);
@@ -224,9 +224,9 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 		struct outbox_enqueue_result one;
 
 		it->next = NULL;
-		rc = outbox_store_enqueue(b->conn, &it->msg, 1, b->service_id, b->instance_id,
-		                          b->registry, b->db_timeout_ms, &one, errstr,
-		                          sizeof(errstr));
+		rc = message_store_enqueue(b->conn, &it->msg, 1, b->service_id, b->instance_id,
+		                           b->registry, b->db_timeout_ms, &one, errstr,
+		                           sizeof(errstr));
 		if (rc != OUTBOX_OK && PQstatus(b->conn) != CONNECTION_OK)
 			snprintf(reply, sizeof(reply),
 			         "database connection lost; outcome unknown (retry with the same "

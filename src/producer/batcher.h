@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "common/pg.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 #include "producer/relay.h"
 
 struct batcher;

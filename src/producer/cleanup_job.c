@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "common/pg.h"
-#include "producer/cleanup_store.h"
+#include "producer/store/cleanup_store.h"
 #include "producer/producer_config.h"
 
 /* Batches per pass: a pass holds the scheduler thread for a bounded time. */

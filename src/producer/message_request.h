@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "ferry/outbox.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 #define MESSAGE_REQUEST_MAX_KEY_BYTES             4096
 #define MESSAGE_REQUEST_MAX_IDEMPOTENCY_KEY_BYTES FERRY_IDEMPOTENCY_KEY_MAX_BYTES

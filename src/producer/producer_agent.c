@@ -1,5 +1,5 @@
 /*
- * producer_agent.c - see producer_agent.h. SQL lives in agent_store.c and outbox_store.c; this
+ * producer_agent.c - see producer_agent.h. SQL lives in agent_store.c and message_store.c; this
  * file schedules the beats and gathers what they report.
  */
 #include "producer/producer_agent.h"
@@ -16,8 +16,8 @@
 
 #include "common/log.h"
 #include "common/pg.h"
-#include "producer/agent_store.h"
-#include "producer/outbox_store.h"
+#include "producer/store/agent_store.h"
+#include "producer/store/message_store.h"
 #include "producer/producer_config.h"
 
 struct producer_agent {
@@ -117,7 +117,7 @@ static json_t *producer_agent_probe(struct producer_agent *a, bool *healthy, cha
 	bool kafka_ok = true;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (outbox_store_pending_stats(a->conn, &stats, errstr, errstr_size) != 0)
+	if (message_store_pending_stats(a->conn, &stats, errstr, errstr_size) != 0)
 		return NULL;
 	db_ms = producer_agent_ms_since(&t0);
 	memset(&rs, 0, sizeof(rs));

@@ -11,7 +11,7 @@
 
 #include "common/config.h"
 #include "common/pg.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 struct producer_config {
 	char *db_connection;   /* ConnectionStrings__DefaultConnection, as given */

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/message_headers.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 #include "producer/producer_config.h"
 #include "producer/relay_book.h"
 #include "producer/relay_lease.h"
@@ -351,10 +351,10 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 		return -1;
 	}
 	/* Owning every shard (one relay) leaves the filter out of the claim altogether. */
-	rc = outbox_store_claim(slot->conn, relay->batch_size,
-	                        relay->nshards == RELAY_LEASE_SHARDS ? NULL : relay->shards,
-	                        relay->nshards, exclude, nexclude, relay->txn_bound_ms,
-	                        &slot->batch, errstr, sizeof(errstr));
+	rc = message_store_claim(slot->conn, relay->batch_size,
+	                         relay->nshards == RELAY_LEASE_SHARDS ? NULL : relay->shards,
+	                         relay->nshards, exclude, nexclude, relay->txn_bound_ms,
+	                         &slot->batch, errstr, sizeof(errstr));
 	free(exclude);
 	if (rc != 0) {
 		relay_set_error(relay, "claiming pending rows failed: %s", errstr);
@@ -365,14 +365,14 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	n = slot->batch.n;
 	if (relay_book_open(&relay->book, slot, clock_monotonic_ms()) != 0) {
 		relay_set_error(relay, "out of memory for a batch of %zu", n);
-		outbox_store_abandon(slot->conn);
+		message_store_abandon(slot->conn);
 		return -1;
 	}
 	relay_slot_produce(relay, slot);
 	return (long)slot->batch.n;
 }
 
-/* Seconds since an ISO-8601 UTC timestamp as outbox_store renders created_at
+/* Seconds since an ISO-8601 UTC timestamp as message_store renders created_at
  * ("2026-11-26T20:21:46.123456Z"); -1 when it cannot be read. */
 static double relay_age_s(const char *iso, const struct timespec *now)
 {
@@ -445,7 +445,7 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 		relay_set_error(relay, "out of memory marking %zu rows (they will be sent again)",
 		                slot->batch.n);
 		if (in_txn)
-			outbox_store_abandon(conn);
+			message_store_abandon(conn);
 		rc = -1;
 		goto done;
 	}
@@ -453,7 +453,7 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 	if (!in_txn && n == 0)
 		goto done;
 	if ((!in_txn && pg_command(conn, "BEGIN", errstr, sizeof(errstr)) != 0) ||
-	    outbox_store_mark(conn, d, n, relay->max_attempts, errstr, sizeof(errstr)) != 0) {
+	    message_store_mark(conn, d, n, relay->max_attempts, errstr, sizeof(errstr)) != 0) {
 		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s", n,
 		                errstr);
 		rc = -1;
@@ -698,7 +698,7 @@ static void relay_shutdown_flush(struct relay *relay)
 		         relay->shutdown_timeout_ms);
 		for (i = 0; i < relay->book.nslots; i++)
 			if (relay->book.slots[i].active)
-				outbox_store_abandon(relay->book.slots[i].conn);
+				message_store_abandon(relay->book.slots[i].conn);
 		relay_drain_kafka(relay);
 		for (i = 0; i < relay->book.nslots; i++)
 			if (relay->book.slots[i].active)

@@ -7,7 +7,7 @@
  * detached rows (below), and the librdkafka producer handle, and it alone calls rd_kafka_poll,
  * so delivery-report callbacks run on the relay thread and need no locks.
  *
- * The loop: claim a batch (outbox_store_claim: FOR UPDATE SKIP LOCKED, lowest id first),
+ * The loop: claim a batch (message_store_claim: FOR UPDATE SKIP LOCKED, lowest id first),
  * produce every row (idempotent producer, acks=all), claim the next batch while that one is in
  * flight, and when a batch's reports are all in, mark it (SENT with partition/offset, or the
  * error, in one UPDATE) and commit. A crash at any point leaves the rows PENDING: they are

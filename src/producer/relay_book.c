@@ -128,7 +128,7 @@ void relay_book_slot_reset(struct relay_slot *slot)
 	free(slot->refused);
 	if (slot->book) /* NULL only for a slot that was never set up */
 		slot->book->nrefused -= slot->nrefused;
-	outbox_batch_free(&slot->batch);
+	message_store_batch_free(&slot->batch);
 	relay_book_slot_clear(slot);
 }
 

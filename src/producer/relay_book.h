@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 /* How often a batch is checked for waiting only on partitions that already hold detached
  * rows (relay_book_detach_due). */

@@ -17,7 +17,7 @@
 #include "producer/message_headers.h"
 #include "producer/producer_config.h"
 #include "producer/retry_policy.h"
-#include "producer/retry_store.h"
+#include "producer/store/retry_store.h"
 
 struct retry_job {
 	char *conninfo;
@@ -431,7 +431,7 @@ free_batch:
 		again = 0;
 	free(out);
 	free(reports);
-	retry_batch_free(&batch);
+	retry_store_batch_free(&batch);
 	return again;
 }
 

@@ -1,11 +1,11 @@
 /*
- * outbox_store.c - see outbox_store.h.
+ * message_store.c - see message_store.h.
  *
  * Round trips: the claim is one simple-protocol message ("BEGIN; SELECT ... FOR UPDATE SKIP
  * LOCKED"), the mark is one more ("UPDATE ... FROM unnest(arrays); COMMIT"), whatever the batch
  * size. Arrays travel as PostgreSQL array literals (strbuf.h) so a batch is one parameter.
  */
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,10 +15,10 @@
 #include "common/pg.h"
 #include "common/strbuf.h"
 
-int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
-                         const char *service_id, const char *instance_id,
-                         enum outbox_registry_mode registry, long timeout_ms,
-                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+int message_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
+                          const char *service_id, const char *instance_id,
+                          enum outbox_registry_mode registry, long timeout_ms,
+                          struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
 {
 	static const char *const registry_modes[] = {"off", "require", "auto"};
 	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
@@ -105,9 +105,9 @@ done:
 	return rc;
 }
 
-int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
-                       const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
-                       struct outbox_batch *batch, char *errstr, size_t errstr_size)
+int message_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                        const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
+                        struct outbox_batch *batch, char *errstr, size_t errstr_size)
 {
 	struct strbuf sql = STRBUF_INIT;
 	PGresult *res = NULL;
@@ -202,19 +202,19 @@ fail:
 	PQclear(res);
 	free(batch->rows);
 	memset(batch, 0, sizeof(*batch));
-	outbox_store_abandon(conn);
+	message_store_abandon(conn);
 	return rc;
 }
 
-void outbox_batch_free(struct outbox_batch *batch)
+void message_store_batch_free(struct outbox_batch *batch)
 {
 	PQclear(batch->res);
 	free(batch->rows);
 	memset(batch, 0, sizeof(*batch));
 }
 
-int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
-                      char *errstr, size_t errstr_size)
+int message_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
+                       char *errstr, size_t errstr_size)
 {
 	struct strbuf ids = STRBUF_INIT, parts = STRBUF_INIT, offs = STRBUF_INIT,
 	              errs = STRBUF_INIT;
@@ -321,7 +321,7 @@ int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, i
 	rc = 0;
 	goto done;
 fail:
-	outbox_store_abandon(conn);
+	message_store_abandon(conn);
 done:
 	PQclear(res);
 	PQfreemem(errs_lit);
@@ -333,7 +333,7 @@ done:
 	return rc;
 }
 
-void outbox_store_abandon(PGconn *conn)
+void message_store_abandon(PGconn *conn)
 {
 	PGresult *res;
 
@@ -344,8 +344,8 @@ void outbox_store_abandon(PGconn *conn)
 	PQclear(res);
 }
 
-static int outbox_store_json_rows(PGconn *conn, PGresult *res, json_t *array, char *errstr,
-                                  size_t errstr_size)
+static int message_store_json_rows(PGconn *conn, PGresult *res, json_t *array, char *errstr,
+                                   size_t errstr_size)
 {
 	json_error_t jerr;
 	int i;
@@ -362,7 +362,7 @@ static int outbox_store_json_rows(PGconn *conn, PGresult *res, json_t *array, ch
 	return 0;
 }
 
-int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+int message_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
 {
 	char idbuf[32];
 	const char *params[1] = {idbuf};
@@ -373,7 +373,7 @@ int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_
 	*out = NULL;
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	res = pg_exec(conn,
-	              "SELECT " OUTBOX_STORE_MESSAGE_JSON
+	              "SELECT " MESSAGE_STORE_MESSAGE_JSON
 	              "::text FROM ferry.outbox_message m WHERE m.id = $1",
 	              1, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -385,7 +385,7 @@ int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_
 		goto done;
 	}
 	arr = json_array();
-	if (outbox_store_json_rows(conn, res, arr, errstr, errstr_size) != 0)
+	if (message_store_json_rows(conn, res, arr, errstr, errstr_size) != 0)
 		goto done;
 	*out = json_incref(json_array_get(arr, 0));
 	rc = 1;
@@ -395,8 +395,8 @@ done:
 	return rc;
 }
 
-int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out, char *errstr,
-                              size_t errstr_size)
+int message_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out,
+                               char *errstr, size_t errstr_size)
 {
 	char after[32], lim[16];
 	const char *params[2] = {after, lim};
@@ -407,15 +407,16 @@ int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t 
 	*out = NULL;
 	snprintf(after, sizeof(after), "%" PRId64, after_id);
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = pg_exec(conn,
-	              "SELECT " OUTBOX_STORE_MESSAGE_JSON "::text, m.id FROM ferry.outbox_message m"
-	              " WHERE m.status = 'PENDING' AND m.id > $1 ORDER BY m.id LIMIT $2",
-	              2, params);
+	res =
+	    pg_exec(conn,
+	            "SELECT " MESSAGE_STORE_MESSAGE_JSON "::text, m.id FROM ferry.outbox_message m"
+	            " WHERE m.status = 'PENDING' AND m.id > $1 ORDER BY m.id LIMIT $2",
+	            2, params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_error_line(conn, res, errstr, errstr_size);
 		goto done;
 	}
-	if (outbox_store_json_rows(conn, res, items, errstr, errstr_size) != 0)
+	if (message_store_json_rows(conn, res, items, errstr, errstr_size) != 0)
 		goto done;
 	n = PQntuples(res);
 	/* A full page may have more behind it; the client continues from the last id. */
@@ -432,8 +433,8 @@ done:
 	return rc;
 }
 
-int outbox_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
-                               size_t errstr_size)
+int message_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
+                                size_t errstr_size)
 {
 	PGresult *res;
 	int rc = -1;

@@ -1,14 +1,14 @@
 /*
- * delivery_store.h - per-group delivery tracking: every query on ferry.message_delivery and
+ * ack_store.h - per-group delivery tracking: every query on ferry.message_delivery and
  * ferry.consumer_acknowledgment (sql/producer/002_registry.sql). The relay creates the
- * delivery rows (outbox_store_mark); this file records acknowledgments and answers the
+ * delivery rows (message_store_mark); this file records acknowledgments and answers the
  * per-group questions of the read endpoints.
  *
  * Every function takes a PGconn the caller owns, used from one thread at a time, and returns
  * 0 (or a count) on success, -1 with one line in errstr on a database error.
  */
-#ifndef FERRY_DELIVERY_STORE_H
-#define FERRY_DELIVERY_STORE_H
+#ifndef FERRY_ACK_STORE_H
+#define FERRY_ACK_STORE_H
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -45,8 +45,8 @@ struct delivery_ack_outcome {
  * n outcomes in input order. Idempotent: a repeated success changes nothing. Returns 0, or -1
  * with errstr (then nothing was recorded).
  */
-int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t n,
-                               struct delivery_ack_outcome *out, char *errstr, size_t errstr_size)
+int ack_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t n,
+                          struct delivery_ack_outcome *out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
@@ -55,23 +55,23 @@ int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, si
  * retryCount, errorMessage, consumerServiceId, consumerInstanceId} (status PENDING for groups
  * the relay has not reached yet). *out is a new reference (empty array for an unknown id).
  */
-int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
-                                  size_t errstr_size) __attribute__((warn_unused_result));
+int ack_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
+                             size_t errstr_size) __attribute__((warn_unused_result));
 
 /*
  * One page of the messages for consumer group `group` (by name, across topics), id > after_id,
  * at most limit, optionally only those whose status for that group is `status` (NULL = any).
  * *out = {"consumerGroup", "items": [message + "groupStatus", ...], "nextAfterId"}.
  */
-int delivery_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
-                              int limit, json_t **out, char *errstr, size_t errstr_size)
+int ack_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
+                         int limit, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
  * Counts for GET /api/messages/stats: {"outbox": {STATUS: n, ...}, "groups": [{consumerGroup,
  * topic, PENDING, SENT, ACKNOWLEDGED, FAILED, EXPIRED, oldestUnacknowledgedAgeSeconds}]}.
  */
-int delivery_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+int ack_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 #endif

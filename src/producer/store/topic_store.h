@@ -1,5 +1,5 @@
 /*
- * registry_store.h - every query on ferry.topic_registration and ferry.consumer_group_registration
+ * topic_store.h - every query on ferry.topic_registration and ferry.consumer_group_registration
  * (the tables of sql/producer/002_registry.sql): the topic and consumer-group registry.
  *
  * Reads and writes return the REST API's JSON, built in SQL so the column list lives here once:
@@ -17,10 +17,10 @@
  *
  * Every function takes a PGconn the caller owns and uses from one thread at a time, runs one
  * statement (its own transaction: a failure leaves nothing behind and no transaction open),
- * and returns an enum registry_store_status. JSON results are new references the caller owns.
+ * and returns an enum topic_store_status. JSON results are new references the caller owns.
  */
-#ifndef FERRY_REGISTRY_STORE_H
-#define FERRY_REGISTRY_STORE_H
+#ifndef FERRY_TOPIC_STORE_H
+#define FERRY_TOPIC_STORE_H
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -30,11 +30,11 @@
 
 #include "producer/registry_request.h"
 
-enum registry_store_status {
-	REGISTRY_STORE_CONFLICT = -2, /* a name is already taken (HTTP 409); errstr set */
-	REGISTRY_STORE_ERROR = -1,    /* the database failed (HTTP 503); errstr set */
-	REGISTRY_STORE_NOT_FOUND = 0, /* no such topic or group (HTTP 404) */
-	REGISTRY_STORE_OK = 1,        /* done; *out set where the function has one */
+enum topic_store_status {
+	TOPIC_STORE_CONFLICT = -2, /* a name is already taken (HTTP 409); errstr set */
+	TOPIC_STORE_ERROR = -1,    /* the database failed (HTTP 503); errstr set */
+	TOPIC_STORE_NOT_FOUND = 0, /* no such topic or group (HTTP 404) */
+	TOPIC_STORE_OK = 1,        /* done; *out set where the function has one */
 };
 
 /*
@@ -42,26 +42,26 @@ enum registry_store_status {
  * from now (active_since = now()). Returns OK with *out the new topic, CONFLICT when a topic of
  * that name is registered already, or ERROR.
  */
-int registry_store_register_topic(PGconn *conn, const struct registry_topic_request *req,
-                                  json_t **out, char *errstr, size_t errstr_size)
+int topic_store_register_topic(PGconn *conn, const struct registry_topic_request *req, json_t **out,
+                               char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Every topic, with its groups, by id. Returns OK with *out a JSON array, or ERROR. */
-int registry_store_list_topics(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+int topic_store_list_topics(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* The topic called `name`. Returns OK with *out, NOT_FOUND, or ERROR. */
-int registry_store_get_topic(PGconn *conn, const char *name, json_t **out, char *errstr,
-                             size_t errstr_size) __attribute__((warn_unused_result));
+int topic_store_get_topic(PGconn *conn, const char *name, json_t **out, char *errstr,
+                          size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Every group of every topic, by topic id then group id. Returns OK with *out a JSON array, or
  * ERROR. */
-int registry_store_list_groups(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+int topic_store_list_groups(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* The group with this id. Returns OK with *out, NOT_FOUND, or ERROR. */
-int registry_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr,
-                             size_t errstr_size) __attribute__((warn_unused_result));
+int topic_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /*
  * Changes the fields `upd` carries (a has_is_active change activates or deactivates as
@@ -69,8 +69,8 @@ int registry_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errst
  * for an unknown id, CONFLICT when the new name is taken by another group of the same topic,
  * or ERROR.
  */
-int registry_store_update_group(PGconn *conn, int64_t id, const struct registry_group_update *upd,
-                                json_t **out, char *errstr, size_t errstr_size)
+int topic_store_update_group(PGconn *conn, int64_t id, const struct registry_group_update *upd,
+                             json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
@@ -78,23 +78,22 @@ int registry_store_update_group(PGconn *conn, int64_t id, const struct registry_
  * active). Returns OK with *out the new group, NOT_FOUND for an unknown topic, CONFLICT when
  * the topic already has a group of that name, or ERROR.
  */
-int registry_store_add_group(PGconn *conn, const char *topic,
-                             const struct registry_group_request *group, json_t **out, char *errstr,
-                             size_t errstr_size) __attribute__((warn_unused_result));
+int topic_store_add_group(PGconn *conn, const char *topic,
+                          const struct registry_group_request *group, json_t **out, char *errstr,
+                          size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Activates (active = true) or deactivates the topic called `name`; its groups keep their own
  * state. Returns OK with *out the topic as it now is, NOT_FOUND, or ERROR. */
-int registry_store_set_topic_active(PGconn *conn, const char *name, bool active, json_t **out,
-                                    char *errstr, size_t errstr_size)
+int topic_store_set_topic_active(PGconn *conn, const char *name, bool active, json_t **out,
+                                 char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Activates or deactivates the group with this id (see above). Returns OK with *out the group
  * as it now is, NOT_FOUND, or ERROR. */
-int registry_store_set_group_active(PGconn *conn, int64_t id, bool active, json_t **out,
-                                    char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, json_t **out, char *errstr,
+                                 size_t errstr_size) __attribute__((warn_unused_result));
 
-struct registry_active_topic {
+struct topic_store_active {
 	char name[250]; /* a valid Kafka topic name (at most 249 bytes) */
 	int partitions; /* as registered */
 };
@@ -104,8 +103,7 @@ struct registry_active_topic {
  * topics exist at start-up). Returns OK with *topics (caller frees with free(); NULL when *n
  * is 0) and *n set, or ERROR.
  */
-int registry_store_active_topics(PGconn *conn, struct registry_active_topic **topics, size_t *n,
-                                 char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+int topic_store_active_topics(PGconn *conn, struct topic_store_active **topics, size_t *n,
+                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * cleanup_store.c - see cleanup_store.h.
  */
-#include "producer/cleanup_store.h"
+#include "producer/store/cleanup_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,16 +1,16 @@
 /*
- * outbox_store.h - every query on ferry.outbox_message (the table of sql/producer/001_outbox.sql).
+ * message_store.h - every query on ferry.outbox_message (the table of sql/producer/001_outbox.sql).
  *
  * The three doors (REST, SQL, C) all enqueue through ferry.enqueue_message(); the relay claims
- * and marks through outbox_store_claim()/outbox_store_mark(), a constant number of round trips
+ * and marks through message_store_claim()/message_store_mark(), a constant number of round trips
  * per batch. Read endpoints get JSON built here so the column list lives in one file.
  *
  * Every function takes a PGconn the caller owns and uses from one thread at a time. On failure
  * they return -1 with one line in errstr; a connection that broke is left for the caller to
  * replace (PQstatus tells).
  */
-#ifndef FERRY_OUTBOX_STORE_H
-#define FERRY_OUTBOX_STORE_H
+#ifndef FERRY_MESSAGE_STORE_H
+#define FERRY_MESSAGE_STORE_H
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -20,9 +20,9 @@
 
 /*
  * The message as the REST API shows it, as a SQL expression over ferry.outbox_message aliased
- * `m` (a json value). One definition for every read endpoint, including delivery_store's.
+ * `m` (a json value). One definition for every read endpoint, including ack_store's.
  */
-#define OUTBOX_STORE_MESSAGE_JSON                                                                   \
+#define MESSAGE_STORE_MESSAGE_JSON                                                                  \
 	"json_build_object("                                                                        \
 	"'id', m.id, 'topic', m.topic, 'key', m.message_key, 'message', m.payload,"                 \
 	"'headers', m.headers, 'idempotencyKey', m.idempotency_key, 'status', m.status,"            \
@@ -74,10 +74,10 @@ struct outbox_enqueue_result {
  * OUTBOX_ERR_DB returned: the outcome is unknown, the statement may still commit when the
  * server wakes, so the caller says so (retry with the same idempotency key).
  */
-int outbox_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
-                         const char *service_id, const char *instance_id,
-                         enum outbox_registry_mode registry, long timeout_ms,
-                         struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
+int message_store_enqueue(PGconn *conn, const struct outbox_new_message *msgs, size_t n,
+                          const char *service_id, const char *instance_id,
+                          enum outbox_registry_mode registry, long timeout_ms,
+                          struct outbox_enqueue_result *out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* A claimed row; the strings point into the batch's PGresult. */
@@ -113,18 +113,18 @@ struct outbox_batch {
  * row with the same topic and key. Nor the `nexclude` ids in `exclude` (NULL: none): rows the
  * relay still has on their way to Kafka outside any transaction (relay.h, "detached"). When
  * rows were found (batch->n > 0) the transaction stays open and the rows stay locked until
- * outbox_store_mark() or outbox_store_abandon(); with none, the transaction is already closed.
+ * message_store_mark() or message_store_abandon(); with none, the transaction is already closed.
  * `idle_timeout_ms` > 0 becomes the transaction's idle_in_transaction_session_timeout: should
  * the caller leave it idle that long, PostgreSQL ends the session (a backstop that keeps the
  * vacuum horizon moving). Returns 0, or -1 with errstr (transaction rolled back). Free the
- * batch with outbox_batch_free().
+ * batch with message_store_batch_free().
  */
-int outbox_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
-                       const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
-                       struct outbox_batch *batch, char *errstr, size_t errstr_size)
+int message_store_claim(PGconn *conn, size_t limit, const int *shards, size_t nshards,
+                        const int64_t *exclude, size_t nexclude, long idle_timeout_ms,
+                        struct outbox_batch *batch, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-void outbox_batch_free(struct outbox_batch *batch);
+void message_store_batch_free(struct outbox_batch *batch);
 
 struct outbox_delivery {
 	int64_t id;
@@ -148,24 +148,25 @@ struct outbox_delivery {
  * trip, whatever n is. Returns 0, or -1 with errstr (then nothing was recorded: the rows stay
  * PENDING and will be published again).
  */
-int outbox_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
-                      char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+int message_store_mark(PGconn *conn, const struct outbox_delivery *d, size_t n, int max_attempts,
+                       char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 /* Rolls back a claim: the rows are unlocked, still PENDING. Errors are ignored (a broken
  * connection rolls back by itself). */
-void outbox_store_abandon(PGconn *conn);
+void message_store_abandon(PGconn *conn);
 
 /* Looks a message up. Returns 1 with *out a new JSON object, 0 when there is no such id,
  * -1 with errstr. */
-int outbox_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+int message_store_get(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
  * Lists PENDING messages with id > after_id, lowest first, at most limit. *out becomes
  * {"items":[...], "nextAfterId": <last id or null>}. Returns 0 or -1 with errstr.
  */
-int outbox_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out, char *errstr,
-                              size_t errstr_size) __attribute__((warn_unused_result));
+int message_store_list_pending(PGconn *conn, int64_t after_id, int limit, json_t **out,
+                               char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 struct outbox_pending_stats {
 	int64_t pending;           /* rows PENDING */
@@ -173,7 +174,7 @@ struct outbox_pending_stats {
 };
 
 /* Counts the backlog through the partial pending index. Returns 0 or -1 with errstr. */
-int outbox_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
-                               size_t errstr_size) __attribute__((warn_unused_result));
+int message_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
+                                size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

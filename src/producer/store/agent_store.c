@@ -6,7 +6,7 @@
  * statement does not see what its own CTEs wrote, so re-reading the table there would show the
  * old state.
  */
-#include "producer/agent_store.h"
+#include "producer/store/agent_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>

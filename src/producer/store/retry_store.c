@@ -1,7 +1,7 @@
 /*
  * retry_store.c - see retry_store.h.
  */
-#include "producer/retry_store.h"
+#include "producer/store/retry_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -163,11 +163,11 @@ int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *
 	return 0;
 fail:
 	retry_store_abandon(conn);
-	retry_batch_free(batch);
+	retry_store_batch_free(batch);
 	return -1;
 }
 
-void retry_batch_free(struct retry_batch *batch)
+void retry_store_batch_free(struct retry_batch *batch)
 {
 	PQclear(batch->res);
 	free(batch->rows);

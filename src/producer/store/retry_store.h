@@ -81,12 +81,12 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
 /*
  * Opens a transaction and claims up to `limit` deliveries due for a redelivery, their messages
  * locked (SKIP LOCKED) until retry_store_record or retry_store_abandon. With none found the
- * transaction is closed already. Returns 0 or -1 (rolled back). Free with retry_batch_free.
+ * transaction is closed already. Returns 0 or -1 (rolled back). Free with retry_store_batch_free.
  */
 int retry_store_claim(PGconn *conn, int limit, struct retry_batch *batch, char *errstr,
                       size_t errstr_size) __attribute__((warn_unused_result));
 
-void retry_batch_free(struct retry_batch *batch);
+void retry_store_batch_free(struct retry_batch *batch);
 
 /*
  * Records the claimed batch's outcomes (out[i] for batch->rows[i]) and commits: a published

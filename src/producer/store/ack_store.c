@@ -1,7 +1,7 @@
 /*
- * delivery_store.c - see delivery_store.h.
+ * ack_store.c - see ack_store.h.
  */
-#include "producer/delivery_store.h"
+#include "producer/store/ack_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,10 +10,10 @@
 
 #include "common/pg.h"
 #include "common/strbuf.h"
-#include "producer/outbox_store.h"
+#include "producer/store/message_store.h"
 
-int delivery_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t n,
-                               struct delivery_ack_outcome *out, char *errstr, size_t errstr_size)
+int ack_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t n,
+                          struct delivery_ack_outcome *out, char *errstr, size_t errstr_size)
 {
 	struct strbuf arr[6] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT,
 	                        STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
@@ -96,8 +96,8 @@ done:
 	return rc;
 }
 
-int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
-                                  size_t errstr_size)
+int ack_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
+                             size_t errstr_size)
 {
 	char idbuf[32];
 	const char *params[1] = {idbuf};
@@ -122,8 +122,8 @@ int delivery_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *
 	    1, params, out, NULL, errstr, errstr_size);
 }
 
-int delivery_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
-                              int limit, json_t **out, char *errstr, size_t errstr_size)
+int ack_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
+                         int limit, json_t **out, char *errstr, size_t errstr_size)
 {
 	char after[32], lim[16];
 	const char *params[4] = {group, status, after, lim};
@@ -135,7 +135,7 @@ int delivery_store_list_group(PGconn *conn, const char *group, const char *statu
 	return pg_json_query(
 	    conn,
 	    "WITH page AS ("
-	    " (SELECT m.id, " OUTBOX_STORE_MESSAGE_JSON "::jsonb ||"
+	    " (SELECT m.id, " MESSAGE_STORE_MESSAGE_JSON "::jsonb ||"
 	    "  jsonb_build_object('groupStatus', d.status, 'groupSentAt', d.sent_at,"
 	    "   'acknowledgedAt', d.acknowledged_at, 'negativeAckAt', d.negative_ack_at,"
 	    "   'groupRetryCount', d.retry_count, 'groupErrorMessage', d.error_message,"
@@ -146,7 +146,7 @@ int delivery_store_list_group(PGconn *conn, const char *group, const char *statu
 	    "   AND ($2::text IS NULL OR d.status = $2)"
 	    "  ORDER BY d.message_id LIMIT $4::int)"
 	    " UNION ALL"
-	    " (SELECT m.id, " OUTBOX_STORE_MESSAGE_JSON "::jsonb ||"
+	    " (SELECT m.id, " MESSAGE_STORE_MESSAGE_JSON "::jsonb ||"
 	    "  jsonb_build_object('groupStatus', 'PENDING') AS item"
 	    "  FROM ferry.outbox_message m"
 	    "  WHERE m.status = 'PENDING' AND m.id > $3::bigint"
@@ -164,7 +164,7 @@ int delivery_store_list_group(PGconn *conn, const char *group, const char *statu
 	    4, params, out, NULL, errstr, errstr_size);
 }
 
-int delivery_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
+int ack_store_stats(PGconn *conn, json_t **out, char *errstr, size_t errstr_size)
 {
 	/* Per group: the relay's rows by status, plus PENDING messages not yet fanned out. */
 	return pg_json_query(
