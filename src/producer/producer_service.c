@@ -8,8 +8,8 @@
 
 #include "common/log.h"
 #include "common/migrate.h"
-#include "producer/api_acks.h"
-#include "producer/api_dashboard.h"
+#include "producer/api/api_acks.h"
+#include "producer/api/api_dashboard.h"
 #include "ferry/version.h"
 
 #define PRODUCER_NAME "ferry-producer"

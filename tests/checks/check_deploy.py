@@ -68,7 +68,7 @@ def routes(files):
     return found
 
 
-ROUTES = {"ferry-producer": routes(glob.glob(os.path.join(src, "src/producer/api_*.c"))),
+ROUTES = {"ferry-producer": routes(glob.glob(os.path.join(src, "src/producer/api/api_*.c"))),
           "ferry-consumer": routes(glob.glob(os.path.join(src, "src/consumer/api_*.c")))}
 
 

@@ -655,7 +655,7 @@ static void test_page_served(void **state)
 	char *file;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/src/producer/dashboard/index.html", FERRY_SOURCE_DIR);
+	snprintf(path, sizeof(path), "%s/src/producer/api/dashboard/index.html", FERRY_SOURCE_DIR);
 	file = read_file(path, &len);
 	/* Self-contained: no absolute URL to fetch a script, style or font from. */
 	assert_null(strstr(file, "http://"));

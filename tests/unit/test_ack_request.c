@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "producer/ack_request.h"
+#include "producer/api/ack_request.h"
 
 static json_t *parse(const char *text)
 {

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "producer/agent_request.h"
+#include "producer/api/agent_request.h"
 
 static json_t *parse(const char *text)
 {

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 
 static json_t *parse(const char *text)
 {

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "producer/redrive_request.h"
+#include "producer/api/redrive_request.h"
 
 static void test_one_accepts(void **state)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/traceparent.h"
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 
 #define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

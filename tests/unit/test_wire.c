@@ -22,7 +22,7 @@
 #include "consumer/ack_sender.h"
 #include "consumer/consume_record.h"
 #include "ferry/wire.h"
-#include "producer/ack_request.h"
+#include "producer/api/ack_request.h"
 #include "producer/message_headers.h"
 
 static void test_names_pinned(void **state)

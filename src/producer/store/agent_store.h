@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "producer/agent_request.h"
+#include "producer/api/agent_request.h"
 
 enum agent_store_status {
 	AGENT_STORE_ERROR = -1,    /* the database failed (HTTP 503); errstr set */

@@ -101,7 +101,7 @@ static const char *topic_store_bool(bool v)
 	return v ? "true" : "false";
 }
 
-int topic_store_register_topic(PGconn *conn, const struct registry_topic_request *req, json_t **out,
+int topic_store_register_topic(PGconn *conn, const struct topic_request *req, json_t **out,
                                char *errstr, size_t errstr_size)
 {
 	struct strbuf arr[4] = {STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, STRBUF_INIT};
@@ -114,7 +114,7 @@ int topic_store_register_topic(PGconn *conn, const struct registry_topic_request
 	for (a = 0; a < 4; a++)
 		pg_array_begin(&arr[a]);
 	for (i = 0; i < req->n_groups; i++) {
-		const struct registry_group_request *g = &req->groups[i];
+		const struct topic_group_request *g = &req->groups[i];
 		char num[16];
 
 		pg_array_add(&arr[0], g->name);
@@ -212,7 +212,7 @@ int topic_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr, 
 	                              1, params, out, errstr, errstr_size);
 }
 
-int topic_store_update_group(PGconn *conn, int64_t id, const struct registry_group_update *upd,
+int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_update *upd,
                              json_t **out, char *errstr, size_t errstr_size)
 {
 	char idbuf[32], timeout[16], retries[16];
@@ -254,9 +254,8 @@ int topic_store_update_group(PGconn *conn, int64_t id, const struct registry_gro
 	return rc;
 }
 
-int topic_store_add_group(PGconn *conn, const char *topic,
-                          const struct registry_group_request *group, json_t **out, char *errstr,
-                          size_t errstr_size)
+int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_group_request *group,
+                          json_t **out, char *errstr, size_t errstr_size)
 {
 	char timeout[16], retries[16];
 	const char *params[5];

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "producer/registry_request.h"
+#include "producer/api/topic_request.h"
 
 enum topic_store_status {
 	TOPIC_STORE_CONFLICT = -2, /* a name is already taken (HTTP 409); errstr set */
@@ -42,7 +42,7 @@ enum topic_store_status {
  * from now (active_since = now()). Returns OK with *out the new topic, CONFLICT when a topic of
  * that name is registered already, or ERROR.
  */
-int topic_store_register_topic(PGconn *conn, const struct registry_topic_request *req, json_t **out,
+int topic_store_register_topic(PGconn *conn, const struct topic_request *req, json_t **out,
                                char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
@@ -69,7 +69,7 @@ int topic_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr, 
  * for an unknown id, CONFLICT when the new name is taken by another group of the same topic,
  * or ERROR.
  */
-int topic_store_update_group(PGconn *conn, int64_t id, const struct registry_group_update *upd,
+int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_update *upd,
                              json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
@@ -78,9 +78,9 @@ int topic_store_update_group(PGconn *conn, int64_t id, const struct registry_gro
  * active). Returns OK with *out the new group, NOT_FOUND for an unknown topic, CONFLICT when
  * the topic already has a group of that name, or ERROR.
  */
-int topic_store_add_group(PGconn *conn, const char *topic,
-                          const struct registry_group_request *group, json_t **out, char *errstr,
-                          size_t errstr_size) __attribute__((warn_unused_result));
+int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_group_request *group,
+                          json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /* Activates (active = true) or deactivates the topic called `name`; its groups keep their own
  * state. Returns OK with *out the topic as it now is, NOT_FOUND, or ERROR. */

@@ -1,13 +1,13 @@
 /*
  * redrive_request.c - see redrive_request.h.
  */
-#include "producer/redrive_request.h"
+#include "producer/api/redrive_request.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "common/json_fields.h"
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 
 #define REDRIVE_BULK_DEFAULT_LIMIT 1000
 #define REDRIVE_BULK_MAX_LIMIT     10000

@@ -1,7 +1,7 @@
 /*
  * ack_request.c - see ack_request.h.
  */
-#include "producer/ack_request.h"
+#include "producer/api/ack_request.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * api_messages.c - see api_messages.h. Request bodies are validated by message_request.c;
  * SQL lives in message_store.c; this file maps between HTTP and those two.
  */
-#include "producer/api_messages.h"
+#include "producer/api/api_messages.h"
 
 #include "common/http_pg.h"
 
@@ -16,7 +16,7 @@
 #include "common/traceparent.h"
 #include "producer/store/ack_store.h"
 #include "producer/store/retry_store.h"
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 #include "producer/store/message_store.h"
 
 #define API_DEFAULT_PAGE 100

@@ -1,5 +1,5 @@
 /*
- * Unit tests for registry_request.c: what register-topic, add-group and update-group bodies
+ * Unit tests for topic_request.c: what register-topic, add-group and update-group bodies
  * must look like, their defaults, and the one-line errors naming the field.
  */
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "producer/registry_request.h"
+#include "producer/api/topic_request.h"
 
 static json_t *parse(const char *text)
 {
@@ -26,11 +26,11 @@ static json_t *parse(const char *text)
 /* Parses a register body that must fail, and checks the error text. */
 static void topic_fails(const char *text, const char *want)
 {
-	struct registry_topic_request req;
+	struct topic_request req;
 	char errstr[512];
 	json_t *v = parse(text);
 
-	if (registry_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)) == 0)
+	if (topic_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)) == 0)
 		fail_msg("accepted %s", text);
 	assert_string_equal(errstr, want);
 	assert_null(req.groups);
@@ -40,11 +40,11 @@ static void topic_fails(const char *text, const char *want)
 
 static void update_fails(const char *text, const char *want)
 {
-	struct registry_group_update upd;
+	struct topic_group_update upd;
 	char errstr[512];
 	json_t *v = parse(text);
 
-	if (registry_request_parse_update(v, &upd, errstr, sizeof(errstr)) == 0)
+	if (topic_request_parse_update(v, &upd, errstr, sizeof(errstr)) == 0)
 		fail_msg("accepted %s", text);
 	assert_string_equal(errstr, want);
 	json_decref(v);
@@ -52,7 +52,7 @@ static void update_fails(const char *text, const char *want)
 
 static void test_topic_full(void **state)
 {
-	struct registry_topic_request req;
+	struct topic_request req;
 	char errstr[512];
 	json_t *v = parse("{\"topicName\": \"payments.v2\", \"description\": \"Payments\","
 	                  " \"partitions\": 12, \"consumerGroups\": ["
@@ -62,7 +62,7 @@ static void test_topic_full(void **state)
 	                  "   \"acknowledgmentTimeoutSeconds\": 7}]}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
 	assert_string_equal(req.topic_name, "payments.v2");
 	assert_string_equal(req.description, "Payments");
 	assert_int_equal(req.partitions, 12);
@@ -75,42 +75,42 @@ static void test_topic_full(void **state)
 	assert_true(req.groups[1].requires_ack);
 	assert_int_equal(req.groups[1].ack_timeout_seconds, 7);
 	assert_int_equal(req.groups[1].max_retries, 3);
-	registry_topic_request_clear(&req);
+	topic_request_clear(&req);
 	assert_null(req.groups);
 	json_decref(v);
 }
 
 static void test_topic_defaults(void **state)
 {
-	struct registry_topic_request req;
+	struct topic_request req;
 	char errstr[512];
 	json_t *v = parse("{\"topicName\": \"t\"}");
 	json_t *w = parse("{\"topicName\": \"t\", \"description\": null, \"partitions\": null,"
 	                  " \"consumerGroups\": []}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
 	assert_null(req.description);
 	assert_int_equal(req.partitions, 6); /* the caller's default */
 	assert_int_equal(req.n_groups, 0);
 	assert_null(req.groups);
-	registry_topic_request_clear(&req);
-	assert_int_equal(registry_request_parse_topic(w, 3, &req, errstr, sizeof(errstr)), 0);
+	topic_request_clear(&req);
+	assert_int_equal(topic_request_parse_topic(w, 3, &req, errstr, sizeof(errstr)), 0);
 	assert_int_equal(req.partitions, 3);
 	assert_int_equal(req.n_groups, 0);
-	registry_topic_request_clear(&req);
+	topic_request_clear(&req);
 	json_decref(v);
 	json_decref(w);
 }
 
 static void test_group_defaults(void **state)
 {
-	struct registry_group_request g;
+	struct topic_group_request g;
 	char errstr[512];
 	json_t *v = parse("{\"consumerGroupName\": \"inventory-service\"}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_group(v, "", &g, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_group(v, "", &g, errstr, sizeof(errstr)), 0);
 	assert_string_equal(g.name, "inventory-service");
 	assert_true(g.requires_ack);
 	assert_int_equal(g.ack_timeout_seconds, 300);
@@ -120,7 +120,7 @@ static void test_group_defaults(void **state)
 
 static void test_seconds_take_precedence(void **state)
 {
-	struct registry_group_request g;
+	struct topic_group_request g;
 	char errstr[512];
 	json_t *v = parse("{\"consumerGroupName\": \"g\", \"acknowledgmentTimeoutMinutes\": 2,"
 	                  " \"acknowledgmentTimeoutSeconds\": 5}");
@@ -128,10 +128,10 @@ static void test_seconds_take_precedence(void **state)
 	                    " \"acknowledgmentTimeoutSeconds\": 5}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_group(v, "", &g, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_group(v, "", &g, errstr, sizeof(errstr)), 0);
 	assert_int_equal(g.ack_timeout_seconds, 5);
 	/* Both are still checked. */
-	assert_int_equal(registry_request_parse_group(bad, "", &g, errstr, sizeof(errstr)), -1);
+	assert_int_equal(topic_request_parse_group(bad, "", &g, errstr, sizeof(errstr)), -1);
 	assert_string_equal(errstr, "acknowledgmentTimeoutMinutes: must be an integer from 1 to "
 	                            "10080");
 	json_decref(v);
@@ -140,7 +140,7 @@ static void test_seconds_take_precedence(void **state)
 
 static void test_limits_accepted(void **state)
 {
-	struct registry_topic_request req;
+	struct topic_request req;
 	char errstr[512];
 	json_t *v =
 	    parse("{\"topicName\": \"t\", \"partitions\": 1000, \"consumerGroups\": ["
@@ -152,14 +152,14 @@ static void test_limits_accepted(void **state)
 	          "  \"maxRetries\": 0}]}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), 0);
 	assert_int_equal(req.partitions, 1000);
 	assert_int_equal(req.groups[0].ack_timeout_seconds, 604800);
 	assert_int_equal(req.groups[0].max_retries, 1000);
 	assert_int_equal(req.groups[1].ack_timeout_seconds, 604800);
 	assert_int_equal(req.groups[2].ack_timeout_seconds, 1);
 	assert_int_equal(req.groups[2].max_retries, 0);
-	registry_topic_request_clear(&req);
+	topic_request_clear(&req);
 	json_decref(v);
 }
 
@@ -208,13 +208,13 @@ static void test_topic_errors(void **state)
 /* A NUL inside a name must not hide the rest of it from the check ("a\0b" is not "a"). */
 static void test_name_with_nul(void **state)
 {
-	struct registry_topic_request req;
+	struct topic_request req;
 	char errstr[512];
 	json_t *v = json_object();
 
 	(void)state;
 	json_object_set_new(v, "topicName", json_stringn("a\0b", 3));
-	assert_int_equal(registry_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), -1);
+	assert_int_equal(topic_request_parse_topic(v, 6, &req, errstr, sizeof(errstr)), -1);
 	assert_string_equal(errstr, "topicName: 'a' is not a valid name (1-249 characters of A-Z "
 	                            "a-z 0-9 . _ -, not . or ..)");
 	json_decref(v);
@@ -277,26 +277,26 @@ static void test_too_many_groups(void **state)
 
 	(void)state;
 	off = (size_t)snprintf(body, sizeof(body), "{\"topicName\": \"t\", \"consumerGroups\": [");
-	for (i = 0; i <= REGISTRY_MAX_GROUPS; i++)
+	for (i = 0; i <= TOPIC_REQUEST_MAX_GROUPS; i++)
 		off += (size_t)snprintf(body + off, sizeof(body) - off,
 		                        "%s{\"consumerGroupName\": \"g%d\"}", i ? "," : "", i);
 	snprintf(body + off, sizeof(body) - off, "]}");
 	snprintf(want, sizeof(want), "consumerGroups: at most %d groups, not %d",
-	         REGISTRY_MAX_GROUPS, REGISTRY_MAX_GROUPS + 1);
+	         TOPIC_REQUEST_MAX_GROUPS, TOPIC_REQUEST_MAX_GROUPS + 1);
 	topic_fails(body, want);
 }
 
 static void test_add_group_errors(void **state)
 {
-	struct registry_group_request g;
+	struct topic_group_request g;
 	char errstr[512];
 	json_t *v = parse("{\"consumerGroupName\": \"g\", \"maxRetries\": true}");
 	json_t *w = parse("[1]");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_group(v, "", &g, errstr, sizeof(errstr)), -1);
+	assert_int_equal(topic_request_parse_group(v, "", &g, errstr, sizeof(errstr)), -1);
 	assert_string_equal(errstr, "maxRetries: must be an integer from -1 to 1000");
-	assert_int_equal(registry_request_parse_group(w, "", &g, errstr, sizeof(errstr)), -1);
+	assert_int_equal(topic_request_parse_group(w, "", &g, errstr, sizeof(errstr)), -1);
 	assert_string_equal(errstr, "body: must be a JSON object");
 	json_decref(v);
 	json_decref(w);
@@ -304,14 +304,14 @@ static void test_add_group_errors(void **state)
 
 static void test_update_fields(void **state)
 {
-	struct registry_group_update upd;
+	struct topic_group_update upd;
 	char errstr[512];
 	json_t *v = parse("{\"consumerGroupName\": \"renamed\", \"requiresAcknowledgment\": false,"
 	                  " \"acknowledgmentTimeoutMinutes\": 3, \"maxRetries\": 0,"
 	                  " \"isActive\": false}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_update(v, &upd, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_update(v, &upd, errstr, sizeof(errstr)), 0);
 	assert_string_equal(upd.name, "renamed");
 	assert_true(upd.has_requires_ack);
 	assert_false(upd.requires_ack);
@@ -326,23 +326,23 @@ static void test_update_fields(void **state)
 
 static void test_update_absent_fields_unchanged(void **state)
 {
-	struct registry_group_update upd;
+	struct topic_group_update upd;
 	char errstr[512];
 	json_t *empty = parse("{}");
 	json_t *nulls = parse("{\"consumerGroupName\": null, \"maxRetries\": null}");
 	json_t *secs = parse("{\"acknowledgmentTimeoutSeconds\": 42, \"isActive\": true}");
 
 	(void)state;
-	assert_int_equal(registry_request_parse_update(empty, &upd, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_update(empty, &upd, errstr, sizeof(errstr)), 0);
 	assert_null(upd.name);
 	assert_false(upd.has_requires_ack);
 	assert_false(upd.has_ack_timeout);
 	assert_false(upd.has_max_retries);
 	assert_false(upd.has_is_active);
-	assert_int_equal(registry_request_parse_update(nulls, &upd, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_update(nulls, &upd, errstr, sizeof(errstr)), 0);
 	assert_null(upd.name);
 	assert_false(upd.has_max_retries);
-	assert_int_equal(registry_request_parse_update(secs, &upd, errstr, sizeof(errstr)), 0);
+	assert_int_equal(topic_request_parse_update(secs, &upd, errstr, sizeof(errstr)), 0);
 	assert_true(upd.has_ack_timeout);
 	assert_int_equal(upd.ack_timeout_seconds, 42);
 	assert_true(upd.has_is_active);

@@ -2,7 +2,7 @@
  * api_agents.c - see api_agents.h. Bodies are validated by agent_request.c, SQL lives in
  * agent_store.c.
  */
-#include "producer/api_agents.h"
+#include "producer/api/api_agents.h"
 
 #include "common/http_pg.h"
 
@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 #include "ferry/wire.h"
-#include "producer/agent_request.h"
+#include "producer/api/agent_request.h"
 #include "producer/store/agent_store.h"
 
 /* Borrows a connection, or answers 503 and returns NULL. */

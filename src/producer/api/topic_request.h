@@ -1,5 +1,5 @@
 /*
- * registry_request.h - validation of the topic-registry request bodies: register a topic (with
+ * topic_request.h - validation of the topic-registry request bodies: register a topic (with
  * its consumer groups), add one group to a topic, update one group.
  *
  * Pure functions (no I/O): the JSON the client sent becomes plain structs, or one line naming
@@ -8,41 +8,41 @@
  * as absent. Names follow Kafka's topic-name rule (message_request_topic_valid), for groups too.
  * Strings in the results point into the request's json_t: keep it alive while using them.
  */
-#ifndef FERRY_REGISTRY_REQUEST_H
-#define FERRY_REGISTRY_REQUEST_H
+#ifndef FERRY_TOPIC_REQUEST_H
+#define FERRY_TOPIC_REQUEST_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#define REGISTRY_MIN_PARTITIONS          1
-#define REGISTRY_MAX_PARTITIONS          1000
-#define REGISTRY_MAX_GROUPS              100 /* consumerGroups per register request */
-#define REGISTRY_MAX_DESCRIPTION_BYTES   4096
-#define REGISTRY_DEFAULT_ACK_TIMEOUT_S   300    /* 5 minutes, as in the seed */
-#define REGISTRY_MAX_ACK_TIMEOUT_MINUTES 10080  /* one week */
-#define REGISTRY_MAX_ACK_TIMEOUT_SECONDS 604800 /* one week */
-#define REGISTRY_DEFAULT_MAX_RETRIES     3
-#define REGISTRY_MAX_RETRIES             1000 /* -1 = retry forever */
+#define TOPIC_REQUEST_MIN_PARTITIONS          1
+#define TOPIC_REQUEST_MAX_PARTITIONS          1000
+#define TOPIC_REQUEST_MAX_GROUPS              100 /* consumerGroups per register request */
+#define TOPIC_REQUEST_MAX_DESCRIPTION_BYTES   4096
+#define TOPIC_REQUEST_DEFAULT_ACK_TIMEOUT_S   300    /* 5 minutes, as in the seed */
+#define TOPIC_REQUEST_MAX_ACK_TIMEOUT_MINUTES 10080  /* one week */
+#define TOPIC_REQUEST_MAX_ACK_TIMEOUT_SECONDS 604800 /* one week */
+#define TOPIC_REQUEST_DEFAULT_MAX_RETRIES     3
+#define TOPIC_REQUEST_MAX_RETRIES             1000 /* -1 = retry forever */
 
 /* One consumer group as registered (every field has its value, defaults applied). */
-struct registry_group_request {
+struct topic_group_request {
 	const char *name;        /* "consumerGroupName"; valid name */
 	bool requires_ack;       /* "requiresAcknowledgment", default true */
 	int ack_timeout_seconds; /* 1..604800; from ...Seconds, else ...Minutes * 60, else 300 */
 	int max_retries;         /* -1..1000, default 3; -1 = forever */
 };
 
-struct registry_topic_request {
-	const char *topic_name;                /* "topicName"; valid Kafka topic name */
-	const char *description;               /* NULL = none */
-	int partitions;                        /* 1..1000; the caller's default when absent */
-	struct registry_group_request *groups; /* n_groups entries, names distinct; owned */
+struct topic_request {
+	const char *topic_name;             /* "topicName"; valid Kafka topic name */
+	const char *description;            /* NULL = none */
+	int partitions;                     /* 1..1000; the caller's default when absent */
+	struct topic_group_request *groups; /* n_groups entries, names distinct; owned */
 	size_t n_groups;
 };
 
 /* A PUT on one group: only the fields the client sent change. */
-struct registry_group_update {
+struct topic_group_update {
 	const char *name; /* new "consumerGroupName", or NULL = unchanged */
 	bool has_requires_ack;
 	bool requires_ack;
@@ -56,30 +56,28 @@ struct registry_group_update {
 
 /*
  * Parses a register-topic body. `default_partitions` (1..1000) is used when "partitions" is
- * absent. Returns 0 with *out filled (free with registry_topic_request_clear), or -1 with
+ * absent. Returns 0 with *out filled (free with topic_request_clear), or -1 with
  * errstr; on -1 *out holds nothing to free.
  */
-int registry_request_parse_topic(json_t *body, int default_partitions,
-                                 struct registry_topic_request *out, char *errstr,
-                                 size_t errstr_size) __attribute__((warn_unused_result));
+int topic_request_parse_topic(json_t *body, int default_partitions, struct topic_request *out,
+                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
-/* Frees what registry_request_parse_topic allocated; *req is then empty. */
-void registry_topic_request_clear(struct registry_topic_request *req);
+/* Frees what topic_request_parse_topic allocated; *req is then empty. */
+void topic_request_clear(struct topic_request *req);
 
 /*
  * Parses one group object: the add-group body, or (with `where` = "consumerGroups[2].") one
  * element of a register body. `where` prefixes error messages ("" for a body of its own).
  * Returns 0 with *out filled (nothing to free), or -1 with errstr.
  */
-int registry_request_parse_group(json_t *obj, const char *where, struct registry_group_request *out,
-                                 char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
+int topic_request_parse_group(json_t *obj, const char *where, struct topic_group_request *out,
+                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 /*
  * Parses an update-group body. An empty object is valid (nothing changes but updatedAt).
  * Returns 0 with *out filled (nothing to free), or -1 with errstr.
  */
-int registry_request_parse_update(json_t *body, struct registry_group_update *out, char *errstr,
-                                  size_t errstr_size) __attribute__((warn_unused_result));
+int topic_request_parse_update(json_t *body, struct topic_group_update *out, char *errstr,
+                               size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

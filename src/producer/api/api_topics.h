@@ -1,7 +1,7 @@
 /*
  * api_topics.h - the REST endpoints of the topic and consumer-group registry (/api/topics/...).
  *
- * Request bodies are validated by registry_request.c, SQL lives in topic_store.c, Kafka
+ * Request bodies are validated by topic_request.c, SQL lives in topic_store.c, Kafka
  * topics are created through kafka_admin.c; this file maps between HTTP and those three.
  * Errors are {"error": "..."} with 400 (invalid body or id), 404 (unknown topic or group), 409
  * (name taken) or 503 (database or Kafka unavailable).

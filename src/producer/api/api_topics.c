@@ -1,8 +1,8 @@
 /*
- * api_topics.c - see api_topics.h. Bodies are validated by registry_request.c, SQL lives in
+ * api_topics.c - see api_topics.h. Bodies are validated by topic_request.c, SQL lives in
  * topic_store.c, Kafka topics are made by kafka_admin.c.
  */
-#include "producer/api_topics.h"
+#include "producer/api/api_topics.h"
 
 #include "common/http_pg.h"
 
@@ -13,8 +13,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "producer/message_request.h"
-#include "producer/registry_request.h"
+#include "producer/api/message_request.h"
+#include "producer/api/topic_request.h"
 #include "producer/store/topic_store.h"
 
 #define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 5000
@@ -76,8 +76,8 @@ static const char *api_topics_name(struct http_exchange *ex)
  * admin client), or -1 (KAFKA_ADMIN_TIMED_OUT when Kafka did not answer in time) with errstr.
  */
 static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
-                                         const struct registry_topic_request *req,
-                                         json_t **kafka_topic, char *errstr, size_t errstr_size)
+                                         const struct topic_request *req, json_t **kafka_topic,
+                                         char *errstr, size_t errstr_size)
 {
 	int64_t deadline = clock_monotonic_ms() + api_topics_kafka_timeout(ctx);
 	char perr[256];
@@ -123,7 +123,7 @@ static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
 static void api_topics_register(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	struct registry_topic_request req;
+	struct topic_request req;
 	json_t *body = http_exchange_parse_json(ex), *out = NULL, *kafka_topic = NULL;
 	PGconn *conn = NULL;
 	char errstr[512];
@@ -132,8 +132,8 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	memset(&req, 0, sizeof(req));
 	if (body == NULL)
 		return;
-	if (registry_request_parse_topic(body, ctx->default_partitions, &req, errstr,
-	                                 sizeof(errstr)) != 0) {
+	if (topic_request_parse_topic(body, ctx->default_partitions, &req, errstr,
+	                              sizeof(errstr)) != 0) {
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
@@ -184,7 +184,7 @@ done:
 	pg_pool_put(ctx->pool, conn);
 	json_decref(out);
 	json_decref(kafka_topic);
-	registry_topic_request_clear(&req);
+	topic_request_clear(&req);
 	json_decref(body);
 }
 
@@ -252,7 +252,7 @@ static void api_topics_deactivate(struct http_exchange *ex, void *opaque)
 static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	struct registry_group_request group;
+	struct topic_group_request group;
 	const char *name = api_topics_name(ex);
 	json_t *body, *out = NULL;
 	char errstr[512], what[320];
@@ -261,7 +261,7 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 
 	if (name == NULL || (body = http_exchange_parse_json(ex)) == NULL)
 		return;
-	if (registry_request_parse_group(body, "", &group, errstr, sizeof(errstr)) != 0) {
+	if (topic_request_parse_group(body, "", &group, errstr, sizeof(errstr)) != 0) {
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
@@ -314,7 +314,7 @@ static void api_topics_get_group(struct http_exchange *ex, void *opaque)
 static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	struct registry_group_update upd;
+	struct topic_group_update upd;
 	json_t *body, *out = NULL;
 	char errstr[512], what[96];
 	PGconn *conn;
@@ -323,7 +323,7 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 
 	if (api_topics_group_id(ex, &id) != 0 || (body = http_exchange_parse_json(ex)) == NULL)
 		return;
-	if (registry_request_parse_update(body, &upd, errstr, sizeof(errstr)) != 0) {
+	if (topic_request_parse_update(body, &upd, errstr, sizeof(errstr)) != 0) {
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}

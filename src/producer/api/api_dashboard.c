@@ -5,9 +5,9 @@
  * headers: without a Last-Modified or ETag a browser has nothing to cache by heuristics, and
  * after an upgrade the next load gets the new page.
  */
-#include "producer/api_dashboard.h"
+#include "producer/api/api_dashboard.h"
 
-/* Generated from src/producer/dashboard/index.html by cmake/embed_file.cmake. */
+/* Generated from src/producer/api/dashboard/index.html by cmake/embed_file.cmake. */
 extern const char dashboard_html[];
 extern const size_t dashboard_html_len;
 

@@ -1,7 +1,7 @@
 /*
  * api_redrive.c - see api_redrive.h. Validation in redrive_request.c, SQL in retry_store.c.
  */
-#include "producer/api_redrive.h"
+#include "producer/api/api_redrive.h"
 
 #include "common/http_pg.h"
 
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/duration.h"
-#include "producer/redrive_request.h"
+#include "producer/api/redrive_request.h"
 #include "producer/store/retry_store.h"
 
 #define API_REDRIVE_DEFAULT_PAGE 100

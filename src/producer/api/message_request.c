@@ -1,7 +1,7 @@
 /*
  * message_request.c - see message_request.h.
  */
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 
 #include <stdio.h>
 #include <stdlib.h>

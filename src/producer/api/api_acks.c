@@ -1,7 +1,7 @@
 /*
  * api_acks.c - see api_acks.h. Validation in ack_request.c, SQL in ack_store.c.
  */
-#include "producer/api_acks.h"
+#include "producer/api/api_acks.h"
 
 #include "common/http_pg.h"
 
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ferry/wire.h"
-#include "producer/ack_request.h"
+#include "producer/api/ack_request.h"
 #include "producer/store/ack_store.h"
 
 #define API_ACKS_DEFAULT_PAGE 100

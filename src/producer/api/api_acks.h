@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "common/http_server.h"
-#include "producer/api_messages.h"
+#include "producer/api/api_messages.h"
 
 /* The routes, bound to `ctx` (shared with api_messages). They must come before
  * api_messages_routes' "/api/messages/{id}" in the server's table. */

@@ -1,7 +1,7 @@
 /*
  * agent_request.c - see agent_request.h.
  */
-#include "producer/agent_request.h"
+#include "producer/api/agent_request.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 
 #include "common/json_fields.h"
 #include "ferry/wire.h"
-#include "producer/message_request.h"
+#include "producer/api/message_request.h"
 
 static const char *const agent_registration_fields[] = {
     FERRY_AGENT_SERVICE_ID, FERRY_AGENT_INSTANCE_ID, FERRY_AGENT_CONSUMER_GROUP, FERRY_AGENT_TOPICS,

@@ -2,7 +2,7 @@
  * api_dashboard.h - the live dashboard page of the producer service:
  *   GET /            the page (text/html)
  *   GET /dashboard   the same page
- * The page is src/producer/dashboard/index.html, compiled into the binary at build time
+ * The page is src/producer/api/dashboard/index.html, compiled into the binary at build time
  * (cmake/embed_file.cmake): one self-contained file (HTML, CSS, JavaScript) that needs nothing
  * from the network but this service's own REST API, which it polls from the browser. The server
  * side is therefore only this: no state, no database, no context.
