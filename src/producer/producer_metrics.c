@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/metrics_http.h"
-#include "producer/relay.h"
+#include "producer/relay/relay.h"
 
 /* Seconds: from a few milliseconds (a warm relay) to minutes (an outage, a slow consumer). */
 static const double producer_metrics_latency_buckets[] = {

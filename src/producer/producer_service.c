@@ -318,18 +318,19 @@ static int producer_service_start_http(struct producer_service *svc)
 
 static int producer_service_start_agent(struct producer_service *svc)
 {
-	struct producer_agent_options ao;
+	struct heartbeat_job_options ao;
 	char errstr[1024];
 
-	producer_agent_options_from_config(&svc->cfg, &ao);
+	heartbeat_job_options_from_config(&svc->cfg, &ao);
 	ao.conninfo = svc->boot.conninfo;
 	ao.instance_id = svc->boot.instance;
 	ao.host = svc->boot.host;
 	ao.port = http_server_port(svc->http);
 	ao.version = FERRY_VERSION;
 	ao.relay = svc->relay;
-	svc->agent = producer_agent_new(&ao, errstr, sizeof(errstr));
-	if (svc->agent == NULL || producer_agent_start(svc->agent, errstr, sizeof(errstr)) != 0) {
+	svc->heartbeat = heartbeat_job_new(&ao, errstr, sizeof(errstr));
+	if (svc->heartbeat == NULL ||
+	    heartbeat_job_start(svc->heartbeat, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, PRODUCER_NAME ": producer agent: %s\n", errstr);
 		return -1;
 	}
@@ -380,13 +381,13 @@ int producer_service_stop(struct producer_service *svc)
 	retry_job_request_stop(svc->retry_job);
 	if (svc->started) {
 		service_boot_stage(boot, "deregistering the producer agent");
-		producer_agent_stop(svc->agent); /* deregisters: this instance is going away */
+		heartbeat_job_stop(svc->heartbeat); /* deregisters: this instance is going away */
 		service_boot_stage(boot, "closing the listener");
 		http_server_quiesce(svc->http);
 		service_boot_stage(boot, "committing the batched requests");
 		batcher_stop(svc->batcher); /* commits and answers what it holds */
 	}
-	producer_agent_destroy(svc->agent); /* before the relay it probes */
+	heartbeat_job_destroy(svc->heartbeat); /* before the relay it probes */
 	service_boot_stage(boot, "stopping the HTTP server");
 	http_server_stop(svc->http);
 	service_boot_stage(boot, "waiting for the periodic job in progress");

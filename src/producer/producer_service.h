@@ -30,14 +30,14 @@
 #include "producer/api/api_messages.h"
 #include "producer/api/api_redrive.h"
 #include "producer/api/api_topics.h"
-#include "producer/batcher.h"
-#include "producer/cleanup_job.h"
-#include "producer/producer_agent.h"
+#include "producer/relay/batcher.h"
+#include "producer/jobs/cleanup_job.h"
+#include "producer/jobs/heartbeat_job.h"
 #include "producer/producer_config.h"
 #include "producer/producer_metrics.h"
-#include "producer/relay.h"
-#include "producer/retry_job.h"
-#include "producer/scheduler.h"
+#include "producer/relay/relay.h"
+#include "producer/jobs/retry_job.h"
+#include "producer/jobs/scheduler.h"
 
 struct producer_service {
 	struct producer_config cfg;             /* the settings (bound to boot.table) */
@@ -57,7 +57,7 @@ struct producer_service {
 	struct api_redrive_context redrive_api; /* failed messages, redrive */
 	struct api_metrics_context metrics_api; /* /metrics */
 	struct http_server *http;               /* the REST API */
-	struct producer_agent *agent;           /* this instance's registration and beats */
+	struct heartbeat_job *heartbeat;        /* this instance's registration and beats */
 	bool started;                           /* producer_service_start succeeded */
 };
 

@@ -23,7 +23,7 @@
 #include "common/log.h"
 #include "consumer/consume_loop.h"
 #include "mock_harness.h"
-#include "producer/message_headers.h"
+#include "producer/relay/message_headers.h"
 
 #define PARTITIONS 4
 

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "mock_harness.h"
-#include "producer/relay.h"
+#include "producer/relay/relay.h"
 
 #define KEYS 8
 

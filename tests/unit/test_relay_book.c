@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "producer/relay_book.h"
+#include "producer/relay/relay_book.h"
 
 static size_t key_len(const char *key)
 {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "producer/relay_lease.h"
+#include "producer/relay/relay_lease.h"
 
 static void test_fair_share(void **state)
 {

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "common/duration.h"
-#include "producer/retry_policy.h"
+#include "producer/jobs/retry_policy.h"
 
 static void test_delay_doubles_within_jitter(void **state)
 {

@@ -23,7 +23,7 @@
 #include "consumer/consume_record.h"
 #include "ferry/wire.h"
 #include "producer/api/ack_request.h"
-#include "producer/message_headers.h"
+#include "producer/relay/message_headers.h"
 
 static void test_names_pinned(void **state)
 {

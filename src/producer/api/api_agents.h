@@ -16,7 +16,7 @@
  *   POST /api/agents/consumers/deregister  200 {"agents": [...]} now STOPPED; 404 when none
  *   GET  /api/agents/consumers             every agent, by id
  *   GET  /api/agents/consumers/{id}        one agent
- *   GET  /api/agents/producers             every producer instance (producer_agent.h writes
+ *   GET  /api/agents/producers             every producer instance (heartbeat_job.h writes
  *                                          them), with health and its latest health check
  *   GET  /api/agents/producers/{id}        one producer agent
  *   GET  /api/agents/{id}                  the agent of either kind with that id ("kind" says

@@ -13,8 +13,8 @@
 #include "common/http_server.h"
 #include "producer/producer_metrics.h"
 #include "common/pg.h"
-#include "producer/batcher.h"
-#include "producer/relay.h"
+#include "producer/relay/batcher.h"
+#include "producer/relay/relay.h"
 
 /* What the handlers need; owned by main, outlives the HTTP server. */
 struct api_context {

@@ -25,7 +25,7 @@
 
 #include "common/http_server.h"
 #include "common/pg.h"
-#include "producer/scheduler.h"
+#include "producer/jobs/scheduler.h"
 
 struct api_redrive_context {
 	struct pg_pool *pool;

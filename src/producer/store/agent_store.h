@@ -85,7 +85,7 @@ int agent_store_list_consumers(PGconn *conn, int heartbeat_interval_s, json_t **
 int agent_store_get_consumer(PGconn *conn, int64_t id, int heartbeat_interval_s, json_t **out,
                              char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
-/* A producer instance, as it registers and beats (src/producer/producer_agent.c). */
+/* A producer instance, as it registers and beats (src/producer/jobs/heartbeat_job.c). */
 struct agent_producer_registration {
 	const char *service_id;   /* SERVICE_ID */
 	const char *instance_id;  /* INSTANCE_ID or <hostname>-<port> */

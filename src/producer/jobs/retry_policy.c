@@ -1,7 +1,7 @@
 /*
  * retry_policy.c - see retry_policy.h.
  */
-#include "producer/retry_policy.h"
+#include "producer/jobs/retry_policy.h"
 
 int64_t retry_policy_delay_ms(unsigned retry, int64_t base_ms, int64_t cap_ms, uint32_t random)
 {

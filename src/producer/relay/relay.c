@@ -2,7 +2,7 @@
  * relay.c - see relay.h for the design. This file: the relay thread's loop, its batch slots,
  * and the librdkafka callbacks.
  */
-#include "producer/relay.h"
+#include "producer/relay/relay.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,11 +18,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
-#include "producer/message_headers.h"
+#include "producer/relay/message_headers.h"
 #include "producer/store/message_store.h"
 #include "producer/producer_config.h"
-#include "producer/relay_book.h"
-#include "producer/relay_lease.h"
+#include "producer/relay/relay_book.h"
+#include "producer/relay/relay_lease.h"
 
 #define RELAY_BACKOFF_BASE_MS 100
 #define RELAY_BACKOFF_CAP_MS  5000

@@ -1,7 +1,7 @@
 /*
  * cleanup_job.c - see cleanup_job.h.
  */
-#include "producer/cleanup_job.h"
+#include "producer/jobs/cleanup_job.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

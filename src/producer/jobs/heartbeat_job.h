@@ -1,5 +1,5 @@
 /*
- * producer_agent.h - the producer instance announcing itself (the seed's ProducerServiceAgent and
+ * heartbeat_job.h - the producer instance announcing itself (the seed's ProducerServiceAgent and
  * AgentHeartbeatJob): one thread that registers the instance in ferry.producer_service_agent
  * when it starts, beats every heartbeat interval, and marks it STOPPED on a graceful shutdown.
  *
@@ -21,19 +21,19 @@
  * stopped for several intervals beats once when it resumes, not once per missed interval.
  *
  * The thread owns one PGconn of its own (never the pool's: a slow probe must not hold a request
- * connection). producer_agent_new/start/stop/destroy are called from one thread (main).
+ * connection). heartbeat_job_new/start/stop/destroy are called from one thread (main).
  */
-#ifndef FERRY_PRODUCER_AGENT_H
-#define FERRY_PRODUCER_AGENT_H
+#ifndef FERRY_HEARTBEAT_JOB_H
+#define FERRY_HEARTBEAT_JOB_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "producer/relay.h"
+#include "producer/relay/relay.h"
 
-struct producer_agent;
+struct heartbeat_job;
 
-struct producer_agent_options {
+struct heartbeat_job_options {
 	const char *conninfo;     /* libpq conninfo (copied) */
 	const char *service_id;   /* SERVICE_ID (copied) */
 	const char *instance_id;  /* (copied) */
@@ -42,7 +42,7 @@ struct producer_agent_options {
 	const char *version;      /* ferry's version (copied) */
 	int heartbeat_interval_s; /* 1..3600 */
 	struct relay *relay;      /* borrowed, NULL when the relay is disabled; must outlive the
-	                           * agent (destroy the agent first) */
+	                           * job (destroy the job first) */
 };
 
 struct producer_config;
@@ -50,15 +50,15 @@ struct producer_config;
 /* Fills *out with what comes from the settings (producer_config.h), leaving conninfo, instance_id,
  * host, port, version and relay for the service to wire. Strings point into cfg, which must outlive
  * *out. Pure; any thread. */
-void producer_agent_options_from_config(const struct producer_config *cfg,
-                                        struct producer_agent_options *out);
+void heartbeat_job_options_from_config(const struct producer_config *cfg,
+                                       struct heartbeat_job_options *out);
 
-/* Creates the agent (no I/O yet). Returns NULL with errstr when out of memory. */
-struct producer_agent *producer_agent_new(const struct producer_agent_options *opts, char *errstr,
-                                          size_t errstr_size);
+/* Creates the job (no I/O yet). Returns NULL with errstr when out of memory. */
+struct heartbeat_job *heartbeat_job_new(const struct heartbeat_job_options *opts, char *errstr,
+                                        size_t errstr_size);
 
 /* Starts the thread, which registers at once and then beats. Returns 0, or -1 with errstr. */
-int producer_agent_start(struct producer_agent *agent, char *errstr, size_t errstr_size)
+int heartbeat_job_start(struct heartbeat_job *agent, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
@@ -66,9 +66,9 @@ int producer_agent_start(struct producer_agent *agent, char *errstr, size_t errs
  * fails (the row then goes unhealthy, then inactive, like a crash). Idempotent; a no-op when the
  * thread was never started.
  */
-void producer_agent_stop(struct producer_agent *agent);
+void heartbeat_job_stop(struct heartbeat_job *agent);
 
-/* Stops (as producer_agent_stop) and frees. NULL is a no-op. */
-void producer_agent_destroy(struct producer_agent *agent);
+/* Stops (as heartbeat_job_stop) and frees. NULL is a no-op. */
+void heartbeat_job_destroy(struct heartbeat_job *agent);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * scheduler.c - see scheduler.h.
  */
-#include "producer/scheduler.h"
+#include "producer/jobs/scheduler.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /*
  * batcher.c - see batcher.h.
  */
-#include "producer/batcher.h"
+#include "producer/relay/batcher.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -17,7 +17,7 @@
 
 #include "common/pg.h"
 #include "producer/store/message_store.h"
-#include "producer/relay.h"
+#include "producer/relay/relay.h"
 
 struct batcher;
 

@@ -1,7 +1,7 @@
 /*
  * message_headers.c - see message_headers.h.
  */
-#include "producer/message_headers.h"
+#include "producer/relay/message_headers.h"
 
 #include <inttypes.h>
 #include <jansson.h>

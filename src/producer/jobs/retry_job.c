@@ -1,7 +1,7 @@
 /*
  * retry_job.c - see retry_job.h.
  */
-#include "producer/retry_job.h"
+#include "producer/jobs/retry_job.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -14,9 +14,9 @@
 
 #include "common/log.h"
 #include "common/pg.h"
-#include "producer/message_headers.h"
+#include "producer/relay/message_headers.h"
 #include "producer/producer_config.h"
-#include "producer/retry_policy.h"
+#include "producer/jobs/retry_policy.h"
 #include "producer/store/retry_store.h"
 
 struct retry_job {

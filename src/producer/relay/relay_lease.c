@@ -3,7 +3,7 @@
  * connection, which stays outside any transaction so its session locks are the only thing it
  * holds.
  */
-#include "producer/relay_lease.h"
+#include "producer/relay/relay_lease.h"
 
 #include <stdio.h>
 #include <stdlib.h>

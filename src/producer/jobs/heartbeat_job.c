@@ -1,8 +1,8 @@
 /*
- * producer_agent.c - see producer_agent.h. SQL lives in agent_store.c and message_store.c; this
+ * heartbeat_job.c - see heartbeat_job.h. SQL lives in agent_store.c and message_store.c; this
  * file schedules the beats and gathers what they report.
  */
-#include "producer/producer_agent.h"
+#include "producer/jobs/heartbeat_job.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 #include "producer/store/message_store.h"
 #include "producer/producer_config.h"
 
-struct producer_agent {
+struct heartbeat_job {
 	char *conninfo;
 	char *service_id;
 	char *instance_id;
@@ -38,10 +38,10 @@ struct producer_agent {
 	unsigned failures;   /* thread-only: consecutive failed beats, for backoff and logs */
 };
 
-struct producer_agent *producer_agent_new(const struct producer_agent_options *opts, char *errstr,
-                                          size_t errstr_size)
+struct heartbeat_job *heartbeat_job_new(const struct heartbeat_job_options *opts, char *errstr,
+                                        size_t errstr_size)
 {
-	struct producer_agent *a = calloc(1, sizeof(*a));
+	struct heartbeat_job *a = calloc(1, sizeof(*a));
 	pthread_condattr_t attr;
 	char hostname[256] = "localhost";
 	const char *host = opts->host;
@@ -92,7 +92,7 @@ oom:
 	return NULL;
 }
 
-static double producer_agent_ms_since(const struct timespec *t0)
+static double heartbeat_job_ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
 
@@ -104,8 +104,8 @@ static double producer_agent_ms_since(const struct timespec *t0)
  * Gathers the health details of one beat on a->conn. Returns the details object (caller owns)
  * and sets *healthy, or NULL with errstr when the database failed (no beat can be written then).
  */
-static json_t *producer_agent_probe(struct producer_agent *a, bool *healthy, char *errstr,
-                                    size_t errstr_size)
+static json_t *heartbeat_job_probe(struct heartbeat_job *a, bool *healthy, char *errstr,
+                                   size_t errstr_size)
 {
 	struct outbox_pending_stats stats = {0, 0};
 	struct relay_status rs;
@@ -119,7 +119,7 @@ static json_t *producer_agent_probe(struct producer_agent *a, bool *healthy, cha
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (message_store_pending_stats(a->conn, &stats, errstr, errstr_size) != 0)
 		return NULL;
-	db_ms = producer_agent_ms_since(&t0);
+	db_ms = heartbeat_job_ms_since(&t0);
 	memset(&rs, 0, sizeof(rs));
 	if (a->relay) {
 		/* Bounded well below any interval worth configuring: a beat must not be late
@@ -152,7 +152,7 @@ static json_t *producer_agent_probe(struct producer_agent *a, bool *healthy, cha
 }
 
 /* One beat (or the registration, the first time). Returns 0, or -1 with errstr. */
-static int producer_agent_beat(struct producer_agent *a, char *errstr, size_t errstr_size)
+static int heartbeat_job_beat(struct heartbeat_job *a, char *errstr, size_t errstr_size)
 {
 	json_t *details = NULL;
 	char *text = NULL;
@@ -172,7 +172,7 @@ static int producer_agent_beat(struct producer_agent *a, char *errstr, size_t er
 		         id, a->reg.service_id, a->reg.instance_id, a->reg.host, a->reg.port,
 		         a->reg.heartbeat_interval_s);
 	}
-	details = producer_agent_probe(a, &healthy, errstr, errstr_size);
+	details = heartbeat_job_probe(a, &healthy, errstr, errstr_size);
 	if (details == NULL)
 		goto done;
 	text = json_dumps(details, JSON_COMPACT);
@@ -192,7 +192,7 @@ done:
 	return rc;
 }
 
-static void producer_agent_add_ms(struct timespec *t, long ms)
+static void heartbeat_job_add_ms(struct timespec *t, long ms)
 {
 	t->tv_sec += ms / 1000;
 	t->tv_nsec += (ms % 1000) * 1000000L;
@@ -202,9 +202,9 @@ static void producer_agent_add_ms(struct timespec *t, long ms)
 	}
 }
 
-static void *producer_agent_main(void *arg)
+static void *heartbeat_job_main(void *arg)
 {
-	struct producer_agent *a = arg;
+	struct heartbeat_job *a = arg;
 	struct timespec next, now;
 	char errstr[1024];
 	long wait_ms;
@@ -214,7 +214,7 @@ static void *producer_agent_main(void *arg)
 	while (!a->stopping) {
 		pthread_mutex_unlock(&a->lock);
 		wait_ms = (long)a->reg.heartbeat_interval_s * 1000;
-		if (producer_agent_beat(a, errstr, sizeof(errstr)) == 0) {
+		if (heartbeat_job_beat(a, errstr, sizeof(errstr)) == 0) {
 			if (a->failures > 0)
 				log_info("agent", "heartbeats resumed after %u failed attempt(s)",
 				         a->failures);
@@ -230,7 +230,7 @@ static void *producer_agent_main(void *arg)
 			clock_gettime(CLOCK_MONOTONIC, &next);
 			wait_ms = pg_backoff_ms(a->failures, 200, wait_ms);
 		}
-		producer_agent_add_ms(&next, wait_ms);
+		heartbeat_job_add_ms(&next, wait_ms);
 		/* After a long stall (SIGSTOP, a hung database) the deadline is in the past:
 		 * restart the schedule from now instead of beating once per missed interval. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -249,9 +249,9 @@ static void *producer_agent_main(void *arg)
 	return NULL;
 }
 
-int producer_agent_start(struct producer_agent *a, char *errstr, size_t errstr_size)
+int heartbeat_job_start(struct heartbeat_job *a, char *errstr, size_t errstr_size)
 {
-	int err = pthread_create(&a->thread, NULL, producer_agent_main, a);
+	int err = pthread_create(&a->thread, NULL, heartbeat_job_main, a);
 
 	if (err != 0) {
 		snprintf(errstr, errstr_size, "cannot start the agent thread: %s", strerror(err));
@@ -261,7 +261,7 @@ int producer_agent_start(struct producer_agent *a, char *errstr, size_t errstr_s
 	return 0;
 }
 
-void producer_agent_stop(struct producer_agent *a)
+void heartbeat_job_stop(struct heartbeat_job *a)
 {
 	char errstr[1024];
 	int st;
@@ -291,11 +291,11 @@ void producer_agent_stop(struct producer_agent *a)
 		log_warn("agent", "could not deregister the producer agent: %s", errstr);
 }
 
-void producer_agent_destroy(struct producer_agent *a)
+void heartbeat_job_destroy(struct heartbeat_job *a)
 {
 	if (a == NULL)
 		return;
-	producer_agent_stop(a);
+	heartbeat_job_stop(a);
 	if (a->conn)
 		PQfinish(a->conn);
 	pthread_cond_destroy(&a->cond);
@@ -308,10 +308,10 @@ void producer_agent_destroy(struct producer_agent *a)
 	free(a);
 }
 
-void producer_agent_options_from_config(const struct producer_config *cfg,
-                                        struct producer_agent_options *out)
+void heartbeat_job_options_from_config(const struct producer_config *cfg,
+                                       struct heartbeat_job_options *out)
 {
-	*out = (struct producer_agent_options){
+	*out = (struct heartbeat_job_options){
 	    .service_id = cfg->service_id,
 	    .heartbeat_interval_s = (int)cfg->agent_heartbeat_interval_s,
 	};

@@ -2,7 +2,7 @@
  * relay_book.c - see relay_book.h: the relay's account of its batches, rows, key blocks and
  * detached batches. No database or Kafka calls here (a log line when out of memory).
  */
-#include "producer/relay_book.h"
+#include "producer/relay/relay_book.h"
 
 #include <stdlib.h>
 #include <string.h>
