@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "common/metrics_http.h"
-#include "producer/relay/relay.h"
 
 /* Seconds: from a few milliseconds (a warm relay) to minutes (an outage, a slow consumer). */
 static const double producer_metrics_latency_buckets[] = {
@@ -120,103 +119,4 @@ void producer_metrics_destroy(struct producer_metrics *m)
 {
 	metrics_free(m->registry);
 	memset(m, 0, sizeof(*m));
-}
-
-/*
- * Reads the delivery gauges; 0 when PostgreSQL answered. Every registered group is listed, so a
- * group that caught up reads 0 instead of keeping its last value. The due count reads only the
- * retry job's own index (message_delivery_due): joining the messages to leave out the rare
- * delivery whose message is not marked SENT yet (an acknowledgment that beat the relay) made
- * PostgreSQL scan the whole outbox once many deliveries were due.
- */
-static int api_metrics_deliveries(struct api_metrics_context *ctx, PGconn *conn)
-{
-	PGresult *res = pg_exec(
-	    conn,
-	    "SELECT t.topic_name, g.consumer_group_name, count(d.message_id),"
-	    " coalesce(extract(epoch FROM now() - min(d.sent_at)), 0), NULL"
-	    " FROM ferry.consumer_group_registration g"
-	    " JOIN ferry.topic_registration t ON t.id = g.topic_registration_id"
-	    " LEFT JOIN ferry.message_delivery d ON d.consumer_group_id = g.id AND d.status = 'SENT'"
-	    " GROUP BY 1, 2"
-	    " UNION ALL SELECT NULL, NULL, NULL, NULL, count(*) FROM ferry.message_delivery d"
-	    " WHERE d.status = 'SENT' AND d.due_at <= now()",
-	    0, NULL);
-	int i, n, rc = -1;
-
-	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-		n = PQntuples(res);
-		for (i = 0; i < n; i++) {
-			const char *labels[2] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
-
-			if (!PQgetisnull(res, i, 4)) {
-				metric_set(ctx->metrics->retry_due, NULL,
-				           strtod(PQgetvalue(res, i, 4), NULL));
-				continue;
-			}
-			metric_set(ctx->metrics->unacked, labels,
-			           strtod(PQgetvalue(res, i, 2), NULL));
-			metric_set(ctx->metrics->oldest_unacked, labels,
-			           strtod(PQgetvalue(res, i, 3), NULL));
-		}
-		rc = 0;
-	}
-	PQclear(res);
-	return rc;
-}
-
-/* Reads the backlog gauges; 0 when PostgreSQL answered. */
-static int api_metrics_backlog(struct api_metrics_context *ctx)
-{
-	char errstr[256];
-	PGconn *conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, sizeof(errstr));
-	PGresult *res;
-	int rc = -1;
-
-	if (conn == NULL)
-		return -1;
-	res = pg_exec(conn,
-	              "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)),"
-	              " 0) FROM ferry.outbox_message WHERE status = 'PENDING'",
-	              0, NULL);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		metric_set(ctx->metrics->backlog, NULL, strtod(PQgetvalue(res, 0, 0), NULL));
-		metric_set(ctx->metrics->oldest_pending, NULL, strtod(PQgetvalue(res, 0, 1), NULL));
-		rc = 0;
-	}
-	PQclear(res);
-	if (rc == 0)
-		rc = api_metrics_deliveries(ctx, conn);
-	pg_pool_put(ctx->pool, conn);
-	return rc;
-}
-
-static void api_metrics(struct http_exchange *ex, void *opaque)
-{
-	struct api_metrics_context *ctx = opaque;
-	struct producer_metrics *m = ctx->metrics;
-
-	metric_set(m->database_up, NULL, api_metrics_backlog(ctx) == 0 ? 1 : 0);
-	if (ctx->relay) {
-		struct relay_status st;
-
-		relay_get_status(ctx->relay, &st);
-		metric_set(m->delivery_errors, NULL, (double)st.delivery_errors_total);
-		metric_set(m->relay_batches, NULL, (double)st.batches_total);
-		metric_set(m->relay_failed, NULL, (double)st.failed_total);
-		metric_set(m->relay_stalled, NULL, (double)st.stalled_count);
-		metric_set(m->relay_detached, NULL, (double)st.detached_rows);
-	}
-	metrics_http_respond(ex, m->registry);
-}
-
-const struct http_route *api_metrics_routes(struct api_metrics_context *ctx, size_t *n)
-{
-	static struct http_route routes[] = {
-	    {"GET", "/metrics", api_metrics, NULL},
-	};
-
-	routes[0].opaque = ctx;
-	*n = 1;
-	return routes;
 }

@@ -1,24 +1,21 @@
 /*
  * producer_metrics.h - what ferry-producer exports on GET /metrics (Prometheus text format):
- * the families, declared once at start-up, and the endpoint.
+ * the families, declared once at start-up. The endpoint is api/api_metrics.c, its SQL
+ * store/metrics_store.c.
  *
  * Event counters are counted where the event happens (the API for enqueues and
  * acknowledgments, the relay for publications, the retry job for retries and verdicts).
- * State is read when scraped: the outbox backlog and its oldest pending row, each group's
- * unacknowledged deliveries and the retry job's due ones from PostgreSQL (partial indexes keep
- * those to the rows in flight) and the relay's counters from relay_get_status. A scrape
- * with PostgreSQL down still answers, with ferry_database_up 0.
+ * State is read when scraped (api_metrics.h): the outbox backlog and its oldest pending row, each
+ * group's unacknowledged deliveries and the retry job's due ones from PostgreSQL (partial indexes
+ * keep those to the rows in flight) and the relay's counters from relay_get_status. A scrape with
+ * PostgreSQL down still answers, with ferry_database_up 0.
  */
 #ifndef FERRY_PRODUCER_METRICS_H
 #define FERRY_PRODUCER_METRICS_H
 
 #include <stddef.h>
 
-#include "common/http_server.h"
 #include "common/metrics.h"
-#include "common/pg.h"
-
-struct relay;
 
 struct producer_metrics {
 	struct metrics *registry;
@@ -51,16 +48,5 @@ struct producer_metrics {
 /* Declares every family into m->registry. Returns 0, or -1 when out of memory. */
 int producer_metrics_init(struct producer_metrics *m);
 void producer_metrics_destroy(struct producer_metrics *m);
-
-/* What GET /metrics reads when scraped. Pointers may be NULL (that part is not running). */
-struct api_metrics_context {
-	struct producer_metrics *metrics;
-	struct pg_pool *pool;
-	int pool_timeout_ms;
-	struct relay *relay;
-};
-
-/* GET /metrics, bound to ctx (static table of *n entries). */
-const struct http_route *api_metrics_routes(struct api_metrics_context *ctx, size_t *n);
 
 #endif

@@ -34,6 +34,7 @@
 #include "producer/jobs/cleanup_job.h"
 #include "producer/jobs/heartbeat_job.h"
 #include "producer/producer_config.h"
+#include "producer/api/api_metrics.h"
 #include "producer/producer_metrics.h"
 #include "producer/relay/relay.h"
 #include "producer/jobs/retry_job.h"
