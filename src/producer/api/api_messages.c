@@ -14,8 +14,6 @@
 
 #include "common/log.h"
 #include "common/traceparent.h"
-#include "producer/store/ack_store.h"
-#include "producer/store/retry_store.h"
 #include "producer/api/message_request.h"
 #include "producer/store/message_store.h"
 
@@ -255,8 +253,8 @@ static void api_get_message(struct http_exchange *ex, void *opaque)
 
 		/* Each group's own status, ack time and error; then what happened since (retries,
 		 * verdicts, operators' re-drives). */
-		if (ack_store_message_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0 ||
-		    retry_store_history(conn, id, &history, errstr, sizeof(errstr)) != 0) {
+		if (message_store_groups(conn, id, &groups, errstr, sizeof(errstr)) != 0 ||
+		    message_store_history(conn, id, &history, errstr, sizeof(errstr)) != 0) {
 			found = -1;
 			json_decref(msg);
 			json_decref(groups);

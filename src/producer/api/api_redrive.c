@@ -1,5 +1,5 @@
 /*
- * api_redrive.c - see api_redrive.h. Validation in redrive_request.c, SQL in retry_store.c.
+ * api_redrive.c - see api_redrive.h. Validation in redrive_request.c, SQL in redrive_store.c.
  */
 #include "producer/api/api_redrive.h"
 
@@ -11,7 +11,7 @@
 
 #include "common/duration.h"
 #include "producer/api/redrive_request.h"
-#include "producer/store/retry_store.h"
+#include "producer/store/redrive_store.h"
 
 #define API_REDRIVE_DEFAULT_PAGE 100
 #define API_REDRIVE_MAX_PAGE     1000
@@ -22,17 +22,17 @@ static void api_redrive_wake(struct api_redrive_context *ctx)
 		scheduler_wake(ctx->scheduler, ctx->retry_job);
 }
 
-static void api_redrive_error(struct http_exchange *ex, enum retry_store_error e,
+static void api_redrive_error(struct http_exchange *ex, enum redrive_store_error e,
                               const char *errstr)
 {
 	switch (e) {
-	case RETRY_STORE_ERR_NOT_FOUND:
+	case REDRIVE_STORE_ERR_NOT_FOUND:
 		http_exchange_error(ex, 404, "%s", errstr);
 		break;
-	case RETRY_STORE_ERR_CONFLICT:
+	case REDRIVE_STORE_ERR_CONFLICT:
 		http_exchange_error(ex, 409, "%s", errstr);
 		break;
-	case RETRY_STORE_ERR_INVALID:
+	case REDRIVE_STORE_ERR_INVALID:
 		http_exchange_error(ex, 400, "%s", errstr);
 		break;
 	default:
@@ -71,9 +71,9 @@ static void api_list_failed(struct http_exchange *ex, void *opaque)
 	}
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	if (retry_store_list_dead(conn, group, status, after, (int)limit,
-	                          newest && strcmp(newest, "true") == 0, &page, errstr,
-	                          sizeof(errstr)) != 0)
+	if (redrive_store_list_dead(conn, group, status, after, (int)limit,
+	                            newest && strcmp(newest, "true") == 0, &page, errstr,
+	                            sizeof(errstr)) != 0)
 		http_pg_error(ex, "database error", errstr);
 	else
 		http_exchange_respond(ex, 200, page);
@@ -89,7 +89,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	const char *timestamp;
 	int64_t seconds, deliveries = 0, messages = 0;
 	bool complete = false;
-	enum retry_store_error e;
+	enum redrive_store_error e;
 	PGconn *conn;
 
 	if (older == NULL || *older == '\0') {
@@ -118,12 +118,12 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
-	e = retry_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size,
-	                            ctx->delete_budget_ms, actor, &deliveries, &messages, &complete,
-	                            errstr, sizeof(errstr));
-	if (e == RETRY_STORE_ERR_INVALID)
+	e = redrive_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size,
+	                              ctx->delete_budget_ms, actor, &deliveries, &messages,
+	                              &complete, errstr, sizeof(errstr));
+	if (e == REDRIVE_STORE_ERR_INVALID)
 		http_exchange_error(ex, 400, "olderThan: %s", errstr);
-	else if (e != RETRY_STORE_OK)
+	else if (e != REDRIVE_STORE_OK)
 		api_redrive_error(ex, e, errstr);
 	else
 		http_exchange_respond(ex, 200,
@@ -140,7 +140,7 @@ static void api_retry_one(struct http_exchange *ex, void *opaque)
 	struct redrive_one_request req;
 	json_t *body = NULL, *result = NULL;
 	char errstr[512], actor[160];
-	enum retry_store_error e;
+	enum redrive_store_error e;
 	int64_t id;
 	size_t len = 0;
 	PGconn *conn;
@@ -157,11 +157,11 @@ static void api_retry_one(struct http_exchange *ex, void *opaque)
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
-	e = retry_store_request_redelivery(conn, id, req.consumer_group, req.target, actor,
-	                                   ctx->heartbeat_interval_s, &result, errstr,
-	                                   sizeof(errstr));
+	e = redrive_store_request_redelivery(conn, id, req.consumer_group, req.target, actor,
+	                                     ctx->heartbeat_interval_s, &result, errstr,
+	                                     sizeof(errstr));
 	pg_pool_put(ctx->pool, conn);
-	if (e != RETRY_STORE_OK) {
+	if (e != REDRIVE_STORE_OK) {
 		api_redrive_error(ex, e, errstr);
 		goto done;
 	}
@@ -190,8 +190,8 @@ static void api_retry_bulk(struct http_exchange *ex, void *opaque)
 	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
-	if (retry_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,
-	                             &requeued, errstr, sizeof(errstr)) != 0) {
+	if (redrive_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,
+	                               &requeued, errstr, sizeof(errstr)) != 0) {
 		pg_pool_put(ctx->pool, conn);
 		http_pg_error(ex, "database error", errstr);
 		goto done;

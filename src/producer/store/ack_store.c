@@ -96,32 +96,6 @@ done:
 	return rc;
 }
 
-int ack_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
-                             size_t errstr_size)
-{
-	char idbuf[32];
-	const char *params[1] = {idbuf};
-
-	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
-	/* Groups the relay has not reached yet have no row: they show as PENDING. */
-	return pg_json_query(
-	    conn,
-	    "SELECT coalesce(json_agg(json_build_object("
-	    " 'consumerGroupId', g.id, 'consumerGroup', g.consumer_group_name,"
-	    " 'requiresAcknowledgment', g.requires_acknowledgment,"
-	    " 'status', coalesce(d.status, 'PENDING'), 'sentAt', d.sent_at,"
-	    " 'acknowledgedAt', d.acknowledged_at, 'negativeAckAt', d.negative_ack_at,"
-	    " 'retryCount', coalesce(d.retry_count, 0), 'errorMessage', d.error_message,"
-	    " 'consumerServiceId', d.consumer_service_id,"
-	    " 'consumerInstanceId', d.consumer_instance_id) ORDER BY g.id), '[]')::text"
-	    " FROM ferry.outbox_message m"
-	    " CROSS JOIN LATERAL ferry.message_groups(m.topic, m.target_group, m.created_at) g"
-	    " LEFT JOIN ferry.message_delivery d"
-	    "  ON d.message_id = m.id AND d.consumer_group_id = g.id"
-	    " WHERE m.id = $1",
-	    1, params, out, NULL, errstr, errstr_size);
-}
-
 int ack_store_list_group(PGconn *conn, const char *group, const char *status, int64_t after_id,
                          int limit, json_t **out, char *errstr, size_t errstr_size)
 {

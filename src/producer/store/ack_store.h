@@ -50,15 +50,6 @@ int ack_store_acknowledge(PGconn *conn, const struct delivery_ack *acks, size_t 
     __attribute__((warn_unused_result));
 
 /*
- * The groups message `id` is for, with each group's state: a JSON array of {consumerGroupId,
- * consumerGroup, requiresAcknowledgment, status, sentAt, acknowledgedAt, negativeAckAt,
- * retryCount, errorMessage, consumerServiceId, consumerInstanceId} (status PENDING for groups
- * the relay has not reached yet). *out is a new reference (empty array for an unknown id).
- */
-int ack_store_message_groups(PGconn *conn, int64_t id, json_t **out, char *errstr,
-                             size_t errstr_size) __attribute__((warn_unused_result));
-
-/*
  * One page of the messages for consumer group `group` (by name, across topics), id > after_id,
  * at most limit, optionally only those whose status for that group is `status` (NULL = any).
  * *out = {"consumerGroup", "items": [message + "groupStatus", ...], "nextAfterId"}.

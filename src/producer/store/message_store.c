@@ -455,3 +455,43 @@ done:
 	PQclear(res);
 	return rc;
 }
+
+int message_store_history(PGconn *conn, int64_t message_id, json_t **out, char *errstr,
+                          size_t errstr_size)
+{
+	char id[32];
+	const char *params[1] = {id};
+
+	snprintf(id, sizeof(id), "%" PRId64, message_id);
+	return pg_json_query(conn,
+	                     "SELECT coalesce(json_agg(json_build_object('event', e.event,"
+	                     " 'consumerGroup', e.consumer_group, 'actor', e.actor, 'at', e.at,"
+	                     " 'detail', e.detail) ORDER BY e.id), '[]')::text"
+	                     " FROM ferry.message_event e WHERE e.message_id = $1::bigint",
+	                     1, params, out, NULL, errstr, errstr_size);
+}
+
+int message_store_groups(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+{
+	char idbuf[32];
+	const char *params[1] = {idbuf};
+
+	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+	/* Groups the relay has not reached yet have no row: they show as PENDING. */
+	return pg_json_query(
+	    conn,
+	    "SELECT coalesce(json_agg(json_build_object("
+	    " 'consumerGroupId', g.id, 'consumerGroup', g.consumer_group_name,"
+	    " 'requiresAcknowledgment', g.requires_acknowledgment,"
+	    " 'status', coalesce(d.status, 'PENDING'), 'sentAt', d.sent_at,"
+	    " 'acknowledgedAt', d.acknowledged_at, 'negativeAckAt', d.negative_ack_at,"
+	    " 'retryCount', coalesce(d.retry_count, 0), 'errorMessage', d.error_message,"
+	    " 'consumerServiceId', d.consumer_service_id,"
+	    " 'consumerInstanceId', d.consumer_instance_id) ORDER BY g.id), '[]')::text"
+	    " FROM ferry.outbox_message m"
+	    " CROSS JOIN LATERAL ferry.message_groups(m.topic, m.target_group, m.created_at) g"
+	    " LEFT JOIN ferry.message_delivery d"
+	    "  ON d.message_id = m.id AND d.consumer_group_id = g.id"
+	    " WHERE m.id = $1",
+	    1, params, out, NULL, errstr, errstr_size);
+}

@@ -177,4 +177,18 @@ struct outbox_pending_stats {
 int message_store_pending_stats(PGconn *conn, struct outbox_pending_stats *out, char *errstr,
                                 size_t errstr_size) __attribute__((warn_unused_result));
 
+/* The message's history, oldest first: a new JSON array of {event, consumerGroup, actor, at,
+ * detail}. */
+int message_store_history(PGconn *conn, int64_t message_id, json_t **out, char *errstr,
+                          size_t errstr_size) __attribute__((warn_unused_result));
+
+/*
+ * The groups message `id` is for, with each group's state: a JSON array of {consumerGroupId,
+ * consumerGroup, requiresAcknowledgment, status, sentAt, acknowledgedAt, negativeAckAt,
+ * retryCount, errorMessage, consumerServiceId, consumerInstanceId} (status PENDING for groups
+ * the relay has not reached yet). *out is a new reference (empty array for an unknown id).
+ */
+int message_store_groups(PGconn *conn, int64_t id, json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -1,9 +1,9 @@
 /*
- * retry_store.h - every query of redelivery: the retry job's claim and verdicts, operators'
- * re-drives, and the dead letters (FAILED and EXPIRED deliveries, and messages the relay could
- * never publish). The tables are ferry.message_delivery and ferry.message_event
- * (sql/producer/002_registry.sql, 005_retry.sql); the decisions that must be atomic live in
- * SQL functions (sql/producer/functions/retry_settle_spent.sql, request_redelivery.sql).
+ * retry_store.h - the retry job's queries (jobs/retry_job.c): its claim of due deliveries, their
+ * outcomes, the verdicts on spent budgets and the due_at refresh. Operators' re-drives and the
+ * dead letters are redrive_store.h. The tables are ferry.message_delivery and ferry.message_event
+ * (sql/producer/002_registry.sql, 005_retry.sql); the decisions that must be atomic live in SQL
+ * functions (sql/producer/functions/retry_settle_spent.sql).
  *
  * Concurrency: every path locks the messages it touches first (FOR NO KEY UPDATE, the order
  * ferry.acknowledge uses), so acknowledgments, several producers' retry jobs and operators queue
@@ -15,7 +15,6 @@
 #ifndef FERRY_RETRY_STORE_H
 #define FERRY_RETRY_STORE_H
 
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -113,70 +112,5 @@ void retry_store_abandon(PGconn *conn);
  */
 int retry_store_refresh_due_at(PGconn *conn, int limit, int *moved, char *errstr,
                                size_t errstr_size) __attribute__((warn_unused_result));
-
-/* Why an operator's request was refused. */
-enum retry_store_error {
-	RETRY_STORE_OK = 0,
-	RETRY_STORE_ERR_DB = -1,        /* 503 */
-	RETRY_STORE_ERR_NOT_FOUND = -2, /* 404: no such message, or not for that group */
-	RETRY_STORE_ERR_CONFLICT = -3,  /* 409: not on Kafka yet, or nothing to re-drive */
-	RETRY_STORE_ERR_INVALID = -4,   /* 400: the database refused a value */
-};
-
-/*
- * An operator's re-drive of one message (ferry.request_redelivery): all its unacknowledged
- * groups, or `group`; aimed at consumer `target` (service or instance id) when not NULL.
- * *out: a new JSON array, one object per group {consumerGroup, previousStatus, target
- * ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}; for a
- * message the relay gave up on (never on Kafka), one object with target "relay": it is PENDING
- * again.
- */
-enum retry_store_error retry_store_request_redelivery(PGconn *conn, int64_t message_id,
-                                                      const char *group, const char *target,
-                                                      const char *actor, int heartbeat_s,
-                                                      json_t **out, char *errstr,
-                                                      size_t errstr_size);
-
-/*
- * Bulk re-drive: up to `limit` of `group`'s dead deliveries (status "FAILED", "EXPIRED", or
- * NULL for both), oldest message first, each with a fresh retry budget. *requeued counts them.
- */
-int retry_store_bulk_redrive(PGconn *conn, const char *group, const char *status, int limit,
-                             const char *actor, int64_t *requeued, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
-
-/*
- * A page of dead letters, by message id after `after_id`, at most `limit` messages: every
- * FAILED/EXPIRED delivery of them (filtered by group/status when not NULL), and messages that
- * never reached Kafka and were given up (status FAILED, consumerGroup null). *out is
- * {"failed": [...], "count": n, "nextAfterId": id|null}. With `newest`, the `limit` most recent
- * messages instead, newest first (after_id ignored, no next page).
- */
-int retry_store_list_dead(PGconn *conn, const char *group, const char *status, int64_t after_id,
-                          int limit, bool newest, json_t **out, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
-
-/*
- * Deletes dead letters last changed before `before` (a timestamptz literal), or when it is NULL
- * more than older_than_s seconds before the database's now(), in batches of `batch` rows, each
- * its own short transaction: the FAILED/EXPIRED deliveries (of `group` only, when not NULL), and
- * then every message left with nothing but acknowledged deliveries (when no group is named, also
- * messages the relay gave up on). Messages that lose a dead delivery but stay get a
- * 'dead_letter_deleted' event. Counts go to *deliveries and *messages. No batch starts after
- * budget_ms (the first always runs, so each call makes progress): *complete is then false and
- * a later call goes on where this one stopped; true when nothing was left. Returns
- * RETRY_STORE_OK, RETRY_STORE_ERR_INVALID (`before` unreadable) or RETRY_STORE_ERR_DB (the
- * batches committed before the failure stay deleted, and are counted).
- */
-enum retry_store_error retry_store_delete_dead(PGconn *conn, const char *before,
-                                               int64_t older_than_s, const char *group, int batch,
-                                               long budget_ms, const char *actor,
-                                               int64_t *deliveries, int64_t *messages,
-                                               bool *complete, char *errstr, size_t errstr_size);
-
-/* The message's history, oldest first: a new JSON array of {event, consumerGroup, actor, at,
- * detail}. */
-int retry_store_history(PGconn *conn, int64_t message_id, json_t **out, char *errstr,
-                        size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif
