@@ -247,11 +247,14 @@ static void producer_service_wire_api(struct producer_service *svc)
 	    .metrics = &svc->metrics,
 	};
 	svc->topics_api = (struct api_topics_context){
-	    .pool = svc->pool,
-	    .admin = svc->admin,
+	    .registry =
+	        {
+	            .pool = svc->pool,
+	            .admin = svc->admin,
+	            .pool_timeout_ms = PRODUCER_POOL_TIMEOUT_MS,
+	            .kafka_timeout_ms = (int)cfg->http_kafka_timeout_ms,
+	        },
 	    .default_partitions = (int)cfg->topic_partitions,
-	    .pool_timeout_ms = PRODUCER_POOL_TIMEOUT_MS,
-	    .kafka_timeout_ms = (int)cfg->http_kafka_timeout_ms,
 	};
 	svc->agents_api = (struct api_agents_context){
 	    .pool = svc->pool,
@@ -342,7 +345,8 @@ static int producer_service_start_agent(struct producer_service *svc)
 static void producer_service_ensure_topics(struct producer_service *svc)
 {
 	char errstr[1024];
-	int created = api_topics_ensure_kafka_topics(&svc->topics_api, errstr, sizeof(errstr));
+	int created =
+	    topic_registry_ensure_kafka_topics(&svc->topics_api.registry, errstr, sizeof(errstr));
 
 	if (created < 0)
 		log_warn("main", "could not ensure the registered Kafka topics: %s", errstr);

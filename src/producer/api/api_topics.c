@@ -1,6 +1,6 @@
 /*
  * api_topics.c - see api_topics.h. Bodies are validated by topic_request.c, SQL lives in
- * topic_store.c, Kafka topics are made by kafka_admin.c.
+ * topic_store.c, Kafka topics are made by topic_registry.c.
  */
 #include "producer/api/api_topics.h"
 
@@ -11,21 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
 #include "common/log.h"
 #include "producer/api/message_request.h"
 #include "producer/api/topic_request.h"
 #include "producer/store/topic_store.h"
+#include "producer/topic_registry.h"
 
-#define API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS 5000
-
-static int api_topics_kafka_timeout(const struct api_topics_context *ctx)
-{
-	return ctx->kafka_timeout_ms > 0 ? ctx->kafka_timeout_ms
-	                                 : API_TOPICS_DEFAULT_KAFKA_TIMEOUT_MS;
-}
-
-/* Borrows a connection, or answers 503 and returns NULL. */
 /*
  * Answers with what a store call returned: `ok_status` and `out` (consumed) on OK; 404 with
  * `what` on NOT_FOUND; 409 or 503 with errstr.
@@ -69,57 +60,6 @@ static const char *api_topics_name(struct http_exchange *ex)
 	return name;
 }
 
-/*
- * Creates the Kafka topic of a register request, all of it within the context's Kafka timeout
- * (one budget for both calls: the request's time on Kafka is bounded, not each call's).
- * Returns 0 with *kafka_topic the {"created", "partitions"} object (JSON null without an
- * admin client), or -1 (KAFKA_ADMIN_TIMED_OUT when Kafka did not answer in time) with errstr.
- */
-static int api_topics_create_kafka_topic(struct api_topics_context *ctx,
-                                         const struct topic_request *req, json_t **kafka_topic,
-                                         char *errstr, size_t errstr_size)
-{
-	int64_t deadline = clock_monotonic_ms() + api_topics_kafka_timeout(ctx);
-	char perr[256];
-	int rc, partitions;
-	int64_t left;
-
-	*kafka_topic = NULL;
-	if (ctx->admin == NULL) {
-		*kafka_topic = json_null();
-		return 0;
-	}
-	rc = kafka_admin_create_topic(ctx->admin, req->topic_name, req->partitions,
-	                              api_topics_kafka_timeout(ctx), errstr, errstr_size);
-	if (rc < 0)
-		return rc == KAFKA_ADMIN_TIMED_OUT ? KAFKA_ADMIN_TIMED_OUT : -1;
-	partitions = req->partitions;
-	left = deadline - clock_monotonic_ms();
-	if (rc == 1 && left <= 0) {
-		partitions = -1; /* no time left to ask: reported as unknown (null) */
-		log_warn("api", "Kafka topic %s exists; no time left to read its partitions",
-		         req->topic_name);
-	} else if (rc == 1) {
-		/* It existed: report what it really has, which may differ from the request. */
-		partitions = kafka_admin_topic_partitions(ctx->admin, req->topic_name, (int)left,
-		                                          perr, sizeof(perr));
-		if (partitions < 0)
-			log_warn("api", "Kafka topic %s exists but its partitions are unknown: %s",
-			         req->topic_name, perr);
-		else if (partitions != req->partitions)
-			log_warn(
-			    "api",
-			    "Kafka topic %s already existed with %d partitions; %d were asked for",
-			    req->topic_name, partitions, req->partitions);
-	} else {
-		log_info("api", "created Kafka topic %s with %d partitions", req->topic_name,
-		         partitions);
-	}
-	*kafka_topic = json_pack("{s:b, s:o}", "created", rc == 0, "partitions",
-	                         partitions > 0 ? json_integer(partitions) : json_null());
-	return 0;
-}
-
 static void api_topics_register(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
@@ -139,11 +79,11 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	}
 	/* Registered already: 409 before touching Kafka. The connection is not held while
 	 * Kafka works. */
-	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = topic_store_get_topic(conn, req.topic_name, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	conn = NULL;
 	if (rc == TOPIC_STORE_OK) {
 		http_exchange_error(ex, 409, "topic '%s' is already registered", req.topic_name);
@@ -153,7 +93,8 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		http_pg_error(ex, "database error", errstr);
 		goto done;
 	}
-	rc = api_topics_create_kafka_topic(ctx, &req, &kafka_topic, errstr, sizeof(errstr));
+	rc = topic_registry_create_kafka_topic(&ctx->registry, &req, &kafka_topic, errstr,
+	                                       sizeof(errstr));
 	if (rc == KAFKA_ADMIN_TIMED_OUT) {
 		/* Nothing is registered. The request may still create the Kafka topic later; a
 		 * retried registration takes an existing Kafka topic as it is. */
@@ -161,7 +102,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		    ex, 503,
 		    "Kafka did not answer within %d ms (FERRY_HTTP_KAFKA_TIMEOUT_MS) "
 		    "creating topic '%s'; nothing was registered: %s",
-		    api_topics_kafka_timeout(ctx), req.topic_name, errstr);
+		    topic_registry_kafka_timeout_ms(&ctx->registry), req.topic_name, errstr);
 		goto done;
 	}
 	if (rc != 0) {
@@ -169,7 +110,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 		                    errstr);
 		goto done;
 	}
-	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = topic_store_register_topic(conn, &req, &out, errstr, sizeof(errstr));
@@ -181,7 +122,7 @@ static void api_topics_register(struct http_exchange *ex, void *opaque)
 	api_topics_answer(ex, rc, out, 201, "", errstr);
 	out = NULL;
 done:
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	json_decref(out);
 	json_decref(kafka_topic);
 	topic_request_clear(&req);
@@ -191,7 +132,7 @@ done:
 static void api_topics_list(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	PGconn *conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -199,7 +140,7 @@ static void api_topics_list(struct http_exchange *ex, void *opaque)
 	if (conn == NULL)
 		return;
 	rc = topic_store_list_topics(conn, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	api_topics_answer(ex, rc, out, 200, "", errstr);
 }
 
@@ -212,10 +153,11 @@ static void api_topics_get(struct http_exchange *ex, void *opaque)
 	PGconn *conn;
 	int rc;
 
-	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
+	if (name == NULL ||
+	    (conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms)) == NULL)
 		return;
 	rc = topic_store_get_topic(conn, name, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
 }
@@ -229,10 +171,11 @@ static void api_topics_set_topic_active(struct http_exchange *ex, struct api_top
 	PGconn *conn;
 	int rc;
 
-	if (name == NULL || (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
+	if (name == NULL ||
+	    (conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms)) == NULL)
 		return;
 	rc = topic_store_set_topic_active(conn, name, active, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
 		log_info("api", "topic %s %s", name, active ? "activated" : "deactivated");
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
@@ -265,11 +208,11 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = topic_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
 		log_info("api", "added consumer group %s to topic %s", group.name, name);
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
@@ -281,7 +224,7 @@ done:
 static void api_topics_list_groups(struct http_exchange *ex, void *opaque)
 {
 	struct api_topics_context *ctx = opaque;
-	PGconn *conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	PGconn *conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	json_t *out = NULL;
 	char errstr[512];
 	int rc;
@@ -289,7 +232,7 @@ static void api_topics_list_groups(struct http_exchange *ex, void *opaque)
 	if (conn == NULL)
 		return;
 	rc = topic_store_list_groups(conn, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	api_topics_answer(ex, rc, out, 200, "", errstr);
 }
 
@@ -303,10 +246,10 @@ static void api_topics_get_group(struct http_exchange *ex, void *opaque)
 	int rc;
 
 	if (api_topics_group_id(ex, &id) != 0 ||
-	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
+	    (conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms)) == NULL)
 		return;
 	rc = topic_store_get_group(conn, id, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
 }
@@ -327,11 +270,11 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms);
+	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
 	rc = topic_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
 		log_info("api", "updated consumer group %" PRId64, id);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
@@ -350,10 +293,10 @@ static void api_topics_set_group_active(struct http_exchange *ex, struct api_top
 	int rc;
 
 	if (api_topics_group_id(ex, &id) != 0 ||
-	    (conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
+	    (conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms)) == NULL)
 		return;
 	rc = topic_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
-	pg_pool_put(ctx->pool, conn);
+	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
 		log_info("api", "consumer group %" PRId64 " %s", id,
 		         active ? "activated" : "deactivated");
@@ -400,39 +343,4 @@ const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_
 		routes[i].opaque = ctx;
 	*n = sizeof(routes) / sizeof(routes[0]);
 	return routes;
-}
-
-int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
-{
-	struct topic_store_active *topics = NULL;
-	char err[512];
-	size_t n = 0, i;
-	PGconn *conn = NULL;
-	int created = 0, failed = 0, rc;
-
-	if (ctx->admin == NULL)
-		return 0;
-	conn = pg_pool_get(ctx->pool, ctx->pool_timeout_ms, errstr, errstr_size);
-	if (conn == NULL)
-		return -1;
-	rc = topic_store_active_topics(conn, &topics, &n, errstr, errstr_size);
-	pg_pool_put(ctx->pool, conn);
-	if (rc != TOPIC_STORE_OK)
-		return -1;
-	for (i = 0; i < n; i++) {
-		rc = kafka_admin_create_topic(ctx->admin, topics[i].name, topics[i].partitions,
-		                              api_topics_kafka_timeout(ctx), err, sizeof(err));
-		if (rc == 0) {
-			created++;
-			log_info("api", "created Kafka topic %s with %d partitions", topics[i].name,
-			         topics[i].partitions);
-		} else if (rc < 0) {
-			snprintf(errstr, errstr_size, "cannot create Kafka topic %s: %s",
-			         topics[i].name, err);
-			failed = 1;
-			break;
-		}
-	}
-	free(topics);
-	return failed ? -1 : created;
 }

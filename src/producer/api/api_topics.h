@@ -2,7 +2,7 @@
  * api_topics.h - the REST endpoints of the topic and consumer-group registry (/api/topics/...).
  *
  * Request bodies are validated by topic_request.c, SQL lives in topic_store.c, Kafka
- * topics are created through kafka_admin.c; this file maps between HTTP and those three.
+ * topics are created by topic_registry.c; this file maps between HTTP and those three.
  * Errors are {"error": "..."} with 400 (invalid body or id), 404 (unknown topic or group), 409
  * (name taken) or 503 (database or Kafka unavailable).
  *
@@ -29,15 +29,11 @@
 #include <stddef.h>
 
 #include "common/http_server.h"
-#include "common/kafka_admin.h"
-#include "common/pg.h"
+#include "producer/topic_registry.h"
 
 struct api_topics_context {
-	struct pg_pool *pool;      /* request threads borrow connections from it */
-	struct kafka_admin *admin; /* creates Kafka topics; NULL = leave Kafka alone */
-	int default_partitions;    /* "partitions" of a register request that has none (1..1000) */
-	int pool_timeout_ms;       /* how long a request waits for a pooled connection */
-	int kafka_timeout_ms;      /* bound on a request's Kafka calls; 0 = 5000 */
+	struct topic_registry registry; /* the pool, the Kafka admin client and their bounds */
+	int default_partitions; /* "partitions" of a register request that has none (1..1000) */
 };
 
 /*
@@ -48,17 +44,5 @@ struct api_topics_context {
  * never a topic of that name; such a topic is read through GET /api/topics.
  */
 const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_t *n);
-
-/*
- * Makes sure every active registered topic exists on Kafka, creating missing ones with their
- * registered partition count (for start-up; a no-op returning 0 when ctx->admin is NULL).
- * Topics that exist already are left as they are. Stops at the first failure: with Kafka down
- * every topic would wait out the timeout. Returns how many topics it created, or -1 with
- * errstr naming the failure (database or Kafka). Any thread; blocks up to kafka_timeout_ms
- * per topic, so at start-up call it after the HTTP server listens (or from a thread)
- * and treat -1 as a warning: registering a topic creates its Kafka topic anyway.
- */
-int api_topics_ensure_kafka_topics(struct api_topics_context *ctx, char *errstr, size_t errstr_size)
-    __attribute__((warn_unused_result));
 
 #endif
