@@ -306,7 +306,7 @@ static int producer_service_start_http(struct producer_service *svc)
 	groups[4].routes = api_redrive_routes(&svc->redrive_api, &groups[4].n);
 	groups[5].routes = api_messages_routes(&svc->api, &groups[5].n);
 	groups[6].routes = api_dashboard_routes(&groups[6].n);
-	ho.route_limits = api_route_limits(&ho.n_route_limits);
+	ho.route_limits = api_limits_table(&ho.n_route_limits);
 	svc->http = http_server_start_groups(&ho, groups, N_ELEMS(groups), errstr, sizeof(errstr));
 	if (svc->http == NULL) {
 		fprintf(stderr, PRODUCER_NAME ": %s\n", errstr);

@@ -27,6 +27,7 @@
 #include "common/pg.h"
 #include "common/service_boot.h"
 #include "producer/api/api_agents.h"
+#include "producer/api/api_limits.h"
 #include "producer/api/api_messages.h"
 #include "producer/api/api_redrive.h"
 #include "producer/api/api_topics.h"

@@ -30,13 +30,6 @@ struct api_context {
 	struct producer_metrics *metrics; /* enqueues and acknowledgments are counted; NULL: not */
 };
 
-/*
- * Per-route limits tighter than the server's (FERRY_HTTP_MAX_BODY_BYTES and
- * FERRY_HTTP_MAX_JSON_VALUES), sized to what each route can legitimately carry: the send routes
- * take the server's limits, the small control requests far less. Static; writes the count.
- */
-const struct http_route_limit *api_route_limits(size_t *n);
-
 /* The routes, bound to `ctx`. Writes the count to *n; the array lives as long as ctx. */
 const struct http_route *api_messages_routes(struct api_context *ctx, size_t *n);
 
