@@ -172,6 +172,14 @@ int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
 	return rc;
 }
 
+void pg_rollback_open(PGconn *conn)
+{
+	char errstr[256];
+
+	if (conn && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		(void)!pg_command(conn, "ROLLBACK", errstr, sizeof(errstr));
+}
+
 /* Server notices ("schema already exists, skipping") belong in our log, not raw on stderr. */
 static void pg_notice_processor(void *arg, const char *message)
 {

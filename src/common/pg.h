@@ -100,6 +100,10 @@ PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const 
 int pg_command(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
+/* Rolls back the transaction `conn` has open, if any (pg_command "ROLLBACK"). Errors are ignored:
+ * a broken connection rolls back by itself. NULL or a connection not OK is left alone. */
+void pg_rollback_open(PGconn *conn);
+
 /*
  * Runs a query (parameters as text, NULL = SQL NULL) whose single row and column is JSON text
  * built by PostgreSQL, and parses it into *out (a new reference). Returns 0, or -1 with errstr

@@ -12,15 +12,6 @@
 #include "common/pg.h"
 #include "common/strbuf.h"
 
-/* Rolls back an open transaction. Errors are ignored (a broken connection rolls back by itself). */
-static void redrive_store_rollback(PGconn *conn)
-{
-	char errstr[128];
-
-	if (conn && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		(void)!pg_command(conn, "ROLLBACK", errstr, sizeof(errstr));
-}
-
 /* Maps ferry's own SQLSTATEs (FY404, FY409) and data errors (class 22) to a request error. */
 static enum redrive_store_error redrive_store_classify(const char *sqlstate)
 {
@@ -108,7 +99,7 @@ int redrive_store_bulk_redrive(PGconn *conn, const char *group, const char *stat
 done:
 	if (rc != 0) {
 		*requeued = 0;
-		redrive_store_rollback(conn);
+		pg_rollback_open(conn);
 	}
 	PQclear(res);
 	PQclear(res2);

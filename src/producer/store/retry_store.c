@@ -273,8 +273,5 @@ done:
 
 void retry_store_abandon(PGconn *conn)
 {
-	char errstr[128];
-
-	if (conn && PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		(void)!pg_command(conn, "ROLLBACK", errstr, sizeof(errstr));
+	pg_rollback_open(conn);
 }
