@@ -20,7 +20,9 @@
  * detached rows, is *detached*: what did report is marked and the claim's transaction commits
  * (no relay transaction outlives the bound, so none pins the database's vacuum horizon), and
  * the rows still awaiting their report stay PENDING, unlocked, in memory, and excluded by id
- * from the next claims, until their report comes and a short transaction of its own marks them.
+ * from the next claims until their report comes and a short transaction of its own marks them
+ * (excluded until that mark, not only until the report: a reported row not yet marked is still
+ * PENDING, and a claim taking it would publish it twice and hold the lock the mark waits for).
  * The relay learns each row's partition from a partitioner wrapped around the configured one
  * (librdkafka's `partitioner` setting still decides), so health can name the partitions whose
  * rows have waited longer than txn_bound_ms (relay_status.stalled). Order per key still holds:

@@ -216,20 +216,23 @@ void relay_book_report(struct relay_msg *rm, bool purged, const char *error, int
 
 int relay_book_detached_ids(const struct relay_book *book, int64_t **ids, size_t *n)
 {
-	size_t j, i;
+	size_t j, i, count = 0;
 
 	*ids = NULL;
 	*n = 0;
-	if (book->detached_rows == 0)
+	for (j = 0; j < book->ndetached; j++)
+		for (i = 0; i < book->detached[j]->batch.n; i++)
+			count += !book->detached[j]->msgs[i].marked;
+	if (count == 0)
 		return 0;
-	*ids = malloc(book->detached_rows * sizeof(**ids));
+	*ids = malloc(count * sizeof(**ids));
 	if (*ids == NULL)
 		return -1;
 	for (j = 0; j < book->ndetached; j++) {
 		const struct relay_slot *d = book->detached[j];
 
-		for (i = 0; i < d->batch.n && *n < book->detached_rows; i++)
-			if (d->msgs[i].awaiting)
+		for (i = 0; i < d->batch.n; i++)
+			if (!d->msgs[i].marked)
 				(*ids)[(*n)++] = d->batch.rows[i].id;
 	}
 	return 0;

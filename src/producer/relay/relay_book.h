@@ -146,9 +146,11 @@ void relay_book_produced(struct relay_slot *slot, size_t idx);
 void relay_book_report(struct relay_msg *rm, bool purged, const char *error, int32_t partition,
                        int64_t offset);
 
-/* The ids of the detached rows still awaiting their report, for the claim to pass over: a new
- * array in *ids (NULL when there are none) that the caller frees. Returns 0, or -1 when out of
- * memory. */
+/* The ids of the detached batches' rows whose outcome is not recorded yet, for the claim to pass
+ * over: those still awaiting their report, and those whose report is in but whose batch is not
+ * marked yet (they are still PENDING in the table: claimed again they would be published twice,
+ * and the claim's row locks would hold up the mark that records them). A new array in *ids (NULL
+ * when there are none) that the caller frees. Returns 0, or -1 when out of memory. */
 int relay_book_detached_ids(const struct relay_book *book, int64_t **ids, size_t *n)
     __attribute__((warn_unused_result));
 
