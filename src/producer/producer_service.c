@@ -383,6 +383,7 @@ int producer_service_stop(struct producer_service *svc)
 
 	/* At once: a retry pass waiting for Kafka ends (rolled back) while the stages below run. */
 	retry_job_request_stop(svc->retry_job);
+	cleanup_job_request_stop(svc->cleanup_job); /* and a cleanup pass starts no new batch */
 	if (svc->started) {
 		service_boot_stage(boot, "deregistering the producer agent");
 		heartbeat_job_stop(svc->heartbeat); /* deregisters: this instance is going away */

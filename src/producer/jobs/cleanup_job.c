@@ -4,6 +4,7 @@
 #include "producer/jobs/cleanup_job.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct cleanup_job {
 	char *conninfo;
 	struct cleanup_job_options opts;
 	PGconn *conn;
+	atomic_bool stop; /* cleanup_job_request_stop: no batch starts after it */
 };
 
 struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts)
@@ -50,7 +52,7 @@ long cleanup_job_run(void *arg)
 		log_warn("cleanup", "database unreachable: %s", errstr);
 		return -1;
 	}
-	for (b = 0; b < CLEANUP_JOB_BATCHES_PER_PASS; b++) {
+	for (b = 0; b < CLEANUP_JOB_BATCHES_PER_PASS && !atomic_load(&job->stop); b++) {
 		if (cleanup_store_messages(job->conn, job->opts.message_retention_s,
 		                           job->opts.batch_size, &n, errstr, sizeof(errstr)) != 0) {
 			log_warn("cleanup", "deleting old messages: %s", errstr);
@@ -61,7 +63,7 @@ long cleanup_job_run(void *arg)
 			break;
 	}
 	more = b == CLEANUP_JOB_BATCHES_PER_PASS;
-	for (b = 0; b < CLEANUP_JOB_BATCHES_PER_PASS; b++) {
+	for (b = 0; b < CLEANUP_JOB_BATCHES_PER_PASS && !atomic_load(&job->stop); b++) {
 		if (cleanup_store_health_checks(job->conn, job->opts.health_check_retention_s,
 		                                job->opts.batch_size, &n, errstr,
 		                                sizeof(errstr)) != 0) {
@@ -85,6 +87,12 @@ long cleanup_job_run(void *arg)
 		metric_add(job->opts.deleted, check, (double)checks);
 	}
 	return more ? 0 : -1;
+}
+
+void cleanup_job_request_stop(struct cleanup_job *job)
+{
+	if (job != NULL)
+		atomic_store(&job->stop, true);
 }
 
 void cleanup_job_destroy(struct cleanup_job *job)

@@ -38,6 +38,10 @@ struct cleanup_job *cleanup_job_new(const struct cleanup_job_options *opts);
 /* One pass (a scheduler_job_fn): 0 to run again at once, -1 to wait for the interval. */
 long cleanup_job_run(void *job);
 
+/* Asks a pass in progress to start no further batch (shutdown: the scheduler waits for the pass).
+ * Any thread; NULL is a no-op. */
+void cleanup_job_request_stop(struct cleanup_job *job);
+
 void cleanup_job_destroy(struct cleanup_job *job);
 
 #endif
