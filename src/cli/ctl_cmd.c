@@ -112,6 +112,28 @@ long long ctl_cmd_int(const json_t *obj, const char *key)
 	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
+int ctl_cmd_call(struct ctl_ctx *ctx, const char *method, const char *path, json_t *body,
+                 json_t **reply)
+{
+	char errstr[1024];
+
+	if (ctl_http_call(&ctx->http, method, path, body, reply, errstr, sizeof(errstr)) < 0)
+		return ctl_cmd_fail(ctx, "%s", errstr);
+	return 0;
+}
+
+int ctl_cmd_get_topic(struct ctl_ctx *ctx, const char *name, json_t **topic)
+{
+	char *esc = ctl_http_escape(name), path[1024];
+
+	*topic = NULL;
+	if (esc == NULL)
+		return ctl_cmd_fail(ctx, "out of memory");
+	snprintf(path, sizeof(path), "/api/topics/%s", esc);
+	free(esc);
+	return ctl_cmd_call(ctx, "GET", path, NULL, topic);
+}
+
 /* --- usage -------------------------------------------------------------------------------- */
 
 static void ctl_cmd_print_overview(FILE *f)

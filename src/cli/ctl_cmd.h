@@ -73,6 +73,19 @@ const char *ctl_cmd_cell(const json_t *obj, const char *key, char *buf, size_t s
 /* An integer member (0 when absent or not an integer). */
 long long ctl_cmd_int(const json_t *obj, const char *key);
 
+/*
+ * ctl_http_call on ctx's client with the failure reported: returns 0 with *reply set (a new
+ * reference the caller decrefs, NULL when the body was empty), or CTL_EXIT_FAIL after printing
+ * "ferryctl: <the call's error line>" (*reply NULL). Does not take ownership of body.
+ */
+int ctl_cmd_call(struct ctl_ctx *ctx, const char *method, const char *path, json_t *body,
+                 json_t **reply) __attribute__((warn_unused_result));
+
+/* GET /api/topics/{name} (name escaped). Returns 0 with *topic (new reference), or an exit code
+ * (reported) with *topic NULL. */
+int ctl_cmd_get_topic(struct ctl_ctx *ctx, const char *name, json_t **topic)
+    __attribute__((warn_unused_result));
+
 /* Commands of each module, for the table in ctl_cmd.c. */
 extern const struct ctl_command ctl_cmd_send_commands[];
 extern const size_t ctl_cmd_send_count;

@@ -114,9 +114,8 @@ static int ctl_agents_run(struct ctl_ctx *ctx, const struct ctl_args *args)
 	int rc = CTL_EXIT_OK;
 
 	(void)args;
-	if (ctl_http_call(&ctx->http, "GET", "/api/agents/consumers", NULL, &consumers, errstr,
-	                  sizeof(errstr)) < 0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "GET", "/api/agents/consumers", NULL, &consumers) != 0)
+		return CTL_EXIT_FAIL;
 	status = ctl_http_request(&ctx->http, "GET", "/api/agents/producers", NULL, &producers,
 	                          errstr, sizeof(errstr));
 	if (status < 0) {

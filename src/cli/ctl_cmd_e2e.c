@@ -67,19 +67,13 @@ static json_t *ctl_e2e_active_groups(const json_t *topic)
 static int ctl_e2e_topic(struct ctl_ctx *ctx, const char *want, json_t **topic)
 {
 	json_t *topics = NULL, *t, *groups;
-	char errstr[1024], path[600], *esc;
 	size_t i;
 	int rc = 0;
 
 	*topic = NULL;
 	if (want) {
-		esc = ctl_http_escape(want);
-		if (esc == NULL)
-			return ctl_cmd_fail(ctx, "out of memory");
-		snprintf(path, sizeof(path), "/api/topics/%s", esc);
-		free(esc);
-		if (ctl_http_call(&ctx->http, "GET", path, NULL, topic, errstr, sizeof(errstr)) < 0)
-			return ctl_cmd_fail(ctx, "%s", errstr);
+		if ((rc = ctl_cmd_get_topic(ctx, want, topic)) != 0)
+			return rc;
 		groups = ctl_e2e_active_groups(*topic);
 		if (!json_is_true(json_object_get(*topic, "isActive")) ||
 		    json_array_size(groups) == 0)
@@ -94,9 +88,8 @@ static int ctl_e2e_topic(struct ctl_ctx *ctx, const char *want, json_t **topic)
 		}
 		return rc;
 	}
-	if (ctl_http_call(&ctx->http, "GET", "/api/topics", NULL, &topics, errstr, sizeof(errstr)) <
-	    0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if ((rc = ctl_cmd_call(ctx, "GET", "/api/topics", NULL, &topics)) != 0)
+		return rc;
 	json_array_foreach (topics, i, t) {
 		groups = ctl_e2e_active_groups(t);
 		if (json_is_true(json_object_get(t, "isActive")) && json_array_size(groups) > 0)

@@ -54,18 +54,15 @@ static json_t *ctl_groups_stats_row(json_t *stats, const char *group, const char
 /* GET /api/topics and /api/messages/stats. Returns 0, or an exit code (reported). */
 static int ctl_groups_fetch(struct ctl_ctx *ctx, json_t **topics, json_t **stats)
 {
-	char errstr[1024];
+	int rc;
 
 	*topics = *stats = NULL;
-	if (ctl_http_call(&ctx->http, "GET", "/api/topics", NULL, topics, errstr, sizeof(errstr)) <
-	        0 ||
-	    ctl_http_call(&ctx->http, "GET", "/api/messages/stats", NULL, stats, errstr,
-	                  sizeof(errstr)) < 0) {
+	if ((rc = ctl_cmd_call(ctx, "GET", "/api/topics", NULL, topics)) != 0 ||
+	    (rc = ctl_cmd_call(ctx, "GET", "/api/messages/stats", NULL, stats)) != 0) {
 		json_decref(*topics);
 		*topics = NULL;
-		return ctl_cmd_fail(ctx, "%s", errstr);
 	}
-	return 0;
+	return rc;
 }
 
 static int ctl_groups_status(struct ctl_ctx *ctx, const struct ctl_args *args)
@@ -176,7 +173,7 @@ done:
 static int ctl_groups_count_old(struct ctl_ctx *ctx, const char *group, const char *topic,
                                 const char *status, double cutoff, int64_t *count)
 {
-	char errstr[1024], after[32] = "0", *esc = ctl_http_escape(group);
+	char after[32] = "0", *esc = ctl_http_escape(group);
 	struct strbuf path = STRBUF_INIT;
 	json_t *page = NULL, *m, *next;
 	size_t i;
@@ -194,11 +191,8 @@ static int ctl_groups_count_old(struct ctl_ctx *ctx, const char *group, const ch
 		ctl_http_query_add(&path, "afterId", after);
 		json_decref(page);
 		page = NULL;
-		if (ctl_http_call(&ctx->http, "GET", strbuf_str(&path), NULL, &page, errstr,
-		                  sizeof(errstr)) < 0) {
-			rc = ctl_cmd_fail(ctx, "%s", errstr);
+		if ((rc = ctl_cmd_call(ctx, "GET", strbuf_str(&path), NULL, &page)) != 0)
 			break;
-		}
 		json_array_foreach (json_object_get(page, "items"), i, m) {
 			const char *t = json_string_value(json_object_get(m, "topic"));
 

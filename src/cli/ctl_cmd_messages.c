@@ -70,9 +70,8 @@ static int ctl_messages_fetch_page(struct ctl_ctx *ctx, const struct ctl_args *a
 		return ctl_cmd_usage_error(ctx, "%s", errstr);
 	ctl_http_query_add(path, "limit", ctl_args_get(args, "limit"));
 	ctl_http_query_add(path, "afterId", ctl_args_get(args, "after-id"));
-	if (ctl_http_call(&ctx->http, "GET", strbuf_str(path), NULL, page, errstr, sizeof(errstr)) <
-	    0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "GET", strbuf_str(path), NULL, page) != 0)
+		return CTL_EXIT_FAIL;
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, *page);
 		*printed = true;
@@ -135,8 +134,8 @@ static int ctl_messages_show(struct ctl_ctx *ctx, const struct ctl_args *args)
 	                       sizeof(errstr)) != 0)
 		return ctl_cmd_usage_error(ctx, "%s", errstr);
 	snprintf(path, sizeof(path), "/api/messages/%" PRId64, id);
-	if (ctl_http_call(&ctx->http, "GET", path, NULL, &msg, errstr, sizeof(errstr)) < 0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "GET", path, NULL, &msg) != 0)
+		return CTL_EXIT_FAIL;
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, msg);
 		json_decref(msg);
@@ -331,10 +330,8 @@ static int ctl_messages_retry_one(struct ctl_ctx *ctx, const struct ctl_args *ar
 	if (target)
 		json_object_set_new(body, "targetConsumerServiceId", json_string(target));
 	snprintf(path, sizeof(path), "/api/messages/%" PRId64 "/retry", id);
-	if (ctl_http_call(&ctx->http, "POST", path, body, &reply, errstr, sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
+	if ((rc = ctl_cmd_call(ctx, "POST", path, body, &reply)) != 0)
 		goto done;
-	}
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, reply);
 		goto done;
@@ -387,11 +384,8 @@ static int ctl_messages_retry(struct ctl_ctx *ctx, const struct ctl_args *args)
 		json_object_set_new(body, "status", json_string(status));
 	if (limit > 0)
 		json_object_set_new(body, "limit", json_integer(limit));
-	if (ctl_http_call(&ctx->http, "POST", "/api/messages/retry", body, &reply, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
+	if ((rc = ctl_cmd_call(ctx, "POST", "/api/messages/retry", body, &reply)) != 0)
 		goto done;
-	}
 	if (ctx->json)
 		ctl_cmd_print_json(ctx, reply);
 	else
@@ -435,11 +429,8 @@ static int ctl_messages_purge(struct ctl_ctx *ctx, const struct ctl_args *args)
 
 		json_decref(reply);
 		reply = NULL;
-		if (ctl_http_call(&ctx->http, "DELETE", strbuf_str(&path), NULL, &reply, errstr,
-		                  sizeof(errstr)) < 0) {
-			rc = ctl_cmd_fail(ctx, "%s", errstr);
+		if ((rc = ctl_cmd_call(ctx, "DELETE", strbuf_str(&path), NULL, &reply)) != 0)
 			goto done;
-		}
 		d = ctl_cmd_int(reply, "deletedDeliveries");
 		m = ctl_cmd_int(reply, "deletedMessages");
 		deliveries += d;

@@ -98,15 +98,13 @@ fail:
 static int ctl_send_one(struct ctl_ctx *ctx, json_t *base, const struct strbuf *text)
 {
 	json_t *msg = json_stringn(text->data ? text->data : "", text->len), *reply = NULL;
-	char errstr[1024];
 	int rc;
 
 	if (msg == NULL)
 		return ctl_cmd_fail(ctx, "the message is not valid UTF-8 text");
 	json_object_set_new(base, "message", msg);
-	if (ctl_http_call(&ctx->http, "POST", "/api/messages/send", base, &reply, errstr,
-	                  sizeof(errstr)) < 0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "POST", "/api/messages/send", base, &reply) != 0)
+		return CTL_EXIT_FAIL;
 	if (ctx->json)
 		ctl_cmd_print_json(ctx, reply);
 	else if (json_is_true(json_object_get(reply, "duplicate")))
@@ -124,7 +122,7 @@ static int ctl_send_one(struct ctl_ctx *ctx, json_t *base, const struct strbuf *
 static int ctl_send_lines(struct ctl_ctx *ctx, json_t *base, struct strbuf *text)
 {
 	json_t *messages = json_array(), *body = NULL, *reply = NULL, *results, *r;
-	char *line, *save = NULL, errstr[1024], idbuf[32];
+	char *line, *save = NULL, idbuf[32];
 	struct ctl_table t;
 	static const char *const headers[] = {">ID", "STATUS", NULL};
 	size_t i;
@@ -164,11 +162,8 @@ static int ctl_send_lines(struct ctl_ctx *ctx, json_t *base, struct strbuf *text
 		goto done;
 	}
 	body = json_pack("{s:O}", "messages", messages);
-	if (ctl_http_call(&ctx->http, "POST", "/api/messages/send-batch", body, &reply, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
+	if ((rc = ctl_cmd_call(ctx, "POST", "/api/messages/send-batch", body, &reply)) != 0)
 		goto done;
-	}
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, reply);
 	} else {

@@ -40,28 +40,13 @@ static const struct ctl_opt ctl_topics_active_opts[] = {
     {"group", 'g', "GROUP", false, "only this consumer group of the topic"},
 };
 
-/* GET /api/topics/{name}. Returns 0 with *topic, or an exit code (reported). */
-static int ctl_topics_fetch(struct ctl_ctx *ctx, const char *name, json_t **topic)
-{
-	char *esc = ctl_http_escape(name), path[1024], errstr[1024];
-
-	*topic = NULL;
-	if (esc == NULL)
-		return ctl_cmd_fail(ctx, "out of memory");
-	snprintf(path, sizeof(path), "/api/topics/%s", esc);
-	free(esc);
-	if (ctl_http_call(&ctx->http, "GET", path, NULL, topic, errstr, sizeof(errstr)) < 0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
-	return 0;
-}
-
 /* The id of group `group` of topic `name`. Returns 0, or an exit code (reported). */
 static int ctl_topics_group_id(struct ctl_ctx *ctx, const char *name, const char *group,
                                int64_t *id)
 {
 	json_t *topic = NULL, *g;
 	size_t i;
-	int rc = ctl_topics_fetch(ctx, name, &topic);
+	int rc = ctl_cmd_get_topic(ctx, name, &topic);
 
 	if (rc != 0)
 		return rc;
@@ -125,14 +110,13 @@ static int ctl_topics_list(struct ctl_ctx *ctx, const struct ctl_args *args)
 	static const char *const headers[] = {"TOPIC",  "ACTIVE",      ">PARTITIONS",
 	                                      "GROUPS", "DESCRIPTION", NULL};
 	json_t *topics = NULL, *t, *g;
-	char errstr[1024], pbuf[32];
+	char pbuf[32];
 	struct ctl_table table;
 	size_t i, j;
 
 	(void)args;
-	if (ctl_http_call(&ctx->http, "GET", "/api/topics", NULL, &topics, errstr, sizeof(errstr)) <
-	    0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "GET", "/api/topics", NULL, &topics) != 0)
+		return CTL_EXIT_FAIL;
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, topics);
 		json_decref(topics);
@@ -210,7 +194,7 @@ static void ctl_topics_print_topic(struct ctl_ctx *ctx, const json_t *t)
 static int ctl_topics_show(struct ctl_ctx *ctx, const struct ctl_args *args)
 {
 	json_t *topic = NULL;
-	int rc = ctl_topics_fetch(ctx, args->pos[0], &topic);
+	int rc = ctl_cmd_get_topic(ctx, args->pos[0], &topic);
 
 	if (rc != 0)
 		return rc;
@@ -261,11 +245,8 @@ static int ctl_topics_register(struct ctl_ctx *ctx, const struct ctl_args *args)
 		json_array_append_new(groups, g);
 	}
 	json_object_set(body, "consumerGroups", groups);
-	if (ctl_http_call(&ctx->http, "POST", "/api/topics/register", body, &reply, errstr,
-	                  sizeof(errstr)) < 0) {
-		rc = ctl_cmd_fail(ctx, "%s", errstr);
+	if ((rc = ctl_cmd_call(ctx, "POST", "/api/topics/register", body, &reply)) != 0)
 		goto done;
-	}
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, reply);
 	} else {
@@ -333,11 +314,8 @@ static int ctl_topics_update(struct ctl_ctx *ctx, const struct ctl_args *args)
 		json_object_set_new(body, "consumerGroupName", json_string(add));
 		snprintf(path, sizeof(path), "/api/topics/%s/consumer-groups", esc ? esc : "");
 		free(esc);
-		if (ctl_http_call(&ctx->http, "POST", path, body, &reply, errstr, sizeof(errstr)) <
-		    0) {
-			rc = ctl_cmd_fail(ctx, "%s", errstr);
+		if ((rc = ctl_cmd_call(ctx, "POST", path, body, &reply)) != 0)
 			goto done;
-		}
 	} else {
 		if (json_object_size(body) == 0) {
 			rc = ctl_cmd_usage_error(ctx, "topics update: nothing to change (--rename, "
@@ -349,11 +327,8 @@ static int ctl_topics_update(struct ctl_ctx *ctx, const struct ctl_args *args)
 		if (rc != 0)
 			goto done;
 		snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, id);
-		if (ctl_http_call(&ctx->http, "PUT", path, body, &reply, errstr, sizeof(errstr)) <
-		    0) {
-			rc = ctl_cmd_fail(ctx, "%s", errstr);
+		if ((rc = ctl_cmd_call(ctx, "PUT", path, body, &reply)) != 0)
 			goto done;
-		}
 	}
 	if (ctx->json) {
 		ctl_cmd_print_json(ctx, reply);
@@ -377,7 +352,7 @@ static int ctl_topics_set_active(struct ctl_ctx *ctx, const struct ctl_args *arg
 {
 	const char *topic = args->pos[0], *group = ctl_args_get(args, "group");
 	const char *verb = active ? "activate" : "deactivate";
-	char path[1024], errstr[1024];
+	char path[1024];
 	json_t *reply = NULL;
 	int64_t id;
 	int rc;
@@ -396,8 +371,8 @@ static int ctl_topics_set_active(struct ctl_ctx *ctx, const struct ctl_args *arg
 		snprintf(path, sizeof(path), "/api/topics/%s/%s", esc, verb);
 		free(esc);
 	}
-	if (ctl_http_call(&ctx->http, "POST", path, NULL, &reply, errstr, sizeof(errstr)) < 0)
-		return ctl_cmd_fail(ctx, "%s", errstr);
+	if (ctl_cmd_call(ctx, "POST", path, NULL, &reply) != 0)
+		return CTL_EXIT_FAIL;
 	if (ctx->json)
 		ctl_cmd_print_json(ctx, reply);
 	else if (group)
