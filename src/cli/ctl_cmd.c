@@ -21,20 +21,11 @@ static const struct ctl_opt ctl_cmd_common_opts[] = {
 };
 #define CTL_N_COMMON (sizeof(ctl_cmd_common_opts) / sizeof(ctl_cmd_common_opts[0]))
 
-struct ctl_cmd_module {
-	const struct ctl_command *commands;
-	const size_t *count;
+static const struct ctl_cmd_module *const ctl_cmd_modules[] = {
+    &ctl_cmd_send_module,   &ctl_cmd_topics_module, &ctl_cmd_messages_module,
+    &ctl_cmd_groups_module, &ctl_cmd_agents_module, &ctl_cmd_e2e_module,
 };
-
-static const struct ctl_cmd_module ctl_cmd_modules[] = {
-    {ctl_cmd_send_commands, &ctl_cmd_send_count},
-    {ctl_cmd_topics_commands, &ctl_cmd_topics_count},
-    {ctl_cmd_messages_commands, &ctl_cmd_messages_count},
-    {ctl_cmd_groups_commands, &ctl_cmd_groups_count},
-    {ctl_cmd_agents_commands, &ctl_cmd_agents_count},
-    {ctl_cmd_e2e_commands, &ctl_cmd_e2e_count},
-};
-#define CTL_N_MODULES (sizeof(ctl_cmd_modules) / sizeof(ctl_cmd_modules[0]))
+#define CTL_N_MODULES CTL_N(ctl_cmd_modules)
 
 static void ctl_cmd_vprint(FILE *f, const char *fmt, va_list ap)
 {
@@ -144,9 +135,9 @@ static void ctl_cmd_print_overview(FILE *f)
 	           "The operator's tool for ferry: talks to the producer's REST API.\n\n"
 	           "Commands:\n");
 	for (m = 0; m < CTL_N_MODULES; m++)
-		for (i = 0; i < *ctl_cmd_modules[m].count; i++)
-			fprintf(f, "  %-22s %s\n", ctl_cmd_modules[m].commands[i].name,
-			        ctl_cmd_modules[m].commands[i].summary);
+		for (i = 0; i < ctl_cmd_modules[m]->count; i++)
+			fprintf(f, "  %-22s %s\n", ctl_cmd_modules[m]->commands[i].name,
+			        ctl_cmd_modules[m]->commands[i].summary);
 	fprintf(f, "\nCommon options (before or after the command):\n"
 	           "  -u, --url URL    producer base URL (default $FERRY_URL, else " CTL_DEFAULT_URL
 	           ")\n"
@@ -162,8 +153,8 @@ static void ctl_cmd_print_group(FILE *f, const char *group)
 
 	fprintf(f, "Usage: ferryctl %s SUBCOMMAND [options]\n\nSubcommands:\n", group);
 	for (m = 0; m < CTL_N_MODULES; m++)
-		for (i = 0; i < *ctl_cmd_modules[m].count; i++) {
-			const struct ctl_command *c = &ctl_cmd_modules[m].commands[i];
+		for (i = 0; i < ctl_cmd_modules[m]->count; i++) {
+			const struct ctl_command *c = &ctl_cmd_modules[m]->commands[i];
 
 			if (strncmp(c->name, group, len) == 0 && c->name[len] == ' ')
 				fprintf(f, "  %-12s %s\n", c->name + len + 1, c->summary);
@@ -194,9 +185,9 @@ static const struct ctl_command *ctl_cmd_find(const char *name)
 	size_t m, i;
 
 	for (m = 0; m < CTL_N_MODULES; m++)
-		for (i = 0; i < *ctl_cmd_modules[m].count; i++)
-			if (strcmp(ctl_cmd_modules[m].commands[i].name, name) == 0)
-				return &ctl_cmd_modules[m].commands[i];
+		for (i = 0; i < ctl_cmd_modules[m]->count; i++)
+			if (strcmp(ctl_cmd_modules[m]->commands[i].name, name) == 0)
+				return &ctl_cmd_modules[m]->commands[i];
 	return NULL;
 }
 
@@ -205,8 +196,8 @@ static bool ctl_cmd_is_group(const char *name)
 	size_t m, i, len = strlen(name);
 
 	for (m = 0; m < CTL_N_MODULES; m++)
-		for (i = 0; i < *ctl_cmd_modules[m].count; i++) {
-			const char *n = ctl_cmd_modules[m].commands[i].name;
+		for (i = 0; i < ctl_cmd_modules[m]->count; i++) {
+			const char *n = ctl_cmd_modules[m]->commands[i].name;
 
 			if (strncmp(n, name, len) == 0 && n[len] == ' ')
 				return true;

@@ -86,18 +86,20 @@ int ctl_cmd_call(struct ctl_ctx *ctx, const char *method, const char *path, json
 int ctl_cmd_get_topic(struct ctl_ctx *ctx, const char *name, json_t **topic)
     __attribute__((warn_unused_result));
 
-/* Commands of each module, for the table in ctl_cmd.c. */
-extern const struct ctl_command ctl_cmd_send_commands[];
-extern const size_t ctl_cmd_send_count;
-extern const struct ctl_command ctl_cmd_topics_commands[];
-extern const size_t ctl_cmd_topics_count;
-extern const struct ctl_command ctl_cmd_messages_commands[];
-extern const size_t ctl_cmd_messages_count;
-extern const struct ctl_command ctl_cmd_groups_commands[];
-extern const size_t ctl_cmd_groups_count;
-extern const struct ctl_command ctl_cmd_agents_commands[];
-extern const size_t ctl_cmd_agents_count;
-extern const struct ctl_command ctl_cmd_e2e_commands[];
-extern const size_t ctl_cmd_e2e_count;
+/* The number of elements of array a. */
+#define CTL_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The commands one ctl_cmd_<module>.c offers, for the table in ctl_cmd.c. */
+struct ctl_cmd_module {
+	const struct ctl_command *commands;
+	size_t count;
+};
+
+extern const struct ctl_cmd_module ctl_cmd_send_module;
+extern const struct ctl_cmd_module ctl_cmd_topics_module;
+extern const struct ctl_cmd_module ctl_cmd_messages_module;
+extern const struct ctl_cmd_module ctl_cmd_groups_module;
+extern const struct ctl_cmd_module ctl_cmd_agents_module;
+extern const struct ctl_cmd_module ctl_cmd_e2e_module;
 
 #endif

@@ -150,9 +150,9 @@ done:
 	return rc;
 }
 
-const struct ctl_command ctl_cmd_agents_commands[] = {
+static const struct ctl_command ctl_agents_commands[] = {
     {"agents", NULL, "consumer (and producer) service instances with their health", NULL, NULL, 0,
      0, 0, ctl_agents_run},
 };
-const size_t ctl_cmd_agents_count =
-    sizeof(ctl_cmd_agents_commands) / sizeof(ctl_cmd_agents_commands[0]);
+const struct ctl_cmd_module ctl_cmd_agents_module = {ctl_agents_commands,
+                                                     CTL_N(ctl_agents_commands)};

@@ -371,11 +371,11 @@ done:
 	return rc;
 }
 
-const struct ctl_command ctl_cmd_e2e_commands[] = {
+static const struct ctl_command ctl_e2e_commands[] = {
     {"e2e", NULL, "end-to-end test: send N messages, wait for every group's ack, print latency",
      "A progress bar is drawn on stderr when it is a terminal. Exit 0 on PASS, 1 on FAIL.\n"
      "Example:\n"
      "  ferryctl e2e --count 1000 --batching --timeout 5m",
      ctl_e2e_opts, sizeof(ctl_e2e_opts) / sizeof(ctl_e2e_opts[0]), 0, 0, ctl_e2e_run},
 };
-const size_t ctl_cmd_e2e_count = sizeof(ctl_cmd_e2e_commands) / sizeof(ctl_cmd_e2e_commands[0]);
+const struct ctl_cmd_module ctl_cmd_e2e_module = {ctl_e2e_commands, CTL_N(ctl_e2e_commands)};

@@ -51,6 +51,34 @@ static json_t *ctl_groups_stats_row(json_t *stats, const char *group, const char
 	return NULL;
 }
 
+/*
+ * The registered consumer groups of `topics` (GET /api/topics's reply), of topic `only` alone
+ * when it is not NULL: a new array (the caller decrefs it) of copies of the group objects, each
+ * with its topic's name added as "topicName"; every one has a string "consumerGroupName".
+ */
+static json_t *ctl_groups_registered(const json_t *topics, const char *only)
+{
+	json_t *out = json_array(), *t, *g;
+	size_t i, j;
+
+	json_array_foreach (topics, i, t) {
+		const char *topic = json_string_value(json_object_get(t, "topicName"));
+
+		if (topic == NULL || (only && strcmp(topic, only) != 0))
+			continue;
+		json_array_foreach (json_object_get(t, "consumerGroups"), j, g) {
+			json_t *copy;
+
+			if (!json_is_string(json_object_get(g, "consumerGroupName")) ||
+			    (copy = json_copy(g)) == NULL)
+				continue;
+			json_object_set_new(copy, "topicName", json_string(topic));
+			json_array_append_new(out, copy);
+		}
+	}
+	return out;
+}
+
 /* GET /api/topics and /api/messages/stats. Returns 0, or an exit code (reported). */
 static int ctl_groups_fetch(struct ctl_ctx *ctx, json_t **topics, json_t **stats)
 {
@@ -72,7 +100,7 @@ static int ctl_groups_status(struct ctl_ctx *ctx, const struct ctl_args *args)
 	    ">FAILED", ">EXPIRED", ">OLDEST UNACKED", "ACTIVE", NULL};
 	static const char *const keys[] = {"PENDING", "SENT", "ACKNOWLEDGED", "FAILED", "EXPIRED"};
 	const char *only = ctl_args_get(args, "topic");
-	json_t *topics = NULL, *stats = NULL, *rows = json_array(), *t, *g, *row;
+	json_t *topics = NULL, *stats = NULL, *rows = json_array(), *registered = NULL, *g, *row;
 	struct ctl_table table;
 	size_t i, j, k;
 	int rc;
@@ -90,23 +118,18 @@ static int ctl_groups_status(struct ctl_ctx *ctx, const struct ctl_args *args)
 		if (only == NULL || (topic && strcmp(topic, only) == 0))
 			json_array_append(rows, row);
 	}
-	json_array_foreach (topics, i, t) {
-		const char *topic = json_string_value(json_object_get(t, "topicName"));
+	registered = ctl_groups_registered(topics, only);
+	json_array_foreach (registered, i, g) {
+		const char *topic = ctl_cmd_cell(g, "topicName", NULL, 0);
+		const char *name = ctl_cmd_cell(g, "consumerGroupName", NULL, 0);
 
-		if (topic == NULL || (only && strcmp(topic, only) != 0))
+		if (ctl_groups_stats_row(stats, name, topic))
 			continue;
-		json_array_foreach (json_object_get(t, "consumerGroups"), j, g) {
-			const char *name =
-			    json_string_value(json_object_get(g, "consumerGroupName"));
-
-			if (name == NULL || ctl_groups_stats_row(stats, name, topic))
-				continue;
-			json_array_append_new(
-			    rows, json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}",
-			                    "consumerGroup", name, "topic", topic, "PENDING", 0,
-			                    "SENT", 0, "ACKNOWLEDGED", 0, "FAILED", 0, "EXPIRED", 0,
-			                    "oldestUnacknowledgedAgeSeconds", 0));
-		}
+		json_array_append_new(rows,
+		                      json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}",
+		                                "consumerGroup", name, "topic", topic, "PENDING", 0,
+		                                "SENT", 0, "ACKNOWLEDGED", 0, "FAILED", 0,
+		                                "EXPIRED", 0, "oldestUnacknowledgedAgeSeconds", 0));
 	}
 	/* Whether each group is active, from the registry (a group of an unregistered topic has
 	 * none: "-"). */
@@ -114,19 +137,11 @@ static int ctl_groups_status(struct ctl_ctx *ctx, const struct ctl_args *args)
 		const char *name = json_string_value(json_object_get(row, "consumerGroup"));
 		const char *topic = json_string_value(json_object_get(row, "topic"));
 
-		json_array_foreach (topics, j, t) {
-			if (!topic || strcmp(topic, ctl_cmd_cell(t, "topicName", NULL, 0)
-			                                ? ctl_cmd_cell(t, "topicName", NULL, 0)
-			                                : ""))
-				continue;
-			json_array_foreach (json_object_get(t, "consumerGroups"), k, g) {
-				const char *n =
-				    json_string_value(json_object_get(g, "consumerGroupName"));
-
-				if (n && name && strcmp(n, name) == 0)
-					json_object_set(row, "isActive",
-					                json_object_get(g, "isActive"));
-			}
+		json_array_foreach (registered, j, g) {
+			if (name && topic &&
+			    strcmp(name, ctl_cmd_cell(g, "consumerGroupName", NULL, 0)) == 0 &&
+			    strcmp(topic, ctl_cmd_cell(g, "topicName", NULL, 0)) == 0)
+				json_object_set(row, "isActive", json_object_get(g, "isActive"));
 		}
 	}
 	if (ctx->json) {
@@ -160,6 +175,7 @@ static int ctl_groups_status(struct ctl_ctx *ctx, const struct ctl_args *args)
 		ctl_cmd_print_table(ctx, &table);
 	ctl_table_free(&table);
 done:
+	json_decref(registered);
 	json_decref(rows);
 	json_decref(stats);
 	json_decref(topics);
@@ -219,12 +235,12 @@ static int ctl_groups_verify(struct ctl_ctx *ctx, const struct ctl_args *args)
 	static const char *const headers[] = {"TOPIC",   "GROUP",    ">PROCESSED", ">IN FLIGHT",
 	                                      ">FAILED", ">MISSING", "RESULT",     NULL};
 	const char *only = ctl_args_get(args, "topic"), *grace_text = ctl_args_get(args, "grace");
-	json_t *topics = NULL, *stats = NULL, *results = json_array(), *t, *g;
+	json_t *topics = NULL, *stats = NULL, *results = json_array(), *registered = NULL, *g;
 	struct ctl_table table;
 	char errstr[256];
 	int64_t grace_ms, groups_missing = 0, groups_checked = 0;
 	double cutoff;
-	size_t i, j;
+	size_t i;
 	int rc;
 
 	if (results == NULL)
@@ -240,47 +256,39 @@ static int ctl_groups_verify(struct ctl_ctx *ctx, const struct ctl_args *args)
 	rc = ctl_groups_fetch(ctx, &topics, &stats);
 	if (rc != 0)
 		goto done;
-	json_array_foreach (topics, i, t) {
-		const char *topic = json_string_value(json_object_get(t, "topicName"));
+	registered = ctl_groups_registered(topics, only);
+	json_array_foreach (registered, i, g) {
+		const char *topic = ctl_cmd_cell(g, "topicName", NULL, 0);
+		const char *name = ctl_cmd_cell(g, "consumerGroupName", NULL, 0);
+		bool acks = json_is_true(json_object_get(g, "requiresAcknowledgment"));
+		json_t *row;
+		int64_t pending, sent, processed, failed, in_flight, missing = 0;
 
-		if (topic == NULL || (only && strcmp(topic, only) != 0))
+		if (!json_is_true(json_object_get(g, "isActive")))
 			continue;
-		json_array_foreach (json_object_get(t, "consumerGroups"), j, g) {
-			const char *name =
-			    json_string_value(json_object_get(g, "consumerGroupName"));
-			bool acks = json_is_true(json_object_get(g, "requiresAcknowledgment"));
-			json_t *row;
-			int64_t pending, sent, processed, failed, in_flight, missing = 0;
-
-			if (name == NULL || !json_is_true(json_object_get(g, "isActive")))
-				continue;
-			row = ctl_groups_stats_row(stats, name, topic);
-			pending = ctl_cmd_int(row, "PENDING");
-			sent = ctl_cmd_int(row, "SENT");
-			/* Without acknowledgments a group is done once its message is on Kafka. */
-			processed = ctl_cmd_int(row, "ACKNOWLEDGED") + (acks ? 0 : sent);
-			in_flight = pending + (acks ? sent : 0);
-			failed = ctl_cmd_int(row, "FAILED") + ctl_cmd_int(row, "EXPIRED");
-			if (pending > 0)
-				rc = ctl_groups_count_old(ctx, name, topic, "PENDING", cutoff,
-				                          &missing);
-			if (rc == 0 && acks && sent > 0)
-				rc = ctl_groups_count_old(ctx, name, topic, "SENT", cutoff,
-				                          &missing);
-			if (rc != 0)
-				goto done;
-			missing += failed;
-			groups_checked++;
-			groups_missing += missing > 0;
-			json_array_append_new(
-			    results,
-			    json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}", "topic",
-			              topic, "consumerGroup", name, "requiresAcknowledgment", acks,
-			              "processed", (json_int_t)processed, "inFlight",
-			              (json_int_t)in_flight, "failed", (json_int_t)failed,
-			              "olderThanGrace", (json_int_t)(missing - failed), "missing",
-			              (json_int_t)missing, "ok", missing == 0));
-		}
+		row = ctl_groups_stats_row(stats, name, topic);
+		pending = ctl_cmd_int(row, "PENDING");
+		sent = ctl_cmd_int(row, "SENT");
+		/* Without acknowledgments a group is done once its message is on Kafka. */
+		processed = ctl_cmd_int(row, "ACKNOWLEDGED") + (acks ? 0 : sent);
+		in_flight = pending + (acks ? sent : 0);
+		failed = ctl_cmd_int(row, "FAILED") + ctl_cmd_int(row, "EXPIRED");
+		if (pending > 0)
+			rc = ctl_groups_count_old(ctx, name, topic, "PENDING", cutoff, &missing);
+		if (rc == 0 && acks && sent > 0)
+			rc = ctl_groups_count_old(ctx, name, topic, "SENT", cutoff, &missing);
+		if (rc != 0)
+			goto done;
+		missing += failed;
+		groups_checked++;
+		groups_missing += missing > 0;
+		json_array_append_new(
+		    results,
+		    json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}", "topic", topic,
+		              "consumerGroup", name, "requiresAcknowledgment", acks, "processed",
+		              (json_int_t)processed, "inFlight", (json_int_t)in_flight, "failed",
+		              (json_int_t)failed, "olderThanGrace", (json_int_t)(missing - failed),
+		              "missing", (json_int_t)missing, "ok", missing == 0));
 	}
 	if (ctx->json) {
 		json_t *out = json_pack("{s:f, s:O, s:I, s:b}", "graceSeconds", grace_ms / 1000.0,
@@ -324,15 +332,14 @@ static int ctl_groups_verify(struct ctl_ctx *ctx, const struct ctl_args *args)
 	}
 	rc = groups_missing > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 done:
+	json_decref(registered);
 	json_decref(results);
 	json_decref(stats);
 	json_decref(topics);
 	return rc;
 }
 
-#define CTL_N(a) (sizeof(a) / sizeof((a)[0]))
-
-const struct ctl_command ctl_cmd_groups_commands[] = {
+static const struct ctl_command ctl_groups_commands[] = {
     {"groups status", NULL,
      "per group and topic: pending, sent, acknowledged, failed, expired, oldest unacked", NULL,
      ctl_groups_status_opts, CTL_N(ctl_groups_status_opts), 0, 0, ctl_groups_status},
@@ -343,4 +350,5 @@ const struct ctl_command ctl_cmd_groups_commands[] = {
      "  ferryctl verify --grace 1m || echo 'some group is missing messages'",
      ctl_groups_verify_opts, CTL_N(ctl_groups_verify_opts), 0, 0, ctl_groups_verify},
 };
-const size_t ctl_cmd_groups_count = CTL_N(ctl_cmd_groups_commands);
+const struct ctl_cmd_module ctl_cmd_groups_module = {ctl_groups_commands,
+                                                     CTL_N(ctl_groups_commands)};

@@ -191,43 +191,66 @@ static int ctl_messages_show(struct ctl_ctx *ctx, const struct ctl_args *args)
 	return CTL_EXIT_OK;
 }
 
-static int ctl_messages_pending(struct ctl_ctx *ctx, const struct ctl_args *args)
+/*
+ * The body of a listing command: fetches the page at `path` (ctl_messages_fetch_page: with
+ * --json printed as it came); else prints its array `items_key` as a table of `headers`, a row
+ * per item from add_row, with column 2 (KEY) cut to 32 characters and the last (ERROR) to 60,
+ * or the line `empty` when the page has no item; then the paging hint. Returns 0 or an exit
+ * code (reported).
+ */
+static int ctl_messages_list(struct ctl_ctx *ctx, const struct ctl_args *args, struct strbuf *path,
+                             const char *items_key, const char *const *headers,
+                             void (*add_row)(struct ctl_table *t, const json_t *item),
+                             const char *empty)
 {
-	static const char *const headers[] = {">ID",       "TOPIC", "KEY", ">AGE",
-	                                      ">ATTEMPTS", "ERROR", NULL};
-	struct strbuf path = STRBUF_INIT;
-	char idbuf[32], agebuf[32], abuf[32];
 	struct ctl_table t;
-	json_t *page = NULL, *m;
+	json_t *page = NULL, *item;
 	bool printed;
 	size_t i;
 	int rc;
 
-	strbuf_puts(&path, "/api/messages/pending");
-	rc = ctl_messages_fetch_page(ctx, args, &path, &page, &printed);
+	rc = ctl_messages_fetch_page(ctx, args, path, &page, &printed);
 	if (rc != 0 || printed)
 		goto done;
 	ctl_table_init(&t, headers);
 	ctl_table_set_max_width(&t, 2, 32);
-	ctl_table_set_max_width(&t, 5, 60);
-	json_array_foreach (json_object_get(page, "items"), i, m) {
-		const char *cells[6] = {ctl_cmd_cell(m, "id", idbuf, sizeof(idbuf)),
-		                        ctl_cmd_cell(m, "topic", NULL, 0),
-		                        ctl_cmd_cell(m, "key", NULL, 0),
-		                        ctl_messages_age(m, "createdAt", agebuf, sizeof(agebuf)),
-		                        ctl_cmd_cell(m, "publishAttempts", abuf, sizeof(abuf)),
-		                        ctl_cmd_cell(m, "errorMessage", NULL, 0)};
-
-		ctl_table_add_row(&t, cells);
-	}
+	ctl_table_set_max_width(&t, t.n_cols - 1, 60);
+	json_array_foreach (json_object_get(page, items_key), i, item)
+		add_row(&t, item);
 	if (t.n_rows == 0)
-		fprintf(ctx->out, "no PENDING messages: the relay has published everything\n");
+		fprintf(ctx->out, "%s\n", empty);
 	else
 		ctl_cmd_print_table(ctx, &t);
 	ctl_table_free(&t);
 	ctl_messages_more(ctx, page);
 done:
 	json_decref(page);
+	return rc;
+}
+
+static void ctl_messages_pending_row(struct ctl_table *t, const json_t *m)
+{
+	char idbuf[32], agebuf[32], abuf[32];
+	const char *cells[6] = {ctl_cmd_cell(m, "id", idbuf, sizeof(idbuf)),
+	                        ctl_cmd_cell(m, "topic", NULL, 0),
+	                        ctl_cmd_cell(m, "key", NULL, 0),
+	                        ctl_messages_age(m, "createdAt", agebuf, sizeof(agebuf)),
+	                        ctl_cmd_cell(m, "publishAttempts", abuf, sizeof(abuf)),
+	                        ctl_cmd_cell(m, "errorMessage", NULL, 0)};
+
+	ctl_table_add_row(t, cells);
+}
+
+static int ctl_messages_pending(struct ctl_ctx *ctx, const struct ctl_args *args)
+{
+	static const char *const headers[] = {">ID",       "TOPIC", "KEY", ">AGE",
+	                                      ">ATTEMPTS", "ERROR", NULL};
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_puts(&path, "/api/messages/pending");
+	rc = ctl_messages_list(ctx, args, &path, "items", headers, ctl_messages_pending_row,
+	                       "no PENDING messages: the relay has published everything");
 	strbuf_free(&path);
 	return rc;
 }
@@ -246,16 +269,27 @@ static int ctl_messages_status(struct ctl_ctx *ctx, const char *v, char *buf, si
 	return 0;
 }
 
+static void ctl_messages_failed_row(struct ctl_table *t, const json_t *m)
+{
+	char idbuf[32], rbuf[32];
+	const char *cells[8] = {ctl_cmd_cell(m, "messageId", idbuf, sizeof(idbuf)),
+	                        ctl_cmd_cell(m, "topic", NULL, 0),
+	                        ctl_cmd_cell(m, "key", NULL, 0),
+	                        ctl_cmd_cell(m, "consumerGroup", NULL, 0),
+	                        ctl_cmd_cell(m, "status", NULL, 0),
+	                        ctl_cmd_cell(m, "retryCount", rbuf, sizeof(rbuf)),
+	                        ctl_cmd_cell(m, "lastRetryAt", NULL, 0),
+	                        ctl_cmd_cell(m, "errorMessage", NULL, 0)};
+
+	ctl_table_add_row(t, cells);
+}
+
 static int ctl_messages_failed(struct ctl_ctx *ctx, const struct ctl_args *args)
 {
 	static const char *const headers[] = {">ID",      "TOPIC",      "KEY",   "GROUP", "STATUS",
 	                                      ">RETRIES", "LAST RETRY", "ERROR", NULL};
 	struct strbuf path = STRBUF_INIT;
-	char idbuf[32], rbuf[32], status[16];
-	struct ctl_table t;
-	json_t *page = NULL, *m;
-	bool printed;
-	size_t i;
+	char status[16];
 	int rc = 0;
 
 	strbuf_puts(&path, "/api/messages/failed");
@@ -266,32 +300,9 @@ static int ctl_messages_failed(struct ctl_ctx *ctx, const struct ctl_args *args)
 		ctl_http_query_add(&path, "status", status);
 	}
 	ctl_http_query_add(&path, "consumerGroup", ctl_args_get(args, "group"));
-	rc = ctl_messages_fetch_page(ctx, args, &path, &page, &printed);
-	if (rc != 0 || printed)
-		goto done;
-	ctl_table_init(&t, headers);
-	ctl_table_set_max_width(&t, 2, 32);
-	ctl_table_set_max_width(&t, 7, 60);
-	json_array_foreach (json_object_get(page, "failed"), i, m) {
-		const char *cells[8] = {ctl_cmd_cell(m, "messageId", idbuf, sizeof(idbuf)),
-		                        ctl_cmd_cell(m, "topic", NULL, 0),
-		                        ctl_cmd_cell(m, "key", NULL, 0),
-		                        ctl_cmd_cell(m, "consumerGroup", NULL, 0),
-		                        ctl_cmd_cell(m, "status", NULL, 0),
-		                        ctl_cmd_cell(m, "retryCount", rbuf, sizeof(rbuf)),
-		                        ctl_cmd_cell(m, "lastRetryAt", NULL, 0),
-		                        ctl_cmd_cell(m, "errorMessage", NULL, 0)};
-
-		ctl_table_add_row(&t, cells);
-	}
-	if (t.n_rows == 0)
-		fprintf(ctx->out, "no dead letters (FAILED or EXPIRED deliveries)\n");
-	else
-		ctl_cmd_print_table(ctx, &t);
-	ctl_table_free(&t);
-	ctl_messages_more(ctx, page);
+	rc = ctl_messages_list(ctx, args, &path, "failed", headers, ctl_messages_failed_row,
+	                       "no dead letters (FAILED or EXPIRED deliveries)");
 done:
-	json_decref(page);
 	strbuf_free(&path);
 	return rc;
 }
@@ -454,9 +465,7 @@ done:
 	return rc;
 }
 
-#define CTL_N(a) (sizeof(a) / sizeof((a)[0]))
-
-const struct ctl_command ctl_cmd_messages_commands[] = {
+static const struct ctl_command ctl_messages_commands[] = {
     {"messages show", "ID", "one message: status, Kafka position, and each group's delivery", NULL,
      NULL, 0, 1, 1, ctl_messages_show},
     {"messages pending", NULL, "PENDING messages (not yet published), oldest first", NULL,
@@ -474,4 +483,5 @@ const struct ctl_command ctl_cmd_messages_commands[] = {
     {"messages purge", NULL, "delete FAILED/EXPIRED deliveries older than an age or time", NULL,
      ctl_messages_purge_opts, CTL_N(ctl_messages_purge_opts), 0, 0, ctl_messages_purge},
 };
-const size_t ctl_cmd_messages_count = CTL_N(ctl_cmd_messages_commands);
+const struct ctl_cmd_module ctl_cmd_messages_module = {ctl_messages_commands,
+                                                       CTL_N(ctl_messages_commands)};

@@ -211,7 +211,7 @@ done:
 	return rc;
 }
 
-const struct ctl_command ctl_cmd_send_commands[] = {
+static const struct ctl_command ctl_send_commands[] = {
     {"send", "TOPIC MESSAGE|@FILE|@-", "send a message (the text, a file's contents, or stdin)",
      "Examples:\n"
      "  ferryctl send user-events 'User created: ada' --key user-42 -H source=signup\n"
@@ -219,4 +219,4 @@ const struct ctl_command ctl_cmd_send_commands[] = {
      "  seq 1 100 | ferryctl send user-events @- --lines",
      ctl_send_opts, sizeof(ctl_send_opts) / sizeof(ctl_send_opts[0]), 2, 2, ctl_send_run},
 };
-const size_t ctl_cmd_send_count = sizeof(ctl_cmd_send_commands) / sizeof(ctl_cmd_send_commands[0]);
+const struct ctl_cmd_module ctl_cmd_send_module = {ctl_send_commands, CTL_N(ctl_send_commands)};

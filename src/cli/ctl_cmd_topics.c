@@ -394,9 +394,7 @@ static int ctl_topics_deactivate(struct ctl_ctx *ctx, const struct ctl_args *arg
 	return ctl_topics_set_active(ctx, args, false);
 }
 
-#define CTL_N(a) (sizeof(a) / sizeof((a)[0]))
-
-const struct ctl_command ctl_cmd_topics_commands[] = {
+static const struct ctl_command ctl_topics_commands[] = {
     {"topics list", NULL, "registered topics and their consumer groups", NULL, NULL, 0, 0, 0,
      ctl_topics_list},
     {"topics show", "TOPIC", "one topic with its consumer groups' settings", NULL, NULL, 0, 1, 1,
@@ -418,4 +416,5 @@ const struct ctl_command ctl_cmd_topics_commands[] = {
      "deactivate a topic (REST sends refused), or one of its groups with --group", NULL,
      ctl_topics_active_opts, CTL_N(ctl_topics_active_opts), 1, 1, ctl_topics_deactivate},
 };
-const size_t ctl_cmd_topics_count = CTL_N(ctl_cmd_topics_commands);
+const struct ctl_cmd_module ctl_cmd_topics_module = {ctl_topics_commands,
+                                                     CTL_N(ctl_topics_commands)};
