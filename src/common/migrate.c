@@ -43,52 +43,61 @@ static int migrate_exec(PGconn *conn, const char *sql, const char *what, char *e
 	return rc;
 }
 
+/*
+ * Runs one statement on ferry.schema_version with text parameters. Returns the result (the
+ * caller PQclears it) when its status is `expect` and it has at least `min_rows` rows; else
+ * NULL with errstr "<what> failed: <PostgreSQL's message>" as one line.
+ */
+static PGresult *migrate_version_query(PGconn *conn, const char *sql, int nparams,
+                                       const char *const *params, ExecStatusType expect,
+                                       int min_rows, const char *what, char *errstr,
+                                       size_t errstr_size)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == expect && PQntuples(res) >= min_rows)
+		return res;
+	snprintf(errstr, errstr_size, "%s failed: %s", what, PQresultErrorMessage(res));
+	errstr[strcspn(errstr, "\n")] = '\0';
+	PQclear(res);
+	return NULL;
+}
+
 static int migrate_is_applied(PGconn *conn, const char *component, int version, int *applied,
                               char *errstr, size_t errstr_size)
 {
 	char vbuf[16];
 	const char *params[2] = {component, vbuf};
 	PGresult *res;
-	int rc = 0;
 
 	snprintf(vbuf, sizeof(vbuf), "%d", version);
-	res = PQexecParams(
+	res = migrate_version_query(
 	    conn, "SELECT 1 FROM ferry.schema_version WHERE component = $1 AND version = $2", 2,
-	    NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(errstr, errstr_size, "reading ferry.schema_version failed: %s",
-		         PQresultErrorMessage(res));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		rc = -1;
-		goto done;
-	}
+	    params, PGRES_TUPLES_OK, 0, "reading ferry.schema_version", errstr, errstr_size);
+	if (res == NULL)
+		return -1;
 	*applied = PQntuples(res) > 0;
-done:
 	PQclear(res);
-	return rc;
+	return 0;
 }
 
 static int migrate_record(PGconn *conn, const char *component, int version, const char *name,
                           char *errstr, size_t errstr_size)
 {
-	char vbuf[16];
+	char vbuf[16], what[300];
 	const char *params[3] = {component, vbuf, name};
 	PGresult *res;
-	int rc = 0;
 
 	snprintf(vbuf, sizeof(vbuf), "%d", version);
-	res = PQexecParams(conn,
-	                   "INSERT INTO ferry.schema_version (component, version, name) "
-	                   "VALUES ($1, $2, $3)",
-	                   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errstr, errstr_size, "recording migration %s failed: %s", name,
-		         PQresultErrorMessage(res));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		rc = -1;
-	}
+	snprintf(what, sizeof(what), "recording migration %s", name);
+	res = migrate_version_query(conn,
+	                            "INSERT INTO ferry.schema_version (component, version, name) "
+	                            "VALUES ($1, $2, $3)",
+	                            3, params, PGRES_COMMAND_OK, 0, what, errstr, errstr_size);
+	if (res == NULL)
+		return -1;
 	PQclear(res);
-	return rc;
+	return 0;
 }
 
 /* The newest migration version the database records for component (0: none) in *version. */
@@ -97,23 +106,17 @@ static int migrate_recorded_max(PGconn *conn, const char *component, int *versio
 {
 	const char *params[1] = {component};
 	PGresult *res;
-	int rc = 0;
 
-	res = PQexecParams(conn,
-	                   "SELECT coalesce(max(version), 0) FROM ferry.schema_version "
-	                   "WHERE component = $1",
-	                   1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		snprintf(errstr, errstr_size, "reading ferry.schema_version failed: %s",
-		         PQresultErrorMessage(res));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		rc = -1;
-		goto done;
-	}
+	res = migrate_version_query(conn,
+	                            "SELECT coalesce(max(version), 0) FROM ferry.schema_version "
+	                            "WHERE component = $1",
+	                            1, params, PGRES_TUPLES_OK, 1, "reading ferry.schema_version",
+	                            errstr, errstr_size);
+	if (res == NULL)
+		return -1;
 	*version = atoi(PQgetvalue(res, 0, 0));
-done:
 	PQclear(res);
-	return rc;
+	return 0;
 }
 
 /*
