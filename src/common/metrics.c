@@ -36,6 +36,7 @@ struct metric_family {
 struct metrics {
 	pthread_mutex_t mu;
 	struct metric_family *first, *last;
+	bool incomplete; /* a declaration failed (metrics_incomplete) */
 };
 
 struct metrics *metrics_new(void)
@@ -78,8 +79,12 @@ static struct metric_family *metrics_declare(struct metrics *m, enum metric_type
 {
 	struct metric_family *f;
 
-	if (m == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+	if (m == NULL)
 		return NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		m->incomplete = true;
+		return NULL;
+	}
 	f->owner = m;
 	f->type = type;
 	f->name = strdup(name);
@@ -110,6 +115,7 @@ static struct metric_family *metrics_declare(struct metrics *m, enum metric_type
 	pthread_mutex_unlock(&m->mu);
 	return f;
 fail:
+	m->incomplete = true;
 	for (size_t i = 0; i < f->nlabels; i++)
 		free(f->labels[i]);
 	free(f->name);
@@ -135,14 +141,22 @@ struct metric_family *metrics_histogram(struct metrics *m, const char *name, con
 {
 	struct metric_family *f;
 
-	if (n > METRICS_MAX_BUCKETS)
+	if (n > METRICS_MAX_BUCKETS) {
+		if (m)
+			m->incomplete = true;
 		return NULL;
+	}
 	f = metrics_declare(m, METRIC_HISTOGRAM, name, help, labels);
 	if (f) {
 		memcpy(f->bounds, buckets, n * sizeof(*buckets));
 		f->nbuckets = n;
 	}
 	return f;
+}
+
+bool metrics_incomplete(const struct metrics *m)
+{
+	return m == NULL || m->incomplete;
 }
 
 /* The series for these values, created when new; NULL when out of memory. Lock held. */

@@ -13,6 +13,7 @@
 #ifndef FERRY_METRICS_H
 #define FERRY_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/strbuf.h"
@@ -38,6 +39,13 @@ struct metric_family *metrics_gauge(struct metrics *m, const char *name, const c
                                     const char *labels);
 struct metric_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
                                         const char *labels, const double *buckets, size_t n);
+
+/*
+ * True when a declaration on `m` returned NULL (or m is NULL): lets a service's init declare
+ * every family and check once, instead of naming each one again in a test for NULL.
+ * Start-up thread, after the declarations.
+ */
+bool metrics_incomplete(const struct metrics *m);
 
 /*
  * Updates the series with these label values (as many as the family has names; NULL values

@@ -151,6 +151,12 @@ void service_boot_block_signals(struct service_boot *b)
 	service_boot_cli_block_signals(&b->signals);
 }
 
+int service_boot_fail(const struct service_boot *b, const char *reason)
+{
+	fprintf(stderr, "%s: %s\n", b->name, reason);
+	return -1;
+}
+
 int service_boot_check_kafka(struct service_boot *b, const char *bootstrap,
                              const struct kafka_conf_default *defaults, size_t n)
 {
@@ -158,10 +164,8 @@ int service_boot_check_kafka(struct service_boot *b, const char *bootstrap,
 	rd_kafka_conf_t *conf =
 	    kafka_conf_build(bootstrap, defaults, n, b->table, b->ntable, errstr, sizeof(errstr));
 
-	if (conf == NULL) {
-		fprintf(stderr, "%s: %s\n", b->name, errstr);
-		return -1;
-	}
+	if (conf == NULL)
+		return service_boot_fail(b, errstr);
 	rd_kafka_conf_destroy(conf);
 	return 0;
 }
@@ -183,7 +187,7 @@ int service_boot_database(struct service_boot *b, long wait_s, bool migrate, con
 	}
 	if (migrate && migrate_apply(conn, component, migrations, count, functions, nfunctions,
 	                             lock_timeout_ms, wait_s * 1000, errstr, sizeof(errstr)) < 0) {
-		fprintf(stderr, "%s: %s\n", b->name, errstr);
+		service_boot_fail(b, errstr);
 		goto done;
 	}
 	rc = 0;

@@ -105,6 +105,12 @@ int service_boot_database(struct service_boot *b, long wait_s, bool migrate, con
  */
 void service_boot_wait_signal(struct service_boot *b, long deadline_ms);
 
+/*
+ * A start-up step failed: prints "<service name>: <reason>" on stderr (the one readable line a
+ * failed start promises) and returns -1, for `return service_boot_fail(b, errstr);`.
+ */
+int service_boot_fail(const struct service_boot *b, const char *reason);
+
 /* Names the shutdown stage now running, for the watchdog's line (no-op before the signal). */
 void service_boot_stage(struct service_boot *b, const char *stage);
 

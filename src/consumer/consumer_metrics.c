@@ -44,9 +44,7 @@ int consumer_metrics_init(struct consumer_metrics *m)
 	m->inbox_deleted = metrics_counter(r, "ferry_consumer_inbox_deleted_total",
 	                                   "Inbox rows deleted past retention.", NULL);
 	m->http_requests = metrics_http_requests(r);
-	if (!m->processed || !m->duplicates || !m->failed || !m->skipped || !m->partitions ||
-	    !m->ack_backlog || !m->ack_oldest || !m->ack_refused || !m->database_up ||
-	    !m->inbox_deleted || !m->http_requests) {
+	if (metrics_incomplete(r)) {
 		consumer_metrics_destroy(m);
 		return -1;
 	}

@@ -51,10 +51,8 @@ static int consumer_service_configure(struct consumer_service *svc)
 
 	if (service_boot_configure(&svc->boot, &cfg->log_level, &cfg->log_format) != 0)
 		return -1;
-	if (consumer_groups_load(cfg, &svc->groups, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-		return -1;
-	}
+	if (consumer_groups_load(cfg, &svc->groups, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(&svc->boot, errstr);
 	if (service_boot_conninfo(&svc->boot,
 	                          cfg->db_connection ? "ConnectionStrings__ConsumerConnection"
 	                                             : "ConnectionStrings__DefaultConnection",
@@ -79,10 +77,8 @@ static int consumer_service_start_http(struct consumer_service *svc)
 	char errstr[1024];
 
 	svc->pool = pg_pool_new(svc->boot.conninfo, "ferry-consumer-api", 4);
-	if (svc->pool == NULL || consumer_metrics_init(&svc->metrics) != 0) {
-		fprintf(stderr, CONSUMER_NAME ": out of memory\n");
-		return -1;
-	}
+	if (svc->pool == NULL || consumer_metrics_init(&svc->metrics) != 0)
+		return service_boot_fail(&svc->boot, "out of memory");
 	/* A hung server must not hold an HTTP thread (health, /metrics) beyond the bound. */
 	pg_pool_set_bound(svc->pool, svc->cfg.db_request_timeout_ms);
 	svc->api = (struct api_consumer_context){
@@ -104,10 +100,8 @@ static int consumer_service_start_http(struct consumer_service *svc)
 	groups[1].routes = api_consumer_routes(&svc->api, &groups[1].n);
 	ho.requests_total = svc->metrics.http_requests;
 	svc->http = http_server_start_groups(&ho, groups, N_ELEMS(groups), errstr, sizeof(errstr));
-	if (svc->http == NULL) {
-		fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-		return -1;
-	}
+	if (svc->http == NULL)
+		return service_boot_fail(&svc->boot, errstr);
 	svc->boot.port = http_server_port(svc->http);
 	service_boot_instance_id(&svc->boot, svc->cfg.instance_id, svc->boot.port);
 	return 0;
@@ -122,10 +116,8 @@ static int consumer_service_start_acks(struct consumer_service *svc)
 	ao.conninfo = svc->boot.conninfo;
 	ao.instance_id = svc->boot.instance;
 	svc->acks = ack_sender_new(&ao);
-	if (svc->acks == NULL || ack_sender_start(svc->acks, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, CONSUMER_NAME ": cannot start the ack sender\n");
-		return -1;
-	}
+	if (svc->acks == NULL || ack_sender_start(svc->acks, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(&svc->boot, "cannot start the ack sender");
 	return 0;
 }
 
@@ -137,10 +129,8 @@ static int consumer_service_start_cleanup(struct consumer_service *svc)
 	inbox_cleanup_options_from_config(&svc->cfg, &co);
 	co.conninfo = svc->boot.conninfo;
 	svc->cleanup = inbox_cleanup_start(&co, errstr, sizeof(errstr));
-	if (svc->cleanup == NULL) {
-		fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-		return -1;
-	}
+	if (svc->cleanup == NULL)
+		return service_boot_fail(&svc->boot, errstr);
 	return 0;
 }
 
@@ -169,10 +159,8 @@ static int consumer_service_start_loops(struct consumer_service *svc)
 		conf = kafka_conf_build(svc->cfg.kafka_bootstrap, consumer_defaults,
 		                        N_ELEMS(consumer_defaults), svc->boot.table,
 		                        svc->boot.ntable, errstr, sizeof(errstr));
-		if (conf == NULL) {
-			fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-			return -1;
-		}
+		if (conf == NULL)
+			return service_boot_fail(&svc->boot, errstr);
 		/* The group is ferry's setting, not a pass-through: it always wins. */
 		if (rd_kafka_conf_set(conf, "group.id", group->name, rkerr, sizeof(rkerr)) !=
 		    RD_KAFKA_CONF_OK) {
@@ -181,17 +169,13 @@ static int consumer_service_start_loops(struct consumer_service *svc)
 			return -1;
 		}
 		svc->loops[g] = consume_loop_new(&lo, conf, errstr, sizeof(errstr));
-		if (svc->loops[g] == NULL) {
-			fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-			return -1;
-		}
+		if (svc->loops[g] == NULL)
+			return service_boot_fail(&svc->boot, errstr);
 		svc->nloops++;
 	}
 	for (g = 0; g < svc->nloops; g++) {
-		if (consume_loop_start(svc->loops[g], errstr, sizeof(errstr)) != 0) {
-			fprintf(stderr, CONSUMER_NAME ": %s\n", errstr);
-			return -1;
-		}
+		if (consume_loop_start(svc->loops[g], errstr, sizeof(errstr)) != 0)
+			return service_boot_fail(&svc->boot, errstr);
 	}
 	svc->api.loop_count = svc->nloops;
 	svc->metrics_api.cleanup = svc->cleanup;
@@ -212,10 +196,8 @@ static int consumer_service_start_agent(struct consumer_service *svc)
 	ao.groups = &svc->groups;
 	ao.loops = svc->loops;
 	svc->agent = agent_client_new(&ao);
-	if (svc->agent == NULL || agent_client_start(svc->agent, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, CONSUMER_NAME ": cannot start registration/heartbeats\n");
-		return -1;
-	}
+	if (svc->agent == NULL || agent_client_start(svc->agent, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(&svc->boot, "cannot start registration/heartbeats");
 	return 0;
 }
 
@@ -230,10 +212,8 @@ int consumer_service_start(struct consumer_service *svc)
 	                             N_ELEMS(consumer_defaults)) != 0)
 		return -1;
 	service_boot_block_signals(&svc->boot);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, CONSUMER_NAME ": libcurl initialisation failed\n");
-		return -1;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return service_boot_fail(&svc->boot, "libcurl initialisation failed");
 	svc->curl_ready = true;
 	if (service_boot_database(&svc->boot, cfg->db_startup_wait_s, cfg->migrate, "consumer",
 	                          migrations_consumer, migrations_consumer_count,

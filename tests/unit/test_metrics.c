@@ -82,9 +82,17 @@ static void test_limits(void **state)
 	struct metrics *m = metrics_new();
 
 	(void)state;
+	assert_false(metrics_incomplete(m));
+	assert_non_null(metrics_gauge(m, "ok", "ok", "a,b,c"));
+	assert_false(metrics_incomplete(m));
 	assert_null(metrics_counter(m, "x", "x", "a,b,c,d"));
+	assert_true(metrics_incomplete(m)); /* one failed declaration is remembered */
+	metrics_free(m);
+	m = metrics_new();
 	assert_null(metrics_histogram(m, "y", "y", NULL, many, METRICS_MAX_BUCKETS + 1));
+	assert_true(metrics_incomplete(m));
 	assert_null(metrics_counter(NULL, "z", "z", NULL));
+	assert_true(metrics_incomplete(NULL));
 	metrics_free(m);
 }
 
