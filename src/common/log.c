@@ -198,38 +198,36 @@ static void log_append(char *buf, size_t size, size_t *used, const char *fmt, ..
 		*used = (*used + (size_t)n < size) ? *used + (size_t)n : size - 1;
 }
 
+/* Before a context field: the first one opens the bracket (nothing written yet), the others are
+ * spaced. */
+static const char *log_sep(size_t used)
+{
+	return used == 0 ? " [" : " ";
+}
+
 /* Formats " [message_id=42 topic=t partition=1 offset=7 group=g traceparent=00-...]" (only the
  * fields that are set). */
 static void log_text_ctx(char *buf, size_t size, const struct log_ctx *ctx)
 {
-	const char *sep = " ["; /* the first field opens the bracket, the others are spaced */
 	size_t used = 0;
 
 	buf[0] = '\0';
 	if (ctx == NULL)
 		return;
-	if (ctx->message_id >= 0) {
-		log_append(buf, size, &used, "%smessage_id=%lld", sep, (long long)ctx->message_id);
-		sep = " ";
-	}
-	if (ctx->topic != NULL) {
-		log_append(buf, size, &used, "%stopic=%s", sep, ctx->topic);
-		sep = " ";
-	}
-	if (ctx->partition >= 0) {
-		log_append(buf, size, &used, "%spartition=%d", sep, (int)ctx->partition);
-		sep = " ";
-	}
-	if (ctx->offset >= 0) {
-		log_append(buf, size, &used, "%soffset=%lld", sep, (long long)ctx->offset);
-		sep = " ";
-	}
-	if (ctx->group != NULL) {
-		log_append(buf, size, &used, "%sgroup=%s", sep, ctx->group);
-		sep = " ";
-	}
+	if (ctx->message_id >= 0)
+		log_append(buf, size, &used, "%smessage_id=%lld", log_sep(used),
+		           (long long)ctx->message_id);
+	if (ctx->topic != NULL)
+		log_append(buf, size, &used, "%stopic=%s", log_sep(used), ctx->topic);
+	if (ctx->partition >= 0)
+		log_append(buf, size, &used, "%spartition=%d", log_sep(used), (int)ctx->partition);
+	if (ctx->offset >= 0)
+		log_append(buf, size, &used, "%soffset=%lld", log_sep(used),
+		           (long long)ctx->offset);
+	if (ctx->group != NULL)
+		log_append(buf, size, &used, "%sgroup=%s", log_sep(used), ctx->group);
 	if (ctx->traceparent != NULL)
-		log_append(buf, size, &used, "%straceparent=%s", sep, ctx->traceparent);
+		log_append(buf, size, &used, "%straceparent=%s", log_sep(used), ctx->traceparent);
 	if (used > 0)
 		log_append(buf, size, &used, "]");
 }

@@ -188,28 +188,12 @@ static int inbox_store_id_array(const struct inbox_ack *acks, size_t n, struct s
 	return sb->failed ? -1 : 0;
 }
 
-int inbox_store_delete_acks(PGconn *conn, const struct inbox_ack *acks, size_t n, char *errstr,
-                            size_t errstr_size)
-{
-	struct strbuf ids = STRBUF_INIT;
-	const char *params[1];
-	int rc = -1;
-
-	if (inbox_store_id_array(acks, n, &ids) != 0) {
-		snprintf(errstr, errstr_size, "out of memory");
-		goto done;
-	}
-	params[0] = strbuf_str(&ids);
-	rc = inbox_store_exec(
-	    conn, "DELETE FROM ferry_consumer.pending_ack WHERE id = ANY ($1::bigint[])", 1, params,
-	    NULL, errstr, errstr_size);
-done:
-	strbuf_free(&ids);
-	return rc;
-}
-
-int inbox_store_note_ack_failure(PGconn *conn, const struct inbox_ack *acks, size_t n,
-                                 const char *error, char *errstr, size_t errstr_size)
+/*
+ * Runs `sql` with $1 the ids of `acks` as a bigint[] and, when arg is not NULL, $2 = arg (a
+ * NULL arg is for a statement with $1 alone). Returns 0, or -1 with errstr.
+ */
+static int inbox_store_exec_ids(PGconn *conn, const char *sql, const struct inbox_ack *acks,
+                                size_t n, const char *arg, char *errstr, size_t errstr_size)
 {
 	struct strbuf ids = STRBUF_INIT;
 	const char *params[2];
@@ -220,14 +204,28 @@ int inbox_store_note_ack_failure(PGconn *conn, const struct inbox_ack *acks, siz
 		goto done;
 	}
 	params[0] = strbuf_str(&ids);
-	params[1] = error;
-	rc = inbox_store_exec(conn,
-	                      "UPDATE ferry_consumer.pending_ack SET attempts = attempts + 1,"
-	                      " last_error = $2 WHERE id = ANY ($1::bigint[])",
-	                      2, params, NULL, errstr, errstr_size);
+	params[1] = arg;
+	rc = inbox_store_exec(conn, sql, arg ? 2 : 1, params, NULL, errstr, errstr_size);
 done:
 	strbuf_free(&ids);
 	return rc;
+}
+
+int inbox_store_delete_acks(PGconn *conn, const struct inbox_ack *acks, size_t n, char *errstr,
+                            size_t errstr_size)
+{
+	return inbox_store_exec_ids(
+	    conn, "DELETE FROM ferry_consumer.pending_ack WHERE id = ANY ($1::bigint[])", acks, n,
+	    NULL, errstr, errstr_size);
+}
+
+int inbox_store_note_ack_failure(PGconn *conn, const struct inbox_ack *acks, size_t n,
+                                 const char *error, char *errstr, size_t errstr_size)
+{
+	return inbox_store_exec_ids(conn,
+	                            "UPDATE ferry_consumer.pending_ack SET attempts = attempts + 1,"
+	                            " last_error = $2 WHERE id = ANY ($1::bigint[])",
+	                            acks, n, error, errstr, errstr_size);
 }
 
 int inbox_store_refuse_ack(PGconn *conn, const struct inbox_ack *ack, const char *reason,
