@@ -312,27 +312,6 @@ done:
 	return match;
 }
 
-/* json_string() refuses invalid UTF-8; error messages may quote request bytes, so degrade. */
-static json_t *http_server_json_text(const char *s)
-{
-	json_t *j = json_string(s);
-	char *copy = NULL;
-
-	if (j != NULL)
-		goto done;
-	copy = strdup(s);
-	if (copy == NULL)
-		goto done;
-	for (char *c = copy; *c != '\0'; c++) {
-		if ((unsigned char)*c >= 0x80)
-			*c = '?';
-	}
-	j = json_string(copy);
-done:
-	free(copy);
-	return j;
-}
-
 /*
  * Builds the MHD response: compact JSON plus a newline, Content-Type application/json, and an
  * Allow header when allow is not NULL. Takes ownership of body. Returns NULL when out of memory
@@ -341,21 +320,14 @@ done:
 static struct MHD_Response *http_exchange_build_response(json_t *body, const char *allow)
 {
 	struct MHD_Response *resp = NULL;
-	char *text = NULL;
 	char *buf = NULL;
 	enum MHD_Result ok;
 	size_t len;
 
-	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text == NULL)
-		goto done;
-	len = strlen(text);
-	buf = malloc(len + 1);
+	buf = log_json_dump_line(body, JSON_COMPACT | JSON_ENCODE_ANY, &len);
 	if (buf == NULL)
 		goto done;
-	memcpy(buf, text, len);
-	buf[len] = '\n';
-	resp = MHD_create_response_from_buffer(len + 1, buf, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 		goto done;
 	buf = NULL; /* owned by resp now */
@@ -368,7 +340,6 @@ static struct MHD_Response *http_exchange_build_response(json_t *body, const cha
 	}
 done:
 	free(buf);
-	free(text);
 	json_decref(body);
 	return resp;
 }
@@ -496,7 +467,7 @@ static void http_exchange_verror(struct http_exchange *ex, int status, const cha
 	json_t *text;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	text = http_server_json_text(msg);
+	text = log_json_string(msg); /* error messages may quote request bytes */
 	if (body != NULL && text != NULL)
 		json_object_set_new(body, "error", text);
 	else

@@ -114,11 +114,26 @@ static void log_flatten(char *msg)
 	}
 }
 
-/*
- * A JSON string for s. jansson refuses invalid UTF-8 (a librdkafka message quoting raw broker
- * bytes, say); the line must still go out, so those bytes are replaced with '?'.
- */
-static json_t *log_json_string(const char *s)
+char *log_json_dump_line(const json_t *value, size_t flags, size_t *len)
+{
+	char *dump = json_dumps(value, flags), *line = NULL;
+	size_t n;
+
+	if (dump == NULL)
+		return NULL;
+	n = strlen(dump);
+	line = malloc(n + 2);
+	if (line != NULL) {
+		memcpy(line, dump, n);
+		line[n] = '\n';
+		line[n + 1] = '\0';
+		*len = n + 1;
+	}
+	free(dump);
+	return line;
+}
+
+json_t *log_json_string(const char *s)
 {
 	json_t *js = json_string(s);
 	char *copy = NULL;
@@ -143,7 +158,6 @@ static char *log_json_line(const char *ts, enum log_level level, const char *mod
                            const struct log_ctx *ctx, const char *msg)
 {
 	json_t *obj = json_object();
-	char *dump = NULL;
 	char *line = NULL;
 	size_t len;
 
@@ -167,18 +181,8 @@ static char *log_json_line(const char *ts, enum log_level level, const char *mod
 		if (ctx->traceparent != NULL)
 			json_object_set_new(obj, "traceparent", log_json_string(ctx->traceparent));
 	}
-	dump = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (dump == NULL)
-		goto done;
-	len = strlen(dump);
-	line = malloc(len + 2);
-	if (line == NULL)
-		goto done;
-	memcpy(line, dump, len);
-	line[len] = '\n';
-	line[len + 1] = '\0';
+	line = log_json_dump_line(obj, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
 done:
-	free(dump);
 	json_decref(obj);
 	return line;
 }

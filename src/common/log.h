@@ -14,6 +14,7 @@
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
@@ -58,5 +59,20 @@ void log_write(enum log_level level, const char *module, const struct log_ctx *c
 #define log_info_ctx(module, ctx, ...)  LOG_AT(LOG_LEVEL_INFO, module, ctx, __VA_ARGS__)
 #define log_warn_ctx(module, ctx, ...)  LOG_AT(LOG_LEVEL_WARN, module, ctx, __VA_ARGS__)
 #define log_error_ctx(module, ctx, ...) LOG_AT(LOG_LEVEL_ERROR, module, ctx, __VA_ARGS__)
+
+/*
+ * A JSON string for text to be shown (a log line's fields, an HTTP error body): jansson refuses
+ * invalid UTF-8 (a librdkafka message quoting raw broker bytes, an error quoting request
+ * bytes), and the text must still go out, so those bytes become '?'. Returns a new reference,
+ * or NULL when out of memory. Any thread.
+ */
+json_t *log_json_string(const char *s);
+
+/*
+ * `value` as one line of JSON text (json_dumps with `flags`) ending in '\n', NUL-terminated:
+ * a JSON log line, an HTTP body. Returns a string the caller frees, its length with the '\n'
+ * in *len; or NULL when out of memory (or value cannot be encoded). Any thread.
+ */
+char *log_json_dump_line(const json_t *value, size_t flags, size_t *len);
 
 #endif
