@@ -24,3 +24,13 @@ struct timespec clock_deadline(clockid_t clock, long ms)
 	}
 	return ts;
 }
+
+void clock_cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}

@@ -7,6 +7,7 @@
 #ifndef FERRY_CLOCK_H
 #define FERRY_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,5 +16,12 @@ int64_t clock_monotonic_ms(void);
 
 /* Now on `clock`, plus ms (>= 0). */
 struct timespec clock_deadline(clockid_t clock, long ms);
+
+/*
+ * Initialises `cond` so that pthread_cond_timedwait on it takes CLOCK_MONOTONIC deadlines
+ * (clock_deadline(CLOCK_MONOTONIC, ms)): a wall-clock step cannot stretch or cut a wait.
+ * Destroy it with pthread_cond_destroy.
+ */
+void clock_cond_init_monotonic(pthread_cond_t *cond);
 
 #endif

@@ -57,7 +57,6 @@ static void *shutdown_guard_main(void *arg)
 struct shutdown_guard *shutdown_guard_start(const char *service, long deadline_ms)
 {
 	struct shutdown_guard *g = calloc(1, sizeof(*g));
-	pthread_condattr_t ca;
 	int err;
 
 	if (g == NULL) {
@@ -69,10 +68,7 @@ struct shutdown_guard *shutdown_guard_start(const char *service, long deadline_m
 	g->started_ms = clock_monotonic_ms();
 	g->deadline_ms = g->started_ms + deadline_ms;
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&g->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init_monotonic(&g->cond);
 	err = pthread_create(&g->thread, NULL, shutdown_guard_main, g);
 	if (err != 0) {
 		log_error("shutdown",

@@ -367,15 +367,11 @@ struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
 {
 	struct ack_sender *s = calloc(1, sizeof(*s));
 	size_t url_len;
-	pthread_condattr_t ca;
 
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init_monotonic(&s->cond);
 	url_len = strlen(opts->producer_url);
 	while (url_len > 0 && opts->producer_url[url_len - 1] == '/')
 		url_len--;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "consumer/consumer_config.h"
@@ -167,16 +168,12 @@ static void *agent_client_main(void *arg)
 struct agent_client *agent_client_new(const struct agent_client_options *opts)
 {
 	struct agent_client *a = calloc(1, sizeof(*a));
-	pthread_condattr_t ca;
 	size_t len;
 
 	if (a == NULL)
 		return NULL;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init_monotonic(&a->cond);
 	len = strlen(opts->producer_url);
 	while (len > 0 && opts->producer_url[len - 1] == '/')
 		len--;

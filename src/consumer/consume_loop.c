@@ -474,7 +474,6 @@ static void *consume_loop_reaper_main(void *arg)
 static void consume_loop_destroy_kafka(struct consume_loop *loop)
 {
 	struct consume_loop_reaper *r = NULL;
-	pthread_condattr_t ca;
 	pthread_t thread;
 	struct timespec ts;
 	bool done;
@@ -488,10 +487,7 @@ static void consume_loop_destroy_kafka(struct consume_loop *loop)
 	r->rk = loop->rk;
 	r->holders = 2;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init_monotonic(&r->cond);
 	loop->rk = NULL; /* the reaper's now */
 	if (pthread_create(&thread, NULL, consume_loop_reaper_main, r) != 0) {
 		rd_kafka_destroy_flags(r->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);

@@ -92,7 +92,6 @@ struct inbox_cleanup *inbox_cleanup_start(const struct inbox_cleanup_options *op
                                           size_t errstr_size)
 {
 	struct inbox_cleanup *c = calloc(1, sizeof(*c));
-	pthread_condattr_t attr;
 	int err;
 
 	if (c == NULL || (c->conninfo = strdup(opts->conninfo)) == NULL) {
@@ -103,10 +102,7 @@ struct inbox_cleanup *inbox_cleanup_start(const struct inbox_cleanup_options *op
 	c->opts = *opts;
 	c->opts.conninfo = c->conninfo;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init_monotonic(&c->cond);
 	err = pthread_create(&c->thread, NULL, inbox_cleanup_main, c);
 	if (err != 0) {
 		snprintf(errstr, errstr_size, "cannot start the inbox cleanup thread: %s",
