@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/store/agent_store.h"
@@ -42,7 +43,6 @@ struct heartbeat_job *heartbeat_job_new(const struct heartbeat_job_options *opts
                                         size_t errstr_size)
 {
 	struct heartbeat_job *a = calloc(1, sizeof(*a));
-	pthread_condattr_t attr;
 	char hostname[256] = "localhost";
 	const char *host = opts->host;
 
@@ -74,10 +74,7 @@ struct heartbeat_job *heartbeat_job_new(const struct heartbeat_job_options *opts
 	};
 	a->relay = opts->relay;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&a->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init_monotonic(&a->cond);
 	return a;
 oom:
 	snprintf(errstr, errstr_size, "out of memory");

@@ -36,15 +36,11 @@ struct scheduler {
 struct scheduler *scheduler_new(void)
 {
 	struct scheduler *s = calloc(1, sizeof(*s));
-	pthread_condattr_t attr;
 
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init_monotonic(&s->cond);
 	return s;
 }
 
