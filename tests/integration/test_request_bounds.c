@@ -281,6 +281,49 @@ static void test_hung_database_every_route(void **state)
 	it_response_free(&r);
 }
 
+/* The consumer's API pool carries the same client-side bound (its own FERRY_DB_REQUEST_TIMEOUT_MS):
+ * its health and its inbox listings answer 503 in time when the server does not answer. */
+static void test_hung_database_consumer(void **state)
+{
+	static const char *const env[] = {"FERRY_DB_REQUEST_TIMEOUT_MS=" STR(DB_TIMEOUT_MS), NULL};
+	const char *want = "database did not answer within " STR(DB_TIMEOUT_MS) " ms";
+	char topic[IT_TOPIC_MAX], group[160], processed[256];
+	struct it_producer consumer;
+	struct it_response r = {0};
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "bounds-consumer");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	snprintf(processed, sizeof(processed), "/api/consumer/processed/%s", group);
+	it_consumer_start_group(&consumer, &fx.db, &fx.producer, group, topic, env);
+	for (int i = 0; i < 2; i++) {
+		const char *path = i == 0 ? "/api/consumer/health" : processed;
+		const char *error;
+		int64_t t0, took;
+
+		/* An answered request leaves an idle pooled connection; then its backend stops. */
+		if (it_get(&consumer, processed, &r) != 200)
+			fail_msg("GET %s before %s answered %ld: %s", processed, path, r.status,
+			         r.text ? r.text : r.error);
+		assert_true(stop_backends("'ferry-consumer-api'") >= 1);
+		t0 = it_now_ms();
+		it_get(&consumer, path, &r);
+		took = it_now_ms() - t0;
+		continue_backends(NULL);
+		error = it_json_string(r.json, i == 0 ? "database.error" : "error");
+		if (r.status != 503 || strncmp(error, want, strlen(want)) != 0)
+			fail_msg("consumer GET %s on a hung database answered %ld: %s", path,
+			         r.status, r.text ? r.text : r.error);
+		if (took < DB_TIMEOUT_MS - 100 || took > DB_TIMEOUT_MS + MARGIN_MS)
+			fail_msg("consumer GET %s: the answer took %lld ms, wanted about %d", path,
+			         (long long)took, DB_TIMEOUT_MS);
+	}
+	/* The dropped connection is replaced: the consumer answers again, and stops cleanly. */
+	assert_int_equal(it_get(&consumer, processed, &r), 200);
+	it_response_free(&r);
+	assert_int_equal(it_producer_stop(&consumer), 0);
+}
+
 static void test_delete_dead_letters_in_parts(void **state)
 {
 	char topic[IT_TOPIC_MAX], group[160], body[512], path[256];
@@ -387,6 +430,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_hung_database, continue_backends),
 	    cmocka_unit_test_teardown(test_hung_database_every_route, continue_backends),
+	    cmocka_unit_test_teardown(test_hung_database_consumer, continue_backends),
 	    cmocka_unit_test(test_delete_dead_letters_in_parts),
 	    cmocka_unit_test_teardown(test_register_topic_with_kafka_down, start_kafka),
 	};
