@@ -6,7 +6,7 @@
 -- is guarded by a CASE (which evaluates only the branch it takes), so no cast meets a value it
 -- cannot convert.
 --
--- History: created by 009_retry_robust.sql; unchanged since.
+-- History: created here (no migration defines it).
 CREATE OR REPLACE FUNCTION ferry.agent_topic_partition(p_assigned jsonb, p_topic text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

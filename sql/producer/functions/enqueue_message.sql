@@ -6,7 +6,7 @@
 -- ever cut.
 --
 -- History: created by 001_outbox.sql, dropped and created with target group and registry mode
--- by 002_registry.sql, replaced by 008_idempotency_key_limit.sql (the key limit).
+-- by 002_registry.sql; changed here since (the key limit).
 CREATE OR REPLACE FUNCTION ferry.enqueue_message(
     p_topic text, p_key text, p_payload text, p_headers jsonb, p_idempotency_key text,
     p_producer_service_id text, p_producer_instance_id text, p_target_group text,

@@ -12,8 +12,8 @@
 -- Raises FY404 (unknown message, or p_group not one of its groups), FY409 (not on Kafka yet,
 -- a group or target for a message that never reached Kafka, or nothing to re-drive).
 --
--- History: created by 005_retry.sql, replaced by 009_retry_robust.sql (agent partitions read
--- with ferry.agent_topic_partition, which never raises).
+-- History: created by 005_retry.sql; changed here since (agent partitions read with
+-- ferry.agent_topic_partition, which never raises).
 CREATE OR REPLACE FUNCTION ferry.request_redelivery(
     p_message_id bigint, p_group text, p_target text, p_actor text, p_heartbeat_s integer)
 RETURNS TABLE (consumer_group text, previous_status text, target_agent_id bigint,

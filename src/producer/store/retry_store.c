@@ -58,7 +58,8 @@ int retry_store_settle_spent(PGconn *conn, int limit, const char *actor,
  * ones, 130 ms instead of 5 once 20,000 were due (bench/retry-scan --due 20000).
  * No expression here may raise on what one row holds: the statement claims the whole batch, so
  * one such row would fail every pass (an agent's partitions are read by
- * ferry.agent_topic_partition, migration 009, which returns NULL for what it cannot read).
+ * ferry.agent_topic_partition, sql/producer/functions/, which returns NULL for what it cannot
+ * read).
  */
 static const char retry_store_claim_sql[] =
     "SELECT d.message_id, d.consumer_group_id, d.consumer_group, d.retry_count,"
