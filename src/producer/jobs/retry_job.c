@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/relay/message_headers.h"
@@ -212,7 +213,11 @@ static bool retry_job_publish(struct retry_job *job, const struct retry_batch *b
                               struct retry_outcome *out, struct retry_job_report *reports)
 {
 	size_t i;
-	int64_t waited = 0;
+	/* The pass's transaction is open: give up well within the bound of retry_job.h, measured on
+	 * the clock (a poll may return early or late). */
+	const int64_t give_up_at =
+	    clock_monotonic_ms() + job->publish_timeout_ms +
+	    (job->publish_timeout_ms / 2 < 5000 ? job->publish_timeout_ms / 2 : 5000);
 
 	for (i = 0; i < batch->n; i++) {
 		const struct retry_due *d = &batch->rows[i];
@@ -263,17 +268,13 @@ static bool retry_job_publish(struct retry_job *job, const struct retry_batch *b
 		if (all)
 			break;
 		rd_kafka_poll(job->rk, 50);
-		waited += 50;
 		/* The service is stopping: waiting out message.timeout.ms would hold its shutdown
 		 * (FERRY_SHUTDOWN_DEADLINE_MS) for up to half the transaction bound. */
 		if (atomic_load(&job->stop)) {
 			retry_job_give_up(job, batch, out, reports, "stopped by the shutdown");
 			return false;
 		}
-		/* The pass's transaction is open: give up well within the bound of retry_job.h. */
-		if (waited >
-		    job->publish_timeout_ms +
-		        (job->publish_timeout_ms / 2 < 5000 ? job->publish_timeout_ms / 2 : 5000)) {
+		if (clock_monotonic_ms() > give_up_at) {
 			char why[96];
 
 			/* Should not happen (message.timeout.ms reports them first). */
