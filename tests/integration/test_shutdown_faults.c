@@ -50,6 +50,7 @@
 #define OUTAGE_MESSAGES    5      /* per pair, sent while Kafka is down */
 #define PROCESS_TIMEOUT_MS 60000
 #define OUTAGE_WAIT_MS     30000
+#define RETRY_BOUND_MS     "3000" /* FERRY_TRANSACTION_BOUND_MS of the retry-bound test */
 #define PAIRS_TOPICS       "it-shutdown-faults-%" /* the pairs' topics, not the other tests' */
 
 static struct it_db faults_db;
@@ -321,6 +322,85 @@ static void test_sigterm_during_a_retry_pass_with_kafka_down(void **state)
 	PQfinish(conn);
 }
 
+/*
+ * The retry job's transaction is bounded whatever Kafka does (issue: no transaction of the relay
+ * or the retry job open longer than FERRY_TRANSACTION_BOUND_MS): with Kafka stopped and a
+ * redelivery due, each pass waits at most part of the bound for Kafka, records the failed
+ * republish and commits; no 'ferry-retry' transaction is ever older than the bound.
+ */
+static void test_retry_transaction_bounded_while_kafka_down(void **state)
+{
+	const char *const env[] = {"FERRY_TRANSACTION_BOUND_MS=" RETRY_BOUND_MS,
+	                           "FERRY_RETRY_INTERVAL_MS=100", NULL};
+	PGconn *conn = it_pg_connect(faults_db.conninfo);
+	struct it_producer p = {0};
+	struct it_response r = {0};
+	char topic[IT_TOPIC_MAX], group[IT_TOPIC_MAX + 8], body[1024], path[128];
+	const char *shorter = "{\"acknowledgmentTimeoutSeconds\": 1}";
+	int64_t id, oldest = 0, until;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "retry-bound");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	it_producer_start(&p, &faults_db, env);
+	snprintf(body, sizeof(body),
+	         "{\"topicName\":\"%s\",\"partitions\":1,\"consumerGroups\":[{"
+	         "\"consumerGroupName\":\"%s\",\"acknowledgmentTimeoutSeconds\":600,"
+	         "\"maxRetries\":5}]}",
+	         topic, group);
+	if (it_post(&p, "/api/topics/register", body, &r) != 201)
+		fail_msg("registering %s answered %ld: %s", topic, r.status, r.text);
+	it_response_free(&r);
+	id = it_send_message(&p, topic, "k1", "nobody reads this group");
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT count(*) FROM ferry.message_delivery"
+	                            " WHERE message_id = %" PRId64 " AND status = 'SENT'",
+	                            id));
+	faults_kafka_stopped = true;
+	assert_int_equal(it_stack("stop-kafka"), 0);
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64,
+	         it_sql_int(conn,
+	                    "SELECT consumer_group_id FROM ferry.message_delivery"
+	                    " WHERE message_id = %" PRId64,
+	                    id));
+	if (it_http(&p, "PUT", path, "application/json", shorter, strlen(shorter), &r) != 200)
+		fail_msg("updating the group answered %ld: %s", r.status, r.text);
+	it_response_free(&r);
+	/* A pass waits for Kafka with its claim open... */
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT least(count(*), 1) FROM pg_stat_activity"
+	                            " WHERE datname = current_database()"
+	                            " AND application_name = 'ferry-retry'"
+	                            " AND state = 'idle in transaction'"
+	                            " AND now() - state_change > interval '500 ms'"));
+	/* ...but never longer than the bound: sampled for twice the bound. */
+	until = it_now_ms() + 2 * atoi(RETRY_BOUND_MS);
+	while (it_now_ms() < until) {
+		int64_t ms =
+		    it_sql_int(conn, "SELECT coalesce(max(extract(epoch FROM clock_timestamp()"
+		                     " - xact_start) * 1000), 0)::bigint FROM pg_stat_activity"
+		                     " WHERE datname = current_database()"
+		                     " AND application_name = 'ferry-retry'"
+		                     " AND xact_start IS NOT NULL");
+
+		oldest = ms > oldest ? ms : oldest;
+		it_sleep_ms(50);
+	}
+	fprintf(stderr, "oldest retry-job transaction with Kafka down: %" PRId64 " ms (bound %s)\n",
+	        oldest, RETRY_BOUND_MS);
+	assert_true(oldest < atoi(RETRY_BOUND_MS));
+	/* The pass gave up, recorded why, and committed. */
+	assert_true(it_wait_sql_int(conn, 1, OUTAGE_WAIT_MS,
+	                            "SELECT least(count(*), 1) FROM ferry.message_event"
+	                            " WHERE message_id = %" PRId64
+	                            " AND event = 'republish_failed'",
+	                            id));
+	assert_int_equal(it_producer_stop(&p), 0);
+	assert_int_equal(it_stack("start-kafka"), 0);
+	faults_kafka_stopped = false;
+	PQfinish(conn);
+}
+
 /* A producer that never answers: a listener on 127.0.0.1 that accepts connections, reads what
  * they send and never replies. */
 struct silent_peer {
@@ -439,6 +519,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_sigterm_while_the_producer_does_not_answer_acks,
 	                              restore_stack),
 	    cmocka_unit_test_teardown(test_sigterm_during_a_retry_pass_with_kafka_down,
+	                              restore_stack),
+	    cmocka_unit_test_teardown(test_retry_transaction_bounded_while_kafka_down,
 	                              restore_stack),
 	    cmocka_unit_test_teardown(test_sigterm_with_kafka_or_pg_down, restore_stack),
 	};
