@@ -21,6 +21,9 @@ enum conninfo_target {
 	CONNINFO_USER,
 	CONNINFO_PASSWORD,
 	CONNINFO_SSLMODE,
+	CONNINFO_SSLROOTCERT,
+	CONNINFO_SSLCERT,
+	CONNINFO_SSLKEY,
 	CONNINFO_CONNECT_TIMEOUT,
 	CONNINFO_APPLICATION_NAME,
 	CONNINFO_SEARCH_PATH, /* no libpq keyword: becomes options='-c search_path=...' */
@@ -42,6 +45,10 @@ static const struct conninfo_key conninfo_keys[] = {
     {"user", CONNINFO_USER},
     {"password", CONNINFO_PASSWORD},
     {"sslmode", CONNINFO_SSLMODE},
+    /* Npgsql's names for the TLS files (Root Certificate: the CA that verify-full trusts). */
+    {"rootcertificate", CONNINFO_SSLROOTCERT},
+    {"sslcertificate", CONNINFO_SSLCERT},
+    {"sslkey", CONNINFO_SSLKEY},
     {"timeout", CONNINFO_CONNECT_TIMEOUT},
     {"connecttimeout", CONNINFO_CONNECT_TIMEOUT},
     {"applicationname", CONNINFO_APPLICATION_NAME},
@@ -55,6 +62,9 @@ static const char *const conninfo_target_keyword[] = {
     [CONNINFO_USER] = "user",
     [CONNINFO_PASSWORD] = "password",
     [CONNINFO_SSLMODE] = "sslmode",
+    [CONNINFO_SSLROOTCERT] = "sslrootcert",
+    [CONNINFO_SSLCERT] = "sslcert",
+    [CONNINFO_SSLKEY] = "sslkey",
     [CONNINFO_CONNECT_TIMEOUT] = "connect_timeout",
     [CONNINFO_APPLICATION_NAME] = "application_name",
     [CONNINFO_SEARCH_PATH] = "options",
@@ -366,7 +376,8 @@ static int conninfo_translate_ado(const char *in, struct conninfo_out *o, char *
 		if (known == NULL) {
 			snprintf(errstr, errstr_size,
 			         "connection string: unknown key '%.*s' (known: Host, "
-			         "Port, Database, Username, Password, SSL Mode, Timeout, "
+			         "Port, Database, Username, Password, SSL Mode, Root "
+			         "Certificate, SSL Certificate, SSL Key, Timeout, "
 			         "Application Name, Search Path)",
 			         (int)key_len, key);
 			goto done;

@@ -18,7 +18,8 @@
  *   or starting with postgres:// / postgresql://) are copied unchanged.
  * - ADO.NET form: keys are case-insensitive and may contain spaces ("User ID"); known keys:
  *   Host/Server, Port, Database/Initial Catalog, Username/User ID/User, Password,
- *   SSL Mode/SslMode, Timeout/Connect Timeout (seconds), Application Name, Search Path.
+ *   SSL Mode/SslMode, Root Certificate (sslrootcert), SSL Certificate (sslcert), SSL Key
+ *   (sslkey), Timeout/Connect Timeout (seconds), Application Name, Search Path.
  *   Empty segments (";;", trailing ';') are ignored. Values are quoted for libpq
  *   ('...' with \' and \\ escaped). Host may be "host1,host2" and is passed as is.
  *   Keys are compared with spaces removed ("UserId" = "User ID"). As in ADO.NET, a value may be

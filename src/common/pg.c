@@ -212,6 +212,26 @@ PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, siz
 	return conn;
 }
 
+/*
+ * Whether a failed connection's message says the TLS settings and the server disagree (a CA
+ * that did not sign the server's certificate, a host name the certificate does not name, a
+ * missing root certificate file, no TLS on the server): waiting does not change that, so the
+ * start fails at once with the reason instead of after FERRY_DB_STARTUP_WAIT_S.
+ */
+static bool pg_error_is_tls_setup(const char *errstr)
+{
+	static const char *const marks[] = {
+	    "certificate verify failed",   "does not match host name",   "root certificate file",
+	    "server does not support SSL", "could not load private key", "certificate file",
+	};
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		if (strstr(errstr, marks[i]) != NULL)
+			return true;
+	}
+	return false;
+}
+
 PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s, char *errstr,
                         size_t errstr_size)
 {
@@ -221,7 +241,7 @@ PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s,
 
 	for (;;) {
 		conn = pg_connect(conninfo, app_name, errstr, errstr_size);
-		if (conn || time(NULL) >= deadline)
+		if (conn || time(NULL) >= deadline || pg_error_is_tls_setup(errstr))
 			return conn;
 		log_warn("pg", "PostgreSQL not reachable yet (%s); retrying", errstr);
 		usleep((useconds_t)pg_backoff_ms(attempt++, 200, 5000) * 1000);

@@ -26,7 +26,9 @@ PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, siz
  * Connects like pg_connect, retrying with backoff for up to wait_s seconds: at start-up, so that
  * the order in which a database and a service start does not matter (compose, systemd). Logs
  * a warning per failed attempt. Returns the connection (caller owns it), or NULL with errstr
- * holding the last failure.
+ * holding the last failure; at once when the failure is a TLS mismatch (a certificate the
+ * configured CA did not sign, a wrong host name, a missing certificate file), which no wait
+ * mends.
  */
 PGconn *pg_connect_wait(const char *conninfo, const char *app_name, long wait_s, char *errstr,
                         size_t errstr_size);

@@ -105,6 +105,30 @@ static void test_conninfo_key_spellings(void **state)
 	PQconninfoFree(opts);
 }
 
+/* Npgsql's TLS keys, as a seed-style deployment writes them for verify-full with a client
+ * certificate. */
+static void test_conninfo_tls_files(void **state)
+{
+	char out[1024];
+	char err[256] = "";
+	PQconninfoOption *opts = NULL;
+
+	(void)state;
+	assert_int_equal(conninfo_translate("Host=db.example;SSL Mode=VerifyFull;"
+	                                    "Root Certificate=/etc/ferry/ca dir/ca.crt;"
+	                                    "SSL Certificate=/etc/ferry/client.crt;"
+	                                    "SSL Key=/etc/ferry/client.key;Username=u",
+	                                    out, sizeof(out), err, sizeof(err)),
+	                 0);
+	assert_string_equal(test_conninfo_value(out, "sslmode", &opts), "verify-full");
+	assert_string_equal(test_conninfo_value(out, "sslrootcert", &opts),
+	                    "/etc/ferry/ca dir/ca.crt");
+	assert_string_equal(test_conninfo_value(out, "sslcert", &opts), "/etc/ferry/client.crt");
+	assert_string_equal(test_conninfo_value(out, "sslkey", &opts), "/etc/ferry/client.key");
+	assert_string_equal(test_conninfo_value(out, "user", &opts), "u");
+	PQconninfoFree(opts);
+}
+
 static void test_conninfo_password_special_chars(void **state)
 {
 	char out[512];
@@ -206,6 +230,7 @@ int main(void)
 	    cmocka_unit_test(test_conninfo_seed_string),
 	    cmocka_unit_test(test_conninfo_unchanged),
 	    cmocka_unit_test(test_conninfo_key_spellings),
+	    cmocka_unit_test(test_conninfo_tls_files),
 	    cmocka_unit_test(test_conninfo_password_special_chars),
 	    cmocka_unit_test(test_conninfo_trailing_semicolon),
 	    cmocka_unit_test(test_conninfo_errors),
