@@ -29,6 +29,12 @@ extern const char *const config_log_formats[]; /* text, json */
 	    "How long start-up waits for PostgreSQL before giving up."
 #define CONFIG_ROW_MIGRATE                                                                         \
 	"FERRY_MIGRATE", CONFIG_BOOL, "true", 0, 0, NULL, "Apply the schema migrations at start-up."
+#define CONFIG_ROW_MIGRATION_CONNECTION                                                            \
+	"ConnectionStrings__MigrationConnection", CONFIG_STRING, NULL, 0, 0, NULL,                 \
+	    "PostgreSQL connection the migrations run over, as the schema's owner; the service "   \
+	    "itself then uses its own connection, whose role (a member of ferry_service) needs "   \
+	    "no DDL rights. Unset: the migrations run over the service's connection. Same forms "  \
+	    "as DefaultConnection."
 #define CONFIG_ROW_MIGRATE_LOCK_TIMEOUT                                                            \
 	"FERRY_MIGRATE_LOCK_TIMEOUT_MS", CONFIG_INT, "1000", 10, 60000, NULL,                      \
 	    "A migration waits at most this long for a table lock (another session, say an old "   \

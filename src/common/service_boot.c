@@ -12,6 +12,8 @@
 #include "common/pg.h"
 #include "ferry/version.h"
 
+#define SERVICE_BOOT_MIGRATION_VAR "ConnectionStrings__MigrationConnection"
+
 /* --- the command line, the settings, where to listen, the signals --- */
 
 static int service_boot_cli_parse(int argc, char **argv, const char *name, const char *version,
@@ -124,6 +126,21 @@ int service_boot_conninfo(struct service_boot *b, const char *db_var, const char
 	return 0;
 }
 
+int service_boot_migration_conninfo(struct service_boot *b, const char *connection)
+{
+	char errstr[1024];
+
+	b->migrate_conninfo[0] = '\0';
+	if (connection == NULL || connection[0] == '\0')
+		return 0;
+	if (conninfo_translate(connection, b->migrate_conninfo, sizeof(b->migrate_conninfo), errstr,
+	                       sizeof(errstr)) != 0) {
+		fprintf(stderr, "%s: " SERVICE_BOOT_MIGRATION_VAR ": %s\n", b->name, errstr);
+		return -1;
+	}
+	return 0;
+}
+
 int service_boot_listen(struct service_boot *b, const char *urls, const char *http_host,
                         long port_setting)
 {
@@ -179,15 +196,41 @@ int service_boot_database(struct service_boot *b, long wait_s, bool migrate, con
 	PGconn *conn = NULL;
 	int rc = -1;
 
+	bool separate = b->migrate_conninfo[0] != '\0';
+
 	conn = pg_connect_wait(b->conninfo, b->name, wait_s, errstr, sizeof(errstr));
 	if (conn == NULL) {
 		fprintf(stderr, "%s: cannot connect to PostgreSQL (%s): %s\n", b->name, b->db_var,
 		        errstr);
 		goto done;
 	}
+	if (migrate && separate) {
+		/* The service's own connection answered: the server is up, so the owner's needs no
+		 * long wait of its own, but gets the same bound (one server, same start-up). */
+		PQfinish(conn);
+		conn =
+		    pg_connect_wait(b->migrate_conninfo, b->name, wait_s, errstr, sizeof(errstr));
+		if (conn == NULL) {
+			fprintf(stderr,
+			        "%s: cannot connect to PostgreSQL (" SERVICE_BOOT_MIGRATION_VAR
+			        "): %s\n",
+			        b->name, errstr);
+			goto done;
+		}
+	}
 	if (migrate && migrate_apply(conn, component, migrations, count, functions, nfunctions,
 	                             lock_timeout_ms, wait_s * 1000, errstr, sizeof(errstr)) < 0) {
-		service_boot_fail(b, errstr);
+		/* 42501 and "must be owner": a service role that may not change the schema. */
+		if (!separate && (strstr(errstr, "must be owner") != NULL ||
+		                  strstr(errstr, "permission denied") != NULL))
+			fprintf(
+			    stderr,
+			    "%s: %s (this role may not change the schema: set " SERVICE_BOOT_MIGRATION_VAR
+			    " to the owner's connection, or "
+			    "FERRY_MIGRATE=false once the schema is current)\n",
+			    b->name, errstr);
+		else
+			service_boot_fail(b, errstr);
 		goto done;
 	}
 	rc = 0;

@@ -29,6 +29,7 @@ struct service_boot {
 	const char *urls_flag;              /* --urls, or NULL (points into argv) */
 	const char *db_var;                 /* the setting conninfo comes from, for messages */
 	char conninfo[4096];                /* libpq conninfo (service_boot_conninfo) */
+	char migrate_conninfo[4096];        /* the migrations' conninfo; "" = conninfo */
 	char host[256];                     /* bind address; "" = all interfaces */
 	int port;                           /* port to bind; 0 = the kernel picks */
 	char instance[256];                 /* instance id (service_boot_instance_id) */
@@ -60,6 +61,12 @@ int service_boot_configure(struct service_boot *b, char *const *log_level, char 
 int service_boot_conninfo(struct service_boot *b, const char *db_var, const char *connection)
     __attribute__((warn_unused_result));
 
+/* Translates `connection` (ConnectionStrings__MigrationConnection, kept; NULL or "" = none) into
+ * b->migrate_conninfo: the owner's connection the migrations run over, so that the service's
+ * own role needs no DDL rights. Returns 0, or -1 after "<name>: <setting>: <reason>". */
+int service_boot_migration_conninfo(struct service_boot *b, const char *connection)
+    __attribute__((warn_unused_result));
+
 /* Where to listen: the --urls flag, else ASPNETCORE_URLS (`urls`), else `http_host` and
  * `port_setting`; into b->host and b->port. Returns 0, or -1 after one line on stderr naming
  * the source that was invalid. */
@@ -88,10 +95,12 @@ int service_boot_check_kafka(struct service_boot *b, const char *bootstrap,
     __attribute__((warn_unused_result));
 
 /*
- * Waits up to wait_s seconds for PostgreSQL (pg_connect_wait), applies the migrations of
- * `component` and then its function files when `migrate` (migrate_apply, table locks bounded
- * by lock_timeout_ms, retried within wait_s), and closes the connection. Returns 0, or -1
- * after one line on stderr.
+ * Waits up to wait_s seconds for PostgreSQL (pg_connect_wait) on the service's connection, so
+ * that its own role is known to log in; applies the migrations of `component` and then its
+ * function files when `migrate` (migrate_apply, table locks bounded by lock_timeout_ms,
+ * retried within wait_s), over b->migrate_conninfo when set, else over that same connection;
+ * and closes what it opened. Returns 0, or -1 after one line on stderr (a migration refused for
+ * want of privilege names the settings that fix it).
  */
 int service_boot_database(struct service_boot *b, long wait_s, bool migrate, const char *component,
                           const struct migration_source *migrations, size_t count,

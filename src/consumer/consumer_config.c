@@ -32,6 +32,7 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  "Host=localhost;Port=5432;Database=outbox_db;Username=outbox_user;Password=outbox_password",
 	  0, 0, NULL, "Fallback PostgreSQL connection when ConsumerConnection is unset.",
 	  &c->db_default);
+	S(CONFIG_ROW_MIGRATION_CONNECTION, &c->db_migration);
 	S(CONFIG_ROW_KAFKA_BOOTSTRAP, &c->kafka_bootstrap);
 	S("SERVICE_ID", CONFIG_STRING, "consumer-service-1", 0, 0, NULL,
 	  "Service id sent with acknowledgments and registration.", &c->service_id);

@@ -18,6 +18,7 @@
 struct consumer_config {
 	char *db_connection;     /* ConnectionStrings__ConsumerConnection, as given (may be NULL) */
 	char *db_default;        /* ConnectionStrings__DefaultConnection (the fallback) */
+	char *db_migration;      /* ConnectionStrings__MigrationConnection (NULL: the above) */
 	char *kafka_bootstrap;   /* ConnectionStrings__Kafka */
 	char *service_id;        /* SERVICE_ID */
 	char *instance_id;       /* "" = <hostname>-<port> */

@@ -56,7 +56,8 @@ static int consumer_service_configure(struct consumer_service *svc)
 	if (service_boot_conninfo(&svc->boot,
 	                          cfg->db_connection ? "ConnectionStrings__ConsumerConnection"
 	                                             : "ConnectionStrings__DefaultConnection",
-	                          cfg->db_connection ? cfg->db_connection : cfg->db_default) != 0)
+	                          cfg->db_connection ? cfg->db_connection : cfg->db_default) != 0 ||
+	    service_boot_migration_conninfo(&svc->boot, cfg->db_migration) != 0)
 		return -1;
 	return service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port);
 }

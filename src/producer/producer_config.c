@@ -21,6 +21,7 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	  "PostgreSQL holding the outbox: the seed's Host=...;Port=...;Database=...;Username=...;"
 	  "Password=... form, a postgres:// URI, or a libpq keyword string.",
 	  &c->db_connection);
+	S(CONFIG_ROW_MIGRATION_CONNECTION, &c->db_migration);
 	S(CONFIG_ROW_KAFKA_BOOTSTRAP, &c->kafka_bootstrap);
 	S("SERVICE_ID", CONFIG_STRING, "producer-service-1", 0, 0, NULL,
 	  "Service id stamped on every message this service enqueues.", &c->service_id);

@@ -15,6 +15,7 @@
 
 struct producer_config {
 	char *db_connection;   /* ConnectionStrings__DefaultConnection, as given */
+	char *db_migration;    /* ConnectionStrings__MigrationConnection (NULL: db_connection) */
 	char *kafka_bootstrap; /* ConnectionStrings__Kafka */
 	char *service_id;
 	char *instance_id; /* "" = derived from host name and port */

@@ -66,6 +66,7 @@ static int producer_service_configure(struct producer_service *svc)
 	if (service_boot_configure(&svc->boot, &cfg->log_level, &cfg->log_format) != 0 ||
 	    service_boot_conninfo(&svc->boot, "ConnectionStrings__DefaultConnection",
 	                          cfg->db_connection) != 0 ||
+	    service_boot_migration_conninfo(&svc->boot, cfg->db_migration) != 0 ||
 	    service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port) != 0)
 		return -1;
 	service_boot_instance_id(&svc->boot, cfg->instance_id, svc->boot.port);

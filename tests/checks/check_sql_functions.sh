@@ -19,7 +19,7 @@ producer="$2"
 # that only functions/ defines (say "producer:acknowledge"): for it alone the definitions may
 # differ, or appear with the files.
 changed_since_migrations=(producer:enqueue_message producer:request_redelivery
-	producer:agent_topic_partition)
+	producer:agent_topic_partition producer:enqueue)
 
 psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/ferry-sqlfn.XXXXXX")"

@@ -6,7 +6,7 @@
 -- is guarded by a CASE (which evaluates only the branch it takes), so no cast meets a value it
 -- cannot convert.
 --
--- History: created here (no migration defines it).
+-- History: created here; also by 009_roles.sql (the same text), so that its grants are set there.
 CREATE OR REPLACE FUNCTION ferry.agent_topic_partition(p_assigned jsonb, p_topic text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
