@@ -4,7 +4,7 @@
 -- Migrations run as the schema's owner (ConnectionStrings__MigrationConnection, or the service's
 -- own connection when that is unset); the consumer can run as a member of the NOLOGIN group role
 -- ferry_service, which reads and writes the inbox's rows but changes no schema. The role is
--- created here when missing and the migrating role may (CREATEROLE); otherwise a NOTICE, and a
+-- created here when missing and the migrating role may (CREATEROLE); otherwise a WARNING, and a
 -- DBA creates it and runs the GRANTs below as the owner (docs/security.md has them). The
 -- consumer schema has no functions. Roles belong to the cluster: the producer's migration may
 -- have made it already, in this database or another.
@@ -16,7 +16,7 @@ BEGIN
         SELECT r.rolcreaterole OR r.rolsuper INTO v_may_create
           FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
         IF NOT v_may_create THEN
-            RAISE NOTICE 'ferry: role ferry_service does not exist and % may not create it (no '
+            RAISE WARNING 'ferry: role ferry_service does not exist and % may not create it (no '
                          'CREATEROLE): skipped; a DBA creates it and grants it the inbox '
                          '(docs/security.md)', current_user;
             RETURN;

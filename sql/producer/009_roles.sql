@@ -8,7 +8,7 @@
 -- functions/enqueue.sql), so EXECUTE is all that role needs.
 --
 -- Creating the roles needs CREATEROLE. On a managed database whose migrating role lacks it the
--- roles are skipped with a NOTICE (the migration does not fail); a DBA creates them and calls
+-- roles are skipped with a WARNING (the migration does not fail); a DBA creates them and calls
 -- SELECT ferry.grant_roles() (docs/security.md has the SQL).
 CREATE FUNCTION ferry.grant_roles()
 RETURNS void
@@ -22,7 +22,7 @@ BEGIN
     FOREACH v_role IN ARRAY ARRAY['ferry_service', 'ferry_enqueue'] LOOP
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = v_role);
         IF NOT v_may_create THEN
-            RAISE NOTICE 'ferry: role % does not exist and % may not create it (no CREATEROLE): '
+            RAISE WARNING 'ferry: role % does not exist and % may not create it (no CREATEROLE): '
                          'skipped; a DBA creates it and runs SELECT ferry.grant_roles() as %',
                          v_role, current_user, current_user;
             CONTINUE;

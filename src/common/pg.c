@@ -181,10 +181,15 @@ void pg_rollback_open(PGconn *conn)
 }
 
 /* Server notices ("schema already exists, skipping") belong in our log, not raw on stderr. */
+/* NOTICEs are chatter ("already exists, skipping"); a WARNING is meant for the operator (a
+ * migration that skipped creating the database roles, say). */
 static void pg_notice_processor(void *arg, const char *message)
 {
 	(void)arg;
-	log_debug("pg", "%s", message);
+	if (strncmp(message, "WARNING:", 8) == 0)
+		log_warn("pg", "%s", message);
+	else
+		log_debug("pg", "%s", message);
 }
 
 PGconn *pg_connect(const char *conninfo, const char *app_name, char *errstr, size_t errstr_size)

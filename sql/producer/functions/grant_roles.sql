@@ -2,7 +2,7 @@
 -- Least privilege in the database (docs/security.md#database-roles-and-tls-to-postgresql):
 -- creates the NOLOGIN group roles ferry_service (the services) and ferry_enqueue (applications
 -- using the SQL door) when they are missing and the caller may (CREATEROLE), else says so in a
--- NOTICE, and grants each role that exists what it needs in schema ferry. Idempotent: a DBA who
+-- WARNING, and grants each role that exists what it needs in schema ferry. Idempotent: a DBA who
 -- created the roles after 009_roles.sql ran calls it as the schema's owner,
 --   SELECT ferry.grant_roles();
 -- Runs with the caller's rights (GRANT needs the owner); EXECUTE is the owner's alone.
@@ -20,7 +20,7 @@ BEGIN
     FOREACH v_role IN ARRAY ARRAY['ferry_service', 'ferry_enqueue'] LOOP
         CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = v_role);
         IF NOT v_may_create THEN
-            RAISE NOTICE 'ferry: role % does not exist and % may not create it (no CREATEROLE): '
+            RAISE WARNING 'ferry: role % does not exist and % may not create it (no CREATEROLE): '
                          'skipped; a DBA creates it and runs SELECT ferry.grant_roles() as %',
                          v_role, current_user, current_user;
             CONTINUE;
