@@ -238,7 +238,7 @@ static void test_service_role_runs_the_whole_cycle(void **state)
 	struct it_producer producer = {0}, consumer = {0};
 	struct it_response r = {0};
 	char topic[IT_TOPIC_MAX], g[160], body[512], path[256];
-	int64_t ok_id, flaky_id, dead_id;
+	int64_t ok_id, batched_id, flaky_id, dead_id;
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "roles-svc");
@@ -259,9 +259,22 @@ static void test_service_role_runs_the_whole_cycle(void **state)
 	it_sql_exec(fx.owner, "GRANT CREATE ON SCHEMA public TO %s", fx.svc_role);
 	start_as_service(&consumer, true, &producer, g, topic, consumer_env);
 
-	/* Send, relay, process, acknowledge. */
+	/* Send, relay, process, acknowledge; a batched send too (ferry.enqueue_batch). */
 	ok_id = it_send_message(&producer, topic, "k", "hello");
 	wait_group_status(ok_id, "ACKNOWLEDGED");
+	snprintf(body, sizeof(body),
+	         "{\"topic\":\"%s\",\"key\":\"kb\",\"message\":\"batched\",\"useBatching\":true}",
+	         topic);
+	assert_int_equal(it_post(&producer, "/api/messages/send", body, &r), 201);
+	batched_id = (int64_t)json_integer_value(it_json_get(r.json, "id"));
+	it_response_free(&r);
+	assert_true(batched_id > 0);
+	wait_group_status(batched_id, "ACKNOWLEDGED");
+	/* The read side: health and metrics answer from the database. */
+	assert_int_equal(it_get(&producer, "/api/messages/health", &r), 200);
+	assert_int_equal(it_get(&producer, "/metrics", &r), 200);
+	assert_int_equal(it_get(&consumer, "/api/consumer/health", &r), 200);
+	it_response_free(&r);
 	/* Fails twice (the first delivery and the retry job's one retry): FAILED; re-driven, it
 	 * succeeds. */
 	flaky_id = it_send_message(&producer, topic, "k2", "fail-first-2");
