@@ -36,8 +36,9 @@ static int setup(void **state)
 	(void)state;
 	fx.ca = getenv("FERRY_PG_CA_FILE");
 	if (fx.ca == NULL || access(fx.ca, R_OK) != 0)
-		fail_msg("FERRY_PG_CA_FILE is not set or not readable: run eval \"$(scripts/stack "
-		         "env)\" against a stack that made its test CA (scripts/stack up)");
+		fail_msg(
+		    "FERRY_PG_CA_FILE is not set or not readable: run scripts/stack up (it makes "
+		    "the test CA and turns TLS on) and eval \"$(scripts/stack env)\"");
 	it_db_create(&fx.db, "pg_tls");
 	fx.conn = it_pg_connect(fx.db.conninfo);
 	return 0;
