@@ -180,9 +180,9 @@ void pg_rollback_open(PGconn *conn)
 		(void)!pg_command(conn, "ROLLBACK", errstr, sizeof(errstr));
 }
 
-/* Server notices ("schema already exists, skipping") belong in our log, not raw on stderr. */
-/* NOTICEs are chatter ("already exists, skipping"); a WARNING is meant for the operator (a
- * migration that skipped creating the database roles, say). */
+/* Server notices belong in our log, not raw on stderr: NOTICEs ("schema already exists,
+ * skipping") at debug, WARNINGs at warn, since they are meant for the operator (a migration
+ * that could not create the database roles, say). */
 static void pg_notice_processor(void *arg, const char *message)
 {
 	(void)arg;

@@ -194,9 +194,8 @@ int service_boot_database(struct service_boot *b, long wait_s, bool migrate, con
 {
 	char errstr[1024];
 	PGconn *conn = NULL;
+	bool separate = b->migrate_conninfo[0] != '\0'; /* migrations over the owner's */
 	int rc = -1;
-
-	bool separate = b->migrate_conninfo[0] != '\0';
 
 	conn = pg_connect_wait(b->conninfo, b->name, wait_s, errstr, sizeof(errstr));
 	if (conn == NULL) {
@@ -205,8 +204,8 @@ int service_boot_database(struct service_boot *b, long wait_s, bool migrate, con
 		goto done;
 	}
 	if (migrate && separate) {
-		/* The service's own connection answered: the server is up, so the owner's needs no
-		 * long wait of its own, but gets the same bound (one server, same start-up). */
+		/* The service's own role has logged in (a wrong password or a missing grant of
+		 * CONNECT shows now, not after the migrations); the owner's connection migrates. */
 		PQfinish(conn);
 		conn =
 		    pg_connect_wait(b->migrate_conninfo, b->name, wait_s, errstr, sizeof(errstr));

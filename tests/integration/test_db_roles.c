@@ -320,6 +320,18 @@ static void test_service_role_runs_the_whole_cycle(void **state)
 	                            "SELECT count(*) FROM ferry.service_health_check"
 	                            " WHERE service_id = 'roles-old'"));
 
+	/* The service role changes no schema and grants nothing. */
+	{
+		PGconn *svc = it_pg_connect(fx.svc_conninfo);
+
+		free(it_sql_fails(svc, "42501", "SELECT ferry.grant_roles()"));
+		free(it_sql_fails(svc, "42501", "DELETE FROM ferry.schema_version"));
+		free(it_sql_fails(svc, "42501", "TRUNCATE ferry.outbox_message"));
+		free(it_sql_fails(svc, "42501",
+		                  "ALTER TABLE ferry.outbox_message ADD COLUMN x int"));
+		PQfinish(svc);
+	}
+
 	/* Every connection of both services is the service role's. */
 	assert_true(it_sql_int(fx.owner,
 	                       "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'"

@@ -47,6 +47,7 @@ BEGIN
         END IF;
         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ferry TO ferry_service;
         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ferry TO ferry_service;
+        REVOKE EXECUTE ON FUNCTION ferry.grant_roles() FROM ferry_service; -- the owner's
         ALTER DEFAULT PRIVILEGES IN SCHEMA ferry
             GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ferry_service;
         ALTER DEFAULT PRIVILEGES IN SCHEMA ferry GRANT USAGE, SELECT ON SEQUENCES TO ferry_service;
