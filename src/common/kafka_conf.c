@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kafka_auth.h"
+#include "common/kafka_secret.h"
 #include "common/log.h"
 
 static void kafka_conf_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -17,8 +19,25 @@ static void kafka_conf_log_cb(const rd_kafka_t *rk, int level, const char *fac, 
 	                     : level == 4 ? LOG_LEVEL_WARN
 	                     : level <= 6 ? LOG_LEVEL_INFO
 	                                  : LOG_LEVEL_DEBUG;
+	char text[1024];
 
-	LOG_AT(lvl, "librdkafka", NULL, "%s %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+	if ((int)lvl < log_threshold)
+		return;
+	/* librdkafka's debug lines may echo the configuration (debug=conf), secrets included. */
+	snprintf(text, sizeof(text), "%s", buf);
+	kafka_secret_scrub_env(text, sizeof(text));
+	LOG_AT(lvl, "librdkafka", NULL, "%s %s: %s", rk ? rd_kafka_name(rk) : "-", fac, text);
+}
+
+/* Every client's errors, unless its module sets its own callback (the relay's calls
+ * kafka_auth_note too): logged as librdkafka would without a callback, and an authentication
+ * failure noted for health. */
+static void kafka_conf_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)opaque;
+	kafka_auth_note((rd_kafka_resp_err_t)err, reason);
+	if (err != RD_KAFKA_RESP_ERR__AUTHENTICATION)
+		kafka_conf_log_cb(rk, 3, "ERROR", reason);
 }
 
 #define KAFKA_CONF_VALUE_MAX 128
@@ -82,17 +101,19 @@ static int kafka_conf_set_one(const char *name, const char *value, void *opaque,
 {
 	struct kafka_conf_passthrough_ctx *ctx = opaque;
 	char rkerr[512], env[256];
+	/* A secret is never shown, and librdkafka's text quoting a rejected value is scrubbed. */
+	const char *shown = kafka_secret_property(name) ? KAFKA_SECRET_MASK : value;
 
 	/* Name the variable the user actually wrote, not only the property. */
 	kafka_conf_env_name(name, env, sizeof(env));
 	if (rd_kafka_conf_set(ctx->conf, name, value, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
-		snprintf(errstr, errstr_size, "%s (%s=%s): %s", env, name, value, rkerr);
+		snprintf(errstr, errstr_size, "%s (%s=%s): %s", env, name, shown, rkerr);
+		kafka_secret_scrub_env(errstr, errstr_size);
 		return -1;
 	}
-	if (kafka_conf_check_fixed(ctx, env, name, value, errstr, errstr_size) != 0)
+	if (kafka_conf_check_fixed(ctx, env, name, shown, errstr, errstr_size) != 0)
 		return -1;
-	log_debug("kafka", "pass-through %s=%s", name,
-	          strstr(name, "password") || strstr(name, "secret") ? "***" : value);
+	log_debug("kafka", "pass-through %s=%s", name, shown);
 	return 0;
 }
 
@@ -131,6 +152,7 @@ rd_kafka_conf_t *kafka_conf_build(const char *bootstrap, const struct kafka_conf
 	                             errstr_size) != 0)
 		goto fail;
 	rd_kafka_conf_set_log_cb(conf, kafka_conf_log_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_conf_error_cb);
 	free(ctx.fixed);
 	return conf;
 fail:

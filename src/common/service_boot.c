@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/conninfo.h"
+#include "common/kafka_auth.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "ferry/version.h"
@@ -184,6 +185,22 @@ int service_boot_check_kafka(struct service_boot *b, const char *bootstrap,
 	if (conf == NULL)
 		return service_boot_fail(b, errstr);
 	rd_kafka_conf_destroy(conf);
+	return 0;
+}
+
+int service_boot_probe_kafka(struct service_boot *b, const char *bootstrap)
+{
+	static const struct kafka_conf_default probe_defaults[] = {
+	    {"client.id", "ferry-probe", KAFKA_CONF_TUNABLE},
+	};
+	char errstr[1024];
+	rd_kafka_conf_t *conf = kafka_conf_build(bootstrap, probe_defaults, 1, b->table, b->ntable,
+	                                         errstr, sizeof(errstr));
+
+	if (conf == NULL)
+		return service_boot_fail(b, errstr);
+	if (kafka_auth_probe(conf, SERVICE_BOOT_KAFKA_PROBE_MS, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(b, errstr);
 	return 0;
 }
 

@@ -95,6 +95,17 @@ int service_boot_check_kafka(struct service_boot *b, const char *bootstrap,
     __attribute__((warn_unused_result));
 
 /*
+ * Over TLS or SASL (security.protocol other than plaintext), connects to Kafka once with the
+ * KAFKA_* settings, for at most SERVICE_BOOT_KAFKA_PROBE_MS: refused credentials or a refused
+ * TLS handshake end the start with "<name>: Kafka authentication failed for user ... at ...:
+ * check ..." (kafka_auth_probe); Kafka down does not (a warning, and the start goes on).
+ * Returns 0 or -1 after that line.
+ */
+#define SERVICE_BOOT_KAFKA_PROBE_MS 10000
+int service_boot_probe_kafka(struct service_boot *b, const char *bootstrap)
+    __attribute__((warn_unused_result));
+
+/*
  * Waits up to wait_s seconds for PostgreSQL (pg_connect_wait) on the service's connection, so
  * that its own role is known to log in; applies the migrations of `component` and then its
  * function files when `migrate` (migrate_apply, table locks bounded by lock_timeout_ms,

@@ -210,7 +210,8 @@ int consumer_service_start(struct consumer_service *svc)
 	 * PostgreSQL. */
 	if (consumer_service_configure(svc) != 0 ||
 	    service_boot_check_kafka(&svc->boot, cfg->kafka_bootstrap, consumer_defaults,
-	                             N_ELEMS(consumer_defaults)) != 0)
+	                             N_ELEMS(consumer_defaults)) != 0 ||
+	    service_boot_probe_kafka(&svc->boot, cfg->kafka_bootstrap) != 0)
 		return -1;
 	service_boot_block_signals(&svc->boot);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

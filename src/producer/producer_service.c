@@ -364,7 +364,9 @@ int producer_service_start(struct producer_service *svc)
 	/* Signals are taken synchronously by the main thread; every thread started below
 	 * inherits the mask, so none is interrupted. */
 	service_boot_block_signals(&svc->boot);
-	if (producer_service_check_kafka(svc) != 0 || producer_service_start_admin(svc) != 0 ||
+	if (producer_service_check_kafka(svc) != 0 ||
+	    service_boot_probe_kafka(&svc->boot, cfg->kafka_bootstrap) != 0 ||
+	    producer_service_start_admin(svc) != 0 ||
 	    service_boot_database(&svc->boot, cfg->db_startup_wait_s, cfg->migrate, "producer",
 	                          migrations_producer, migrations_producer_count,
 	                          functions_producer, functions_producer_count,

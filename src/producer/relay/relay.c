@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/kafka_auth.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "producer/relay/message_headers.h"
@@ -160,6 +161,11 @@ static void relay_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 		log_error("relay", "fatal Kafka producer error %s: %s; rebuilding the producer",
 		          rd_kafka_err2name(orig), fatal);
 		atomic_store(&relay->fatal, true);
+		return;
+	}
+	/* A refused password is logged there and makes health answer 503 (kafka_auth.h). */
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		kafka_auth_note((rd_kafka_resp_err_t)err, reason);
 		return;
 	}
 	/* Broker down and similar: librdkafka reconnects by itself; messages wait in order. */
