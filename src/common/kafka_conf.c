@@ -30,14 +30,21 @@ static void kafka_conf_log_cb(const rd_kafka_t *rk, int level, const char *fac, 
 }
 
 /* Every client's errors, unless its module sets its own callback (the relay's calls
- * kafka_auth_note too): logged as librdkafka would without a callback, and an authentication
- * failure noted for health. */
+ * kafka_auth_note too). An authentication failure is noted for health (and logged there);
+ * anything else is a warning: librdkafka reconnects by itself. */
 static void kafka_conf_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	char text[512];
+
 	(void)opaque;
-	kafka_auth_note((rd_kafka_resp_err_t)err, reason);
-	if (err != RD_KAFKA_RESP_ERR__AUTHENTICATION)
-		kafka_conf_log_cb(rk, 3, "ERROR", reason);
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		kafka_auth_note((rd_kafka_resp_err_t)err, reason);
+		return;
+	}
+	snprintf(text, sizeof(text), "%s", reason ? reason : "");
+	kafka_secret_scrub_env(text, sizeof(text));
+	log_warn("kafka", "%s: %s: %s", rd_kafka_name(rk),
+	         rd_kafka_err2name((rd_kafka_resp_err_t)err), text);
 }
 
 #define KAFKA_CONF_VALUE_MAX 128

@@ -4,6 +4,7 @@
 #include "consumer/api_consumer.h"
 
 #include "common/http_pg.h"
+#include "common/kafka_auth.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ static void api_consumer_health(struct http_exchange *ex, void *opaque)
 	PGconn *conn;
 	int64_t backlog = 0;
 	double oldest = 0;
-	bool healthy = true, db_ok = false;
+	bool healthy = true, db_ok = false, kafka_refused;
 	size_t i;
 
 	for (i = 0; i < ctx->loop_count; i++) {
@@ -58,13 +59,21 @@ static void api_consumer_health(struct http_exchange *ex, void *opaque)
 		db = json_pack("{s:b, s:s}", "ok", 0, "error", errstr);
 	if (!db_ok)
 		healthy = false;
+	/* Refused credentials (a password rotated on the broker): no group can consume. */
+	kafka_refused = kafka_auth_failing();
+	if (kafka_refused)
+		healthy = false;
 	http_exchange_respond(
 	    ex, healthy ? 200 : 503,
-	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:o, s:o}}", "status",
+	    json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:b, s:s?}, s:{s:o, s:o}}", "status",
 	              healthy ? "healthy" : "unhealthy", "serviceId", ctx->service_id, "instanceId",
-	              ctx->instance_id, "groups", groups, "database", db, "acks", "backlog",
-	              db_ok ? json_integer(backlog) : json_null(), "oldestAgeSeconds",
-	              db_ok ? json_real(oldest) : json_null()));
+	              ctx->instance_id, "groups", groups, "database", db, "kafka", "ok",
+	              !kafka_refused, "error",
+	              kafka_refused ? "Kafka refused this instance's credentials: check "
+	                              "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+	                            : NULL,
+	              "acks", "backlog", db_ok ? json_integer(backlog) : json_null(),
+	              "oldestAgeSeconds", db_ok ? json_real(oldest) : json_null()));
 }
 
 /* Reads ?limit= and ?afterId= (the shared parser answers 400 on anything else). */

@@ -13,6 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/kafka_auth.h"
 #include "common/kafka_conf.h"
 #include "common/kafka_secret.h"
 
@@ -128,6 +129,18 @@ static void test_conf_build_error_has_no_secret(void **state)
 	unsetenv("KAFKA_SASL_OAUTHBEARER_CONFIG");
 }
 
+/* Health's view: only an authentication failure counts, an outage does not. */
+static void test_auth_failure_noted(void **state)
+{
+	(void)state;
+	assert_false(kafka_auth_failing());
+	kafka_auth_note(RD_KAFKA_RESP_ERR__TRANSPORT, "Connection refused");
+	kafka_auth_note(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down");
+	assert_false(kafka_auth_failing());
+	kafka_auth_note(RD_KAFKA_RESP_ERR__AUTHENTICATION, "SASL authentication error");
+	assert_true(kafka_auth_failing());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +150,7 @@ int main(void)
 	    cmocka_unit_test(test_scrub_truncates_to_the_buffer),
 	    cmocka_unit_test(test_scrub_env_masks_pem_lines),
 	    cmocka_unit_test(test_conf_build_error_has_no_secret),
+	    cmocka_unit_test(test_auth_failure_noted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

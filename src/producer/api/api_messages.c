@@ -5,6 +5,7 @@
 #include "producer/api/api_messages.h"
 
 #include "common/http_pg.h"
+#include "common/kafka_auth.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -363,6 +364,15 @@ static void api_health(struct http_exchange *ex, void *opaque)
 	} else {
 		snprintf(kafka_err, sizeof(kafka_err), "relay disabled on this instance");
 		kafka_ok = true; /* nothing here depends on Kafka */
+	}
+	/* Refused credentials (a password rotated on the broker) stop every Kafka client of this
+	 * instance, relay or not (kafka_auth.h). */
+	if (kafka_auth_failing()) {
+		kafka_ok = false;
+		snprintf(kafka_err, sizeof(kafka_err),
+		         "Kafka refused this instance's credentials in the last %d s: check "
+		         "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+		         KAFKA_AUTH_FAILING_MS / 1000);
 	}
 	body = json_pack(
 	    "{s:s, s:s, s:s, s:{s:b, s:f, s:s?}, s:{s:b, s:i, s:s?, s:i, s:o}, s:{s:b, s:b, s:I, "
