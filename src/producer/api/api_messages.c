@@ -366,8 +366,9 @@ static void api_health(struct http_exchange *ex, void *opaque)
 		kafka_ok = true; /* nothing here depends on Kafka */
 	}
 	/* Refused credentials (a password rotated on the broker) stop every Kafka client of this
-	 * instance, relay or not (kafka_auth.h). */
-	if (kafka_auth_failing()) {
+	 * instance, relay or not (kafka_auth.h). A broker answering the relay's probe has accepted
+	 * them again: that ends the 503 at once, without waiting out the window. */
+	if (brokers <= 0 && kafka_auth_failing()) {
 		kafka_ok = false;
 		snprintf(kafka_err, sizeof(kafka_err),
 		         "Kafka refused this instance's credentials in the last %d s: check "
