@@ -120,13 +120,18 @@ int kafka_auth_probe(rd_kafka_conf_t *conf, int timeout_ms, char *errstr, size_t
 			goto done;
 		}
 	}
-	if (st.refused == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+	if (st.refused == RD_KAFKA_RESP_ERR__AUTHENTICATION &&
+	    strncasecmp(protocol, "sasl", 4) == 0) {
 		snprintf(errstr, errstr_size,
-		         "Kafka authentication failed for user %s at %s (%s/%s): check "
+		         "Kafka authentication failed for user %s at %s (SASL/%s): check "
 		         "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-		         user[0] ? user : "(none)", bootstrap,
-		         strncasecmp(protocol, "sasl", 4) == 0 ? "SASL" : protocol,
-		         mechanism[0] ? mechanism : "?");
+		         user[0] ? user : "(none)", bootstrap, mechanism[0] ? mechanism : "?");
+		rc = -1;
+	} else if (st.refused == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		snprintf(errstr, errstr_size,
+		         "Kafka authentication failed at %s (TLS client certificate): %s: check "
+		         "KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION",
+		         bootstrap, st.reason);
 		rc = -1;
 	} else if (st.refused == RD_KAFKA_RESP_ERR__SSL) {
 		snprintf(

@@ -3,7 +3,8 @@
  * the producer (relay and retry job) and the consumer configured with nothing but the SASL
  * bootstrap and KAFKA_* settings deliver, redeliver after a failure and acknowledge; a wrong
  * password ends the start of either service within seconds with one line that names the user
- * and never the password; a bad secret value is reported without the value.
+ * and never the password, and so does a CA that did not sign the broker's certificate; a bad
+ * secret value is reported without the value.
  *
  * Needs FERRY_KAFKA_SASL_BOOTSTRAP, FERRY_KAFKA_SASL_USER, FERRY_KAFKA_SASL_PASSWORD and
  * FERRY_KAFKA_CA_FILE (eval "$(scripts/stack env)"); skipped (77) without them, e.g. against
@@ -180,6 +181,19 @@ static void test_deliver_retry_and_ack_over_sasl(void **state)
 	free(log);
 }
 
+/* Does `pw` or an entry of `more` (NULL-ended) set the variable `entry` sets? */
+static bool overridden(const char *entry, const char *pw, const char *const *more)
+{
+	size_t len = strcspn(entry, "=") + 1;
+
+	if (strncmp(entry, pw, len) == 0)
+		return true;
+	for (; more && *more; more++)
+		if (strncmp(entry, *more, len) == 0)
+			return true;
+	return false;
+}
+
 /* The environment of a service started by run_until_exit: the SASL settings with `password`,
  * plus `more` (NULL-ended). */
 static void failing_env(const char **env, size_t cap, const char *password, const char *const *more)
@@ -194,7 +208,7 @@ static void failing_env(const char **env, size_t cap, const char *password, cons
 	env[n++] = "PORT=0";
 	env[n++] = "FERRY_HTTP_HOST=127.0.0.1";
 	for (size_t i = 0; sasl_env[i]; i++)
-		if (strncmp(sasl_env[i], "KAFKA_SASL_PASSWORD=", 20) != 0)
+		if (!overridden(sasl_env[i], pw, more))
 			env[n++] = sasl_env[i];
 	env[n++] = pw;
 	for (; more && *more && n + 1 < cap; more++)
@@ -251,6 +265,40 @@ static void test_wrong_password_fails_fast(void **state)
 	assert_auth_failure(FERRY_CONSUMER_BIN, "ferry-consumer", path, consumer_env);
 }
 
+/* A CA that did not sign the broker's certificate: the TLS handshake is refused, which ends
+ * the start as a refused password does. */
+static void test_wrong_ca_fails_fast(void **state)
+{
+	char ca_file[] = "/tmp/ferry-it-ca-XXXXXX";
+	char ca_env[64], path[600], *log;
+	const char *more[] = {ca_env, NULL};
+	const char *env[24];
+	int64_t took = 0;
+	int rc, fd;
+
+	(void)state;
+	/* A CA of its own: the same generator as the stack's, another key. */
+	fd = mkstemp(ca_file);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path),
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=other CA' "
+	         "-keyout /dev/null -out %s >/dev/null 2>&1",
+	         ca_file);
+	assert_int_equal(system(path), 0);
+	snprintf(ca_env, sizeof(ca_env), "KAFKA_SSL_CA_LOCATION=%s", ca_file);
+	snprintf(path, sizeof(path), "%s.wrong-ca.log", fx.producer.log_path);
+	failing_env(env, 24, sasl_password, more);
+	rc = run_until_exit(FERRY_PRODUCER_BIN, env, path, FAIL_FAST_MS, &took);
+	unlink(ca_file);
+	log = read_all(path);
+	snprintf(seen, sizeof(seen), "%s", log);
+	free(log);
+	if (rc != 1 || strstr(seen, "ferry-producer: Kafka TLS handshake failed at ") == NULL)
+		fail_msg("ferry-producer exited %d, expected 1 and the TLS line:\n%s", rc, seen);
+	assert_null(strstr(seen, sasl_password));
+}
+
 /* A secret librdkafka rejects is reported without its value. */
 static void test_bad_secret_value_not_echoed(void **state)
 {
@@ -280,6 +328,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_deliver_retry_and_ack_over_sasl),
 	    cmocka_unit_test(test_wrong_password_fails_fast),
+	    cmocka_unit_test(test_wrong_ca_fails_fast),
 	    cmocka_unit_test(test_bad_secret_value_not_echoed),
 	};
 	const char *boot = getenv("FERRY_KAFKA_SASL_BOOTSTRAP");
