@@ -4,7 +4,8 @@
  * bootstrap and KAFKA_* settings deliver, redeliver after a failure and acknowledge; a wrong
  * password ends the start of either service within seconds with one line that names the user
  * and never the password, and so does a CA that did not sign the broker's certificate; a bad
- * secret value is reported without the value.
+ * secret value is reported without the value. A password changed on the broker after start-up
+ * makes both services' health answer 503 until it is back, and delivery then resumes.
  *
  * Needs FERRY_KAFKA_SASL_BOOTSTRAP, FERRY_KAFKA_SASL_USER, FERRY_KAFKA_SASL_PASSWORD and
  * FERRY_KAFKA_CA_FILE (eval "$(scripts/stack env)"); skipped (77) without them, e.g. against
@@ -52,11 +53,48 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Sets the SCRAM password of the stack's user (scripts/stack sasl-password), back to the
+ * stack's own when `password` is NULL. Returns the command's exit status, -1 after 120 s. */
+static int stack_sasl_password(const char *password)
+{
+	char path[1024];
+	int64_t deadline = it_now_ms() + 120000;
+	int status = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/scripts/stack", FERRY_SOURCE_DIR);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl(path, path, "sasl-password", password, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (it_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		it_sleep_ms(100);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A service's output, kept for the failure message (fail_msg does not return). */
+static char seen[8192];
+
+/* Whether a test left the broker with another password: the teardown puts it back. */
+static bool rotated;
+
 static int teardown(void **state)
 {
 	(void)state;
+	if (rotated && stack_sasl_password(NULL) == 0)
+		rotated = false;
 	it_fixture_close(&fx);
-	return 0;
+	return rotated ? -1 : 0;
 }
 
 /* The whole log of a service, for asserting what it said (caller frees). */
@@ -194,6 +232,80 @@ static bool overridden(const char *entry, const char *pw, const char *const *mor
 	return false;
 }
 
+/* GET `path` of `svc`: its HTTP status. */
+static long health_status(const struct it_producer *svc, const char *path)
+{
+	struct it_response r = {0};
+	long status = it_get(svc, path, &r);
+
+	it_response_free(&r);
+	return status;
+}
+
+/* Waits (at most timeout_ms) until GET `path` of `svc` answers `want`. */
+static bool wait_health(const struct it_producer *svc, const char *path, long want, int timeout_ms)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+
+	while (it_now_ms() < deadline) {
+		if (health_status(svc, path) == want)
+			return true;
+		it_sleep_ms(200);
+	}
+	return health_status(svc, path) == want;
+}
+
+/* The password changes on the broker after start-up (the stack's broker ends a SASL session
+ * after 15 s, so clients authenticate again soon): both services' health answers 503 saying
+ * why, and once the password is back the producer is healthy and delivers again, no restart. */
+static void test_password_rotated_after_start(void **state)
+{
+	char topic[IT_TOPIC_MAX], group[160];
+	struct it_producer consumer = {0};
+	struct it_response r = {0};
+	const char *env[16];
+	size_t n = 0, i;
+	int64_t id;
+	char *log;
+
+	(void)state;
+	it_topic(topic, sizeof(topic), "sasl-rot");
+	snprintf(group, sizeof(group), "%s-g", topic);
+	register_topic(topic, group);
+	for (i = 0; sasl_env[i]; i++)
+		env[n++] = sasl_env[i];
+	env[n++] = "FERRY_HEARTBEAT_INTERVAL_S=1";
+	env[n] = NULL;
+	it_consumer_start_group(&consumer, &fx.db, &fx.producer, group, topic, env);
+	assert_true(wait_health(&fx.producer, "/api/messages/health", 200, WAIT_MS));
+
+	rotated = true;
+	assert_int_equal(stack_sasl_password("Rotated-By-Test-99"), 0);
+	assert_true(wait_health(&fx.producer, "/api/messages/health", 503, WAIT_MS));
+	assert_int_equal(it_get(&fx.producer, "/api/messages/health", &r), 503);
+	assert_non_null(strstr(it_json_string(r.json, "kafka.error"), "refused"));
+	it_response_free(&r);
+	assert_true(wait_health(&consumer, "/api/consumer/health", 503, WAIT_MS));
+	assert_int_equal(it_get(&consumer, "/api/consumer/health", &r), 503);
+	assert_false(json_is_true(it_json_get(r.json, "kafka.ok")));
+	it_response_free(&r);
+
+	assert_int_equal(stack_sasl_password(NULL), 0);
+	rotated = false;
+	assert_true(wait_health(&fx.producer, "/api/messages/health", 200, WAIT_MS));
+	id = it_send_message(&fx.producer, topic, "k1", "after the rotation");
+	assert_true(it_wait_sql_int(fx.conn, 1, WAIT_MS,
+	                            "SELECT count(*) FROM ferry.outbox_message"
+	                            " WHERE id = %" PRId64 " AND status = 'ACKNOWLEDGED'",
+	                            id));
+	assert_int_equal(it_producer_stop(&consumer), 0);
+	log = read_all(consumer.log_path);
+	snprintf(seen, sizeof(seen), "%s", log);
+	free(log);
+	assert_null(strstr(seen, "Rotated-By-Test-99"));
+	assert_null(strstr(seen, sasl_password));
+}
+
 /* The environment of a service started by run_until_exit: the SASL settings with `password`,
  * plus `more` (NULL-ended). */
 static void failing_env(const char **env, size_t cap, const char *password, const char *const *more)
@@ -215,9 +327,6 @@ static void failing_env(const char **env, size_t cap, const char *password, cons
 		env[n++] = *more;
 	env[n] = NULL;
 }
-
-/* The output of a failed start, kept for the failure message (fail_msg does not return). */
-static char seen[8192];
 
 /* Runs `bin` with a wrong password: it must exit 1 within FAIL_FAST_MS, its last line the
  * verdict, and the password nowhere. */
@@ -329,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(test_deliver_retry_and_ack_over_sasl),
 	    cmocka_unit_test(test_wrong_password_fails_fast),
 	    cmocka_unit_test(test_wrong_ca_fails_fast),
+	    cmocka_unit_test(test_password_rotated_after_start),
 	    cmocka_unit_test(test_bad_secret_value_not_echoed),
 	};
 	const char *boot = getenv("FERRY_KAFKA_SASL_BOOTSTRAP");
