@@ -64,7 +64,7 @@ bool kafka_secret_property(const char *name)
 	return false;
 }
 
-/* Replaces every occurrence of `value` in text by the mask; returns false if truncated. */
+/* Replaces every occurrence of `value` in text by the mask, truncating to text_size. */
 static void kafka_secret_scrub_one(char *text, size_t text_size, const char *value)
 {
 	size_t vlen = strlen(value), mlen = strlen(KAFKA_SECRET_MASK);
