@@ -1,8 +1,9 @@
 /*
  * ctl_cmd.c - see ctl_cmd.h: the dispatcher and the helpers the subcommands share.
  *
- * Common options (--url, --json, --help) are accepted before the command and among any
- * subcommand's options, because operators type them wherever they remember to.
+ * Common options (--url, --json, --help, --cacert, --cert, --cert-key) are accepted before the
+ * command and among any subcommand's options, because operators type them wherever they
+ * remember to.
  */
 #include "cli/ctl_cmd.h"
 
@@ -10,12 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_client.h"
 #include "ferry/version.h"
 
 #define CTL_HTTP_TIMEOUT_MS 30000L
 
 static const struct ctl_opt ctl_cmd_common_opts[] = {
     {"url", 'u', "URL", false, "producer base URL (default $FERRY_URL, else " CTL_DEFAULT_URL ")"},
+    {"cacert", 0, "FILE", false, "PEM CA trusted for an https URL (default $FERRY_CA_FILE)"},
+    {"cert", 0, "FILE", false, "PEM client certificate for mutual TLS ($FERRY_CERT_FILE)"},
+    {"cert-key", 0, "FILE", false, "PEM key of --cert ($FERRY_KEY_FILE)"},
     {"json", 0, NULL, false, "print JSON for scripts instead of tables"},
     {"help", 'h', NULL, false, "show this help"},
 };
@@ -141,6 +146,9 @@ static void ctl_cmd_print_overview(FILE *f)
 	fprintf(f, "\nCommon options (before or after the command):\n"
 	           "  -u, --url URL    producer base URL (default $FERRY_URL, else " CTL_DEFAULT_URL
 	           ")\n"
+	           "      --cacert FILE  PEM CA trusted for an https URL (default $FERRY_CA_FILE)\n"
+	           "      --cert FILE, --cert-key FILE  client certificate and key for mutual TLS\n"
+	           "                   (default $FERRY_CERT_FILE, $FERRY_KEY_FILE)\n"
 	           "      --json       print JSON for scripts instead of tables\n"
 	           "  -h, --help       help; 'ferryctl COMMAND --help' for a command's options\n\n"
 	           "Exit status: 0 success, 1 failure (also: verify found missing messages, e2e "
@@ -210,9 +218,55 @@ static bool ctl_cmd_is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+/* The option, else the environment variable, else NULL. */
+static const char *ctl_cmd_opt_or_env(const struct ctl_args *args, const char *opt, const char *env)
+{
+	const char *v = ctl_args_get(args, opt);
+
+	return v != NULL ? v : getenv(env);
+}
+
+/* --cacert/--cert/--cert-key after the command, else before it (`early`), else FERRY_CA_FILE,
+ * FERRY_CERT_FILE, FERRY_KEY_FILE, for https URLs. The server's certificate is always
+ * verified: there is no switch to turn that off. */
+static int ctl_cmd_set_tls(const struct ctl_args *args, const struct http_client_tls *early,
+                           char *errstr, size_t errstr_size)
+{
+	struct http_client_tls tls = {
+	    .ca_file = ctl_cmd_opt_or_env(args, "cacert", "FERRY_CA_FILE"),
+	    .cert_file = ctl_cmd_opt_or_env(args, "cert", "FERRY_CERT_FILE"),
+	    .key_file = ctl_cmd_opt_or_env(args, "cert-key", "FERRY_KEY_FILE"),
+	};
+
+	if (early->ca_file && !ctl_args_get(args, "cacert"))
+		tls.ca_file = early->ca_file;
+	if (early->cert_file && !ctl_args_get(args, "cert"))
+		tls.cert_file = early->cert_file;
+	if (early->key_file && !ctl_args_get(args, "cert-key"))
+		tls.key_file = early->key_file;
+	return http_client_set_tls(&tls, errstr, errstr_size);
+}
+
+/* A "--name VALUE" or "--name=VALUE" before the command: sets *value and returns how many
+ * arguments it took (1 or 2), or 0 when argv[i] is not that option. */
+static int ctl_cmd_early_value(const char *name, int argc, char **argv, int i, const char **value)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') {
+		*value = argv[i] + len + 1;
+		return 1;
+	}
+	if (strcmp(argv[i], name) == 0 && i + 1 < argc) {
+		*value = argv[i + 1];
+		return 2;
+	}
+	return 0;
+}
+
 /* Parses the subcommand's arguments and runs it. */
-static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const char *url, int argc,
-                       char **argv)
+static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const char *url,
+                       const struct http_client_tls *early_tls, int argc, char **argv)
 {
 	struct ctl_opt *opts = calloc(c->n_opts + CTL_N_COMMON, sizeof(*opts));
 	struct ctl_args args;
@@ -252,6 +306,10 @@ static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const c
 		ctx->json = true;
 	if (ctl_args_get(&args, "url"))
 		url = ctl_args_get(&args, "url");
+	if (ctl_cmd_set_tls(&args, early_tls, errstr, sizeof(errstr)) != 0) {
+		rc = ctl_cmd_fail(ctx, "%s", errstr);
+		goto done;
+	}
 	if (ctl_http_open(&ctx->http, url, CTL_HTTP_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
 		rc = ctl_cmd_usage_error(ctx, "%s", errstr);
 		goto done;
@@ -269,8 +327,9 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 	struct ctl_ctx ctx;
 	const struct ctl_command *c;
 	const char *url = getenv("FERRY_URL"), *word;
+	struct http_client_tls early_tls = {NULL, NULL, NULL};
 	char name[128];
-	int i = 1;
+	int i = 1, took;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.out = out;
@@ -292,6 +351,13 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 			url = a + 6;
 		} else if ((strcmp(a, "--url") == 0 || strcmp(a, "-u") == 0) && i + 1 < argc) {
 			url = argv[++i];
+		} else if ((took = ctl_cmd_early_value("--cacert", argc, argv, i,
+		                                       &early_tls.ca_file)) > 0 ||
+		           (took = ctl_cmd_early_value("--cert", argc, argv, i,
+		                                       &early_tls.cert_file)) > 0 ||
+		           (took = ctl_cmd_early_value("--cert-key", argc, argv, i,
+		                                       &early_tls.key_file)) > 0) {
+			i += took - 1;
 		} else {
 			return ctl_cmd_usage_error(
 			    &ctx, "unknown option '%s' (try 'ferryctl --help')", a);
@@ -321,5 +387,5 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 	if (c == NULL)
 		return ctl_cmd_usage_error(&ctx, "unknown command '%.64s' (try 'ferryctl --help')",
 		                           word);
-	return ctl_cmd_run(&ctx, c, url, argc - i, argv + i);
+	return ctl_cmd_run(&ctx, c, url, &early_tls, argc - i, argv + i);
 }

@@ -431,14 +431,15 @@ done:
 	return rc;
 }
 
-int config_parse_listen_url(const char *url, char *host, size_t host_size, int *port, char *errstr,
-                            size_t errstr_size)
+int config_parse_listen_url(const char *url, char *host, size_t host_size, int *port, bool *https,
+                            char *errstr, size_t errstr_size)
 {
 	char entry[512];
 	const char *p = url != NULL ? url : "";
 	size_t len;
 	int rc = -1;
 
+	*https = false;
 	/* The seed's --urls may list several addresses; ferry listens on the first. */
 	while (isspace((unsigned char)*p))
 		p++;
@@ -461,18 +462,19 @@ int config_parse_listen_url(const char *url, char *host, size_t host_size, int *
 			goto done;
 		host[0] = '\0';
 	} else if (strncasecmp(entry, "https://", 8) == 0) {
-		snprintf(errstr, errstr_size,
-		         "listen url '%s': https is not supported; ferry serves plain HTTP "
-		         "(terminate TLS in a proxy in front of it)",
-		         entry);
-		goto done;
+		if (config_listen_host_port(entry, entry + 8, host, host_size, port, errstr,
+		                            errstr_size) != 0)
+			goto done;
+		*https = true;
 	} else if (strncasecmp(entry, "http://", 7) == 0) {
 		if (config_listen_host_port(entry, entry + 7, host, host_size, port, errstr,
 		                            errstr_size) != 0)
 			goto done;
 	} else {
 		snprintf(errstr, errstr_size,
-		         "listen url '%s': expected http://host:port or a port number", entry);
+		         "listen url '%s': expected http://host:port, https://host:port or a port "
+		         "number",
+		         entry);
 		goto done;
 	}
 	rc = 0;

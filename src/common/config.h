@@ -75,11 +75,11 @@ int config_kafka_passthrough(const struct config_setting *table, size_t n,
 /*
  * Parses a listen address given as the seed's --urls value ("http://host:port", first of a
  * ';'-separated list; "*", "+" and "0.0.0.0" mean all interfaces) or as a bare port.
- * Writes the host (empty string = all interfaces) and port. Returns 0, or -1 with errstr.
- * "http://[::1]:5301" gives host "::1"; a trailing '/' is allowed; https is refused (ferry does
- * not serve TLS).
+ * Writes the host (empty string = all interfaces), port, and *https (true for "https://...",
+ * false for http:// and a bare port). Returns 0, or -1 with errstr.
+ * "http://[::1]:5301" gives host "::1"; a trailing '/' is allowed.
  */
-int config_parse_listen_url(const char *url, char *host, size_t host_size, int *port, char *errstr,
-                            size_t errstr_size) __attribute__((warn_unused_result));
+int config_parse_listen_url(const char *url, char *host, size_t host_size, int *port, bool *https,
+                            char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
 
 #endif

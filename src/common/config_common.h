@@ -20,7 +20,20 @@ extern const char *const config_log_formats[]; /* text, json */
 	"INSTANCE_ID", CONFIG_STRING, "", 0, 0, NULL, "Instance id; empty means <hostname>-<port>."
 #define CONFIG_ROW_URLS                                                                            \
 	"ASPNETCORE_URLS", CONFIG_STRING, NULL, 0, 0, NULL,                                        \
-	    "Listen URL as in the seed (http://host:port); the --urls flag takes precedence."
+	    "Listen URL as in the seed (http://host:port, or https://host:port with "              \
+	    "FERRY_TLS_CERT_FILE and FERRY_TLS_KEY_FILE); the --urls flag takes precedence."
+#define CONFIG_ROW_TLS_CERT_FILE                                                                   \
+	"FERRY_TLS_CERT_FILE", CONFIG_STRING, "", 0, 0, NULL,                                      \
+	    "PEM certificate (then any intermediates) served when the listen URL is https://; "    \
+	    "read at start, so a new one needs a restart."
+#define CONFIG_ROW_TLS_KEY_FILE                                                                    \
+	"FERRY_TLS_KEY_FILE", CONFIG_STRING, "", 0, 0, NULL,                                       \
+	    "PEM private key (unencrypted) of FERRY_TLS_CERT_FILE; a key that does not match "     \
+	    "stops the start."
+#define CONFIG_ROW_TLS_CLIENT_CA_FILE                                                              \
+	"FERRY_TLS_CLIENT_CA_FILE", CONFIG_STRING, "", 0, 0, NULL,                                 \
+	    "Mutual TLS: PEM CA certificate(s); when set, requests without a client certificate "  \
+	    "signed by this CA are answered 403. Empty: no client certificates asked for."
 #define CONFIG_ROW_HTTP_HOST                                                                       \
 	"FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,                                 \
 	    "Bind address when only PORT is given; 0.0.0.0 for all interfaces."

@@ -13,11 +13,32 @@
 
 #include "common/strbuf.h"
 
+/* TLS for https:// URLs. Verification of the server's certificate and name is always on. */
+struct http_client_tls {
+	const char *ca_file;   /* PEM CA certificate(s) to trust; NULL or "" = libcurl's default
+	                        * store (the system's CAs) */
+	const char *cert_file; /* PEM client certificate for mutual TLS; NULL or "" = none */
+	const char *key_file;  /* PEM private key of cert_file; needed exactly when it is set */
+};
+
+/*
+ * Sets the TLS files every later https request of this process uses (a process talks https to
+ * one ferry service: the consumer to its producer, ferryctl to the one it is pointed at; the
+ * webhook processor has its own client and is not affected). Checks that each file given is
+ * readable and that a certificate comes with its key; the paths are copied. Returns 0, or -1
+ * with one line in errstr naming the file ("CA file /x.pem: cannot read: No such file or
+ * directory") and the previous setting kept. Call from the main thread before any thread
+ * makes requests: the setting is read without a lock afterwards.
+ */
+int http_client_set_tls(const struct http_client_tls *tls, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
 /*
  * POSTs `json` (NUL-terminated) to `url` with Content-Type: application/json and waits at most
  * timeout_ms. On an answer returns 0 with *status (any HTTP status) and the body appended to
  * *reply (may be NULL: body dropped). On a transport error (refused, timeout, DNS) returns -1
- * with libcurl's reason in errstr and *status 0.
+ * with libcurl's reason in errstr and *status 0; for a TLS failure, its detailed reason
+ * ("SSL certificate problem: unable to get local issuer certificate").
  */
 int http_client_post_json(CURL *curl, const char *url, const char *json, long timeout_ms,
                           long *status, struct strbuf *reply, char *errstr, size_t errstr_size)

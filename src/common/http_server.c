@@ -69,6 +69,7 @@ struct http_conn {
 	int64_t since_ms;              /* when the request being received began */
 	bool receiving;                /* receiving a request (else the answer is pending) */
 	bool cut;                      /* shut down by the watchdog */
+	bool client_verified;          /* its TLS client certificate passed (checked once) */
 };
 
 struct http_server {
@@ -96,6 +97,7 @@ struct http_server {
 	bool watchdog_running;      /* the watchdog thread was started */
 	bool watchdog_stop;         /* the watchdog must end */
 	pthread_t watchdog;         /* closes connections past the request deadline */
+	const struct http_tls *tls; /* options.tls: NULL for plain HTTP */
 };
 
 static pthread_once_t http_server_panic_once = PTHREAD_ONCE_INIT;
@@ -678,6 +680,31 @@ static int64_t http_server_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Mutual TLS: libmicrohttpd only asks for a client certificate, so it is checked here, once
+ * per connection. Returns true after storing a 403 answer for a client without a certificate
+ * from the client CA.
+ */
+static bool http_server_refuses_client(struct http_server *srv, struct http_exchange *ex,
+                                       struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+	char why[512];
+
+	if (!http_tls_requires_client_cert(srv->tls) || (ex->hc != NULL && ex->hc->client_verified))
+		return false;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (http_tls_verify_client(info != NULL ? info->tls_session : NULL, why, sizeof(why)) ==
+	    0) {
+		if (ex->hc != NULL)
+			ex->hc->client_verified = true;
+		return false;
+	}
+	log_warn("http", "refused %s %s: %s", ex->method, ex->path, why);
+	http_exchange_error(ex, 403, "%s", why);
+	return true;
+}
+
 /* First call for a request: headers are in. Route it and check the announced body size. */
 static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_Connection *conn,
                                            const char *url, const char *method)
@@ -725,6 +752,12 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 		break;
 	}
 	json_scan_init(&ex->scan, max_values, srv->max_json_depth);
+	if (http_server_refuses_client(srv, ex, conn)) {
+		/* Like a 404: no handler runs, the body (if any) is read and dropped. */
+		ex->route = NULL;
+		ret = http_server_expects_continue(conn) ? http_exchange_queue(ex, conn) : MHD_YES;
+		goto done;
+	}
 	has_length = http_server_parse_length(
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
 	    &announced);
@@ -1131,7 +1164,7 @@ static struct MHD_Daemon *http_server_start_daemon(struct http_server *srv,
                                                    const struct http_server_options *opts,
                                                    const struct sockaddr *addr, bool ipv6)
 {
-	struct MHD_OptionItem items[16];
+	struct MHD_OptionItem items[20];
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	size_t n = 0;
@@ -1162,6 +1195,21 @@ static struct MHD_Daemon *http_server_start_daemon(struct http_server *srv,
 		                                     (intptr_t)opts->threads, NULL};
 	if (addr != NULL)
 		items[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
+	if (opts->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+		                                     (void *)http_tls_cert_pem(opts->tls)};
+		items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+		                                     (void *)http_tls_key_pem(opts->tls)};
+		items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+		                                     (void *)HTTP_TLS_PRIORITIES};
+		/* Makes the handshake ask for a client certificate (not require or check it:
+		 * http_server_refuses_client does). */
+		if (http_tls_requires_client_cert(opts->tls))
+			items[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+			                            (void *)http_tls_client_ca_pem(opts->tls)};
+	}
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	return MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, http_server_on_access, srv,
@@ -1218,6 +1266,7 @@ struct http_server *http_server_start_groups(const struct http_server_options *o
 	srv->n_route_limits = opts->n_route_limits;
 	srv->max_json_depth = opts->max_json_depth;
 	srv->request_timeout_ms = (int64_t)opts->request_timeout_s * 1000;
+	srv->tls = opts->tls;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
 	atomic_init(&srv->n_live, 0);
 	atomic_init(&srv->n_waiting, 0);

@@ -46,6 +46,7 @@
 
 #include <jansson.h>
 
+#include "common/http_tls.h"
 #include "common/metrics.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -106,6 +107,10 @@ struct http_server_options {
 	const struct http_route_limit *route_limits; /* per-route limits (must outlive the
 	                                              * server), or NULL */
 	size_t n_route_limits;
+	const struct http_tls *tls; /* NULL: plain HTTP; else HTTPS with this material (must
+	                             * outlive the server); with a client CA in it, a request
+	                             * without a client certificate that chains to that CA is
+	                             * answered 403 {"error": ...} and no handler runs */
 };
 
 /*

@@ -68,13 +68,14 @@ static int service_boot_cli_configure(const char *name, const struct config_sett
 
 static int service_boot_cli_listen(const char *name, const char *urls_flag, const char *urls,
                                    const char *http_host, long port_setting, char *host,
-                                   size_t host_size, int *port)
+                                   size_t host_size, int *port, bool *https)
 {
 	char errstr[512];
 
+	*https = false;
 	if (urls_flag || urls) {
 		if (config_parse_listen_url(urls_flag ? urls_flag : urls, host, host_size, port,
-		                            errstr, sizeof(errstr)) != 0) {
+		                            https, errstr, sizeof(errstr)) != 0) {
 			fprintf(stderr, "%s: %s: %s\n", name,
 			        urls_flag ? "--urls" : "ASPNETCORE_URLS", errstr);
 			return -1;
@@ -146,7 +147,48 @@ int service_boot_listen(struct service_boot *b, const char *urls, const char *ht
                         long port_setting)
 {
 	return service_boot_cli_listen(b->name, b->urls_flag, urls, http_host, port_setting,
-	                               b->host, sizeof(b->host), &b->port);
+	                               b->host, sizeof(b->host), &b->port, &b->https);
+}
+
+static bool service_boot_is_set(const char *value)
+{
+	return value != NULL && value[0] != '\0';
+}
+
+int service_boot_tls(struct service_boot *b, const char *cert_file, const char *key_file,
+                     const char *client_ca_file)
+{
+	char errstr[1024];
+
+	if (!b->https) {
+		if (service_boot_is_set(cert_file) || service_boot_is_set(key_file) ||
+		    service_boot_is_set(client_ca_file)) {
+			fprintf(stderr,
+			        "%s: FERRY_TLS_* files are set but the listen URL is not https:// "
+			        "(use --urls https://host:port, or unset them)\n",
+			        b->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (!service_boot_is_set(cert_file) || !service_boot_is_set(key_file)) {
+		fprintf(
+		    stderr,
+		    "%s: %s: https needs FERRY_TLS_CERT_FILE and FERRY_TLS_KEY_FILE (PEM files)\n",
+		    b->name, b->urls_flag ? "--urls" : "ASPNETCORE_URLS");
+		return -1;
+	}
+	b->tls = http_tls_load(cert_file, key_file, client_ca_file, errstr, sizeof(errstr));
+	if (b->tls == NULL) {
+		fprintf(stderr, "%s: %s\n", b->name, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+const char *service_boot_scheme(const struct service_boot *b)
+{
+	return b->https ? "https" : "http";
 }
 
 void service_boot_instance_id(struct service_boot *b, const char *configured, int port)
@@ -276,6 +318,8 @@ int service_boot_finish(struct service_boot *b, int exit_code)
 	int64_t elapsed;
 
 	config_free(b->table, b->ntable);
+	http_tls_free(b->tls);
+	b->tls = NULL;
 	elapsed = shutdown_guard_finish(b->guard);
 	b->guard = NULL;
 	if (exit_code == 0)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/http_tls.h"
 #include "common/kafka_conf.h"
 #include "common/migrate.h"
 #include "common/shutdown_guard.h"
@@ -32,6 +33,8 @@ struct service_boot {
 	char migrate_conninfo[4096];        /* the migrations' conninfo; "" = conninfo */
 	char host[256];                     /* bind address; "" = all interfaces */
 	int port;                           /* port to bind; 0 = the kernel picks */
+	bool https;                         /* the listen URL was https:// */
+	struct http_tls *tls;               /* service_boot_tls's material (owned), or NULL */
 	char instance[256];                 /* instance id (service_boot_instance_id) */
 	sigset_t signals;                   /* SIGTERM and SIGINT, taken by sigwait */
 	struct shutdown_guard *guard;       /* the shutdown's watchdog; NULL before the signal */
@@ -72,6 +75,19 @@ int service_boot_migration_conninfo(struct service_boot *b, const char *connecti
  * the source that was invalid. */
 int service_boot_listen(struct service_boot *b, const char *urls, const char *http_host,
                         long port_setting) __attribute__((warn_unused_result));
+
+/*
+ * After service_boot_listen: for an https listen URL, reads and checks the certificate, key and
+ * optional client CA files (the FERRY_TLS_* settings, http_tls.h) into b->tls, which the HTTP
+ * server is given and service_boot_finish frees. For plain http, any of them set is an error
+ * (a certificate configured but not served is a mistake better said at start). Returns 0, or
+ * -1 after one line on stderr naming the setting or the file.
+ */
+int service_boot_tls(struct service_boot *b, const char *cert_file, const char *key_file,
+                     const char *client_ca_file) __attribute__((warn_unused_result));
+
+/* "https" or "http": the scheme the service listens with, for its "listening on" line. */
+const char *service_boot_scheme(const struct service_boot *b);
 
 /*
  * Sets b->instance: `configured` when not empty, else "<hostname>-<port>", or
@@ -135,8 +151,8 @@ int service_boot_fail(const struct service_boot *b, const char *reason);
 void service_boot_stage(struct service_boot *b, const char *stage);
 
 /*
- * The last step of a stop: frees the settings, stops the watchdog and, when exit_code is 0,
- * logs "stopped cleanly in N ms". Returns exit_code.
+ * The last step of a stop: frees the settings and the TLS material, stops the watchdog and, when
+ * exit_code is 0, logs "stopped cleanly in N ms". Returns exit_code.
  */
 int service_boot_finish(struct service_boot *b, int exit_code);
 

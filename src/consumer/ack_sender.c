@@ -45,6 +45,9 @@ struct ack_sender {
 
 	PGconn *conn;
 	CURL *curl;
+	char last_failure[512]; /* the failure last logged at warn; "" after a delivery. The
+	                         * same one again (a TLS or 403 refusal on every attempt) is
+	                         * logged at debug: one warning per change of state */
 };
 
 json_t *ack_sender_body(const struct inbox_ack *acks, size_t n, const char *service_id,
@@ -205,6 +208,10 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 			goto done;
 		}
 		log_debug("ack_sender", "delivered %zu acknowledgment(s)", n);
+		if (s->last_failure[0] != '\0') {
+			log_info("ack_sender", "acknowledgments delivered again");
+			s->last_failure[0] = '\0';
+		}
 		*settled += (long)n;
 		rc = 0;
 		goto done;
@@ -238,7 +245,14 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 		snprintf(note, sizeof(note), "POST %s answered HTTP %ld: %.200s", s->url, status,
 		         strbuf_str(&rbuf));
 	}
-	log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n, note);
+	if (strcmp(note, s->last_failure) != 0) {
+		log_warn("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n,
+		         note);
+		snprintf(s->last_failure, sizeof(s->last_failure), "%s", note);
+	} else {
+		log_debug("ack_sender", "%zu acknowledgment(s) not delivered, will retry: %s", n,
+		          note);
+	}
 	if (inbox_store_note_ack_failure(s->conn, acks, n, note, errstr, sizeof(errstr)) != 0)
 		log_warn("ack_sender", "cannot record the failed attempt: %s", errstr);
 	goto done;

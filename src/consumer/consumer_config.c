@@ -48,10 +48,23 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S("ProducerService__BaseUrl", CONFIG_STRING, "http://127.0.0.1:5301", 0, 0, NULL,
 	  "Producer service receiving acknowledgments, registration and heartbeats.",
 	  &c->producer_url);
+	S("ProducerService__CaFile", CONFIG_STRING, "", 0, 0, NULL,
+	  "PEM CA certificate(s) trusted for an https ProducerService__BaseUrl; empty: the "
+	  "system's CAs. The producer's certificate is always verified.",
+	  &c->producer_ca_file);
+	S("ProducerService__ClientCertFile", CONFIG_STRING, "", 0, 0, NULL,
+	  "Mutual TLS: PEM client certificate presented to the producer (its "
+	  "FERRY_TLS_CLIENT_CA_FILE must trust it); empty: none.",
+	  &c->producer_cert_file);
+	S("ProducerService__ClientKeyFile", CONFIG_STRING, "", 0, 0, NULL,
+	  "Mutual TLS: PEM private key of ProducerService__ClientCertFile.", &c->producer_key_file);
 	S(CONFIG_ROW_URLS, &c->urls);
 	S("PORT", CONFIG_INT, "5401", 0, 65535, NULL,
 	  "Listen port when no URL is given (0 picks a free port).", &c->port);
 	S(CONFIG_ROW_HTTP_HOST, &c->http_host);
+	S(CONFIG_ROW_TLS_CERT_FILE, &c->tls_cert_file);
+	S(CONFIG_ROW_TLS_KEY_FILE, &c->tls_key_file);
+	S(CONFIG_ROW_TLS_CLIENT_CA_FILE, &c->tls_client_ca_file);
 	S("FERRY_PROCESSOR", CONFIG_ENUM, "log", 0, 0, processors,
 	  "What handles a message: log, webhook (FERRY_WEBHOOK_URL) or plugin "
 	  "(FERRY_PROCESSOR_PLUGIN).",

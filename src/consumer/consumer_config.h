@@ -37,6 +37,15 @@ struct consumer_config {
 	long ack_batch_size;     /* acks per POST */
 	long ack_flush_ms;       /* ack sender's period */
 	long ack_max_body_bytes; /* largest body of one ack POST */
+
+	/* TLS: this service's own API on https, and the requests to the producer. */
+	char *tls_cert_file;      /* FERRY_TLS_CERT_FILE */
+	char *tls_key_file;       /* FERRY_TLS_KEY_FILE */
+	char *tls_client_ca_file; /* FERRY_TLS_CLIENT_CA_FILE: mutual TLS; "" = off */
+	char *producer_ca_file;   /* ProducerService__CaFile; "" = the system's CAs */
+	char *producer_cert_file; /* ProducerService__ClientCertFile; "" = none */
+	char *producer_key_file;  /* ProducerService__ClientKeyFile */
+
 	long heartbeat_interval_s;
 	long poll_timeout_ms;       /* rd_kafka_consumer_poll timeout */
 	long db_request_timeout_ms; /* FERRY_DB_REQUEST_TIMEOUT_MS: the API pool's bound */

@@ -5,8 +5,10 @@
 #include "consumer/consumer_service.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "common/http_client.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "consumer/processor.h"
@@ -43,7 +45,26 @@ int consumer_service_parse_args(struct consumer_service *svc, int argc, char **a
 	return service_boot_parse_args(&svc->boot, CONSUMER_NAME, argc, argv, usage, table, ntable);
 }
 
-/* Settings, logger, the groups, the database connection string, where to listen. */
+/* The TLS files of the requests to the producer (ack sender, registration): checked now, so a
+ * missing CA file stops the start instead of failing every acknowledgment later. */
+static int consumer_service_configure_client_tls(struct consumer_service *svc)
+{
+	const struct consumer_config *cfg = &svc->cfg;
+	const struct http_client_tls tls = {
+	    .ca_file = cfg->producer_ca_file,
+	    .cert_file = cfg->producer_cert_file,
+	    .key_file = cfg->producer_key_file,
+	};
+	char errstr[1024], line[1200];
+
+	if (http_client_set_tls(&tls, errstr, sizeof(errstr)) != 0) {
+		snprintf(line, sizeof(line), "ProducerService__*File settings: %s", errstr);
+		return service_boot_fail(&svc->boot, line);
+	}
+	return 0;
+}
+
+/* Settings, logger, the groups, the database connection string, where to listen, TLS. */
 static int consumer_service_configure(struct consumer_service *svc)
 {
 	struct consumer_config *cfg = &svc->cfg;
@@ -59,7 +80,11 @@ static int consumer_service_configure(struct consumer_service *svc)
 	                          cfg->db_connection ? cfg->db_connection : cfg->db_default) != 0 ||
 	    service_boot_migration_conninfo(&svc->boot, cfg->db_migration) != 0)
 		return -1;
-	return service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port);
+	if (service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port) != 0 ||
+	    service_boot_tls(&svc->boot, cfg->tls_cert_file, cfg->tls_key_file,
+	                     cfg->tls_client_ca_file) != 0)
+		return -1;
+	return consumer_service_configure_client_tls(svc);
 }
 
 /* The HTTP server starts before the loops so that the instance id can name the bound port;
@@ -73,6 +98,7 @@ static int consumer_service_start_http(struct consumer_service *svc)
 	    .max_body_bytes = 65536,
 	    .max_connections = 64,
 	    .idle_timeout_s = 30,
+	    .tls = svc->boot.tls,
 	};
 	struct http_route_group groups[2];
 	char errstr[1024];
@@ -227,10 +253,11 @@ int consumer_service_start(struct consumer_service *svc)
 		return -1;
 	/* One line a supervisor or a test can wait for; the port matters when PORT=0. */
 	log_info("main",
-	         "ferry-consumer %s listening on http://%s:%d (service %s, instance %s, %zu "
+	         "ferry-consumer %s listening on %s://%s:%d (service %s, instance %s, %zu "
 	         "group(s), processor %s)",
-	         FERRY_VERSION, svc->boot.host[0] ? svc->boot.host : "0.0.0.0", svc->boot.port,
-	         cfg->service_id, svc->boot.instance, svc->groups.n, cfg->processor);
+	         FERRY_VERSION, service_boot_scheme(&svc->boot),
+	         svc->boot.host[0] ? svc->boot.host : "0.0.0.0", svc->boot.port, cfg->service_id,
+	         svc->boot.instance, svc->groups.n, cfg->processor);
 	svc->started = true;
 	return 0;
 }

@@ -30,6 +30,9 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	S("PORT", CONFIG_INT, "5301", 0, 65535, NULL,
 	  "Listen port when no URL is given (0 picks a free port).", &c->port);
 	S(CONFIG_ROW_HTTP_HOST, &c->http_host);
+	S(CONFIG_ROW_TLS_CERT_FILE, &c->tls_cert_file);
+	S(CONFIG_ROW_TLS_KEY_FILE, &c->tls_key_file);
+	S(CONFIG_ROW_TLS_CLIENT_CA_FILE, &c->tls_client_ca_file);
 	S("FERRY_HTTP_THREADS", CONFIG_INT, "8", 1, 256, NULL, "HTTP worker threads.",
 	  &c->http_threads);
 	S("FERRY_HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 67108864, NULL,

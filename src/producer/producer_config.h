@@ -22,6 +22,12 @@ struct producer_config {
 	char *urls;        /* ASPNETCORE_URLS (--urls beats it) */
 	long port;         /* PORT, when no URL is given */
 	char *http_host;   /* bind address when only a port is given */
+
+	/* HTTPS (service_boot_tls). */
+	char *tls_cert_file;      /* FERRY_TLS_CERT_FILE */
+	char *tls_key_file;       /* FERRY_TLS_KEY_FILE */
+	char *tls_client_ca_file; /* FERRY_TLS_CLIENT_CA_FILE: mutual TLS; "" = off */
+
 	long http_threads;
 	long http_max_body_bytes;
 	long http_max_connections;

@@ -67,7 +67,9 @@ static int producer_service_configure(struct producer_service *svc)
 	    service_boot_conninfo(&svc->boot, "ConnectionStrings__DefaultConnection",
 	                          cfg->db_connection) != 0 ||
 	    service_boot_migration_conninfo(&svc->boot, cfg->db_migration) != 0 ||
-	    service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port) != 0)
+	    service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port) != 0 ||
+	    service_boot_tls(&svc->boot, cfg->tls_cert_file, cfg->tls_key_file,
+	                     cfg->tls_client_ca_file) != 0)
 		return -1;
 	service_boot_instance_id(&svc->boot, cfg->instance_id, svc->boot.port);
 	return 0;
@@ -294,6 +296,7 @@ static int producer_service_start_http(struct producer_service *svc)
 	    .max_json_depth = (unsigned)cfg->http_max_json_depth,
 	    .max_connections_per_client = (unsigned)cfg->http_max_connections_per_client,
 	    .request_timeout_s = (unsigned)cfg->http_request_timeout_s,
+	    .tls = svc->boot.tls,
 	};
 	/* Tried in this order: the fixed paths before api_messages' "/api/messages/{id}". */
 	struct http_route_group groups[7];
@@ -314,9 +317,10 @@ static int producer_service_start_http(struct producer_service *svc)
 		return -1;
 	}
 	/* One line a supervisor or a test can wait for; the port matters when PORT=0. */
-	log_info("main", "ferry-producer %s listening on http://%s:%d (service %s, instance %s)",
-	         FERRY_VERSION, svc->boot.host[0] ? svc->boot.host : "0.0.0.0",
-	         http_server_port(svc->http), cfg->service_id, svc->boot.instance);
+	log_info("main", "ferry-producer %s listening on %s://%s:%d (service %s, instance %s)",
+	         FERRY_VERSION, service_boot_scheme(&svc->boot),
+	         svc->boot.host[0] ? svc->boot.host : "0.0.0.0", http_server_port(svc->http),
+	         cfg->service_id, svc->boot.instance);
 	return 0;
 }
 

@@ -270,17 +270,25 @@ static void test_config_kafka_passthrough(void **state)
 	unsetenv("KAFKA_EMPTY_ONE");
 }
 
-/* Parses `url` and expects success with `host` and `port`. */
-static void test_listen_ok(const char *url, const char *host, int port)
+/* Parses `url` and expects success with `host`, `port` and the scheme `https`. */
+static void test_listen_scheme_ok(const char *url, const char *host, int port, bool https)
 {
 	char h[64] = "unset";
 	char err[256] = "";
 	int p = -1;
+	bool tls = !https;
 
-	if (config_parse_listen_url(url, h, sizeof(h), &p, err, sizeof(err)) != 0)
+	if (config_parse_listen_url(url, h, sizeof(h), &p, &tls, err, sizeof(err)) != 0)
 		fail_msg("'%s' rejected: %s", url, err);
 	assert_string_equal(h, host);
 	assert_int_equal(p, port);
+	assert_int_equal(tls, https);
+}
+
+/* Parses the plain-HTTP `url` and expects success with `host` and `port`. */
+static void test_listen_ok(const char *url, const char *host, int port)
+{
+	test_listen_scheme_ok(url, host, port, false);
 }
 
 /* Parses `url` and expects failure with `fragment` in errstr. */
@@ -289,8 +297,9 @@ static void test_listen_bad(const char *url, const char *fragment)
 	char h[64];
 	char err[256] = "";
 	int p = -1;
+	bool tls;
 
-	if (config_parse_listen_url(url, h, sizeof(h), &p, err, sizeof(err)) != -1)
+	if (config_parse_listen_url(url, h, sizeof(h), &p, &tls, err, sizeof(err)) != -1)
 		fail_msg("'%s' accepted", url);
 	if (strstr(err, fragment) == NULL)
 		fail_msg("'%s': error '%s' lacks '%s'", url, err, fragment);
@@ -309,7 +318,10 @@ static void test_config_listen_url(void **state)
 	test_listen_ok("http://localhost:5301;https://localhost:5302", "localhost", 5301);
 	test_listen_ok("http://localhost:65535", "localhost", 65535);
 
-	test_listen_bad("https://localhost:5301", "TLS");
+	test_listen_scheme_ok("https://localhost:5301", "localhost", 5301, true);
+	test_listen_scheme_ok("HTTPS://[::1]:443/", "::1", 443, true);
+	test_listen_scheme_ok("https://*:5301;http://localhost:5302", "", 5301, true);
+	test_listen_bad("https://localhost", "missing port");
 	test_listen_bad("http://localhost", "missing port");
 	test_listen_bad("http://localhost:", "missing port");
 	test_listen_bad("http://localhost:0", "out of range");
@@ -321,7 +333,7 @@ static void test_config_listen_url(void **state)
 	test_listen_bad("http://:5301", "missing host");
 	test_listen_bad("http://[::1:5301", "']'");
 	test_listen_bad("http://local host:5301", "invalid host");
-	test_listen_bad("ftp://localhost:5301", "expected http://");
+	test_listen_bad("ftp://localhost:5301", "expected http://host:port, https://");
 	test_listen_bad("localhost:5301", "expected http://");
 	test_listen_bad("", "empty");
 	test_listen_bad(";http://localhost:5301", "empty");
