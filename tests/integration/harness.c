@@ -41,7 +41,7 @@
 #define IT_STACK_TIMEOUT_MS 300000
 #define IT_HTTP_TIMEOUT_MS  30000
 #define IT_LOG_TAIL_LINES   40
-#define IT_LISTENING_MARK   "listening on http://"
+#define IT_LISTENING_MARK   "listening on http"
 
 /* fail_msg() wants a literal format; this formats first. */
 #define IT_FAIL(...)                                                                               \
@@ -444,8 +444,9 @@ static void it_env_free(struct it_envlist *env)
 	free(env->v);
 }
 
-/* Finds the port in the producer's "listening on http://HOST:PORT" line; 0 until it is there. */
-static int it_producer_port(const char *log_path)
+/* Finds the port in the producer's "listening on http://HOST:PORT" (or https://) line, and
+ * sets *https; 0 until it is there. */
+static int it_producer_port(const char *log_path, bool *https)
 {
 	char *text = it_read_file(log_path, NULL);
 	const char *mark, *colon;
@@ -453,6 +454,8 @@ static int it_producer_port(const char *log_path)
 
 	if (text && (mark = strstr(text, IT_LISTENING_MARK)) != NULL) {
 		mark += strlen(IT_LISTENING_MARK);
+		*https = (*mark == 's');
+		mark += *https ? 4 : 3; /* "s://" or "://" */
 		colon = strchr(mark, ':');
 		if (colon && colon < mark + strcspn(mark, " \n"))
 			port = atoi(colon + 1);
@@ -551,7 +554,7 @@ static void it_service_start(struct it_producer *p, const struct it_db *db,
 			        status);
 		}
 		if (p->port == 0)
-			p->port = it_producer_port(p->log_path);
+			p->port = it_producer_port(p->log_path, &p->https);
 		if (p->port > 0 && it_get(p, "/health", &health) == 200) {
 			it_response_free(&health);
 			return;
@@ -585,7 +588,8 @@ void it_consumer_start_group(struct it_producer *c, const struct it_db *db,
 
 	snprintf(g, sizeof(g), "KAFKA_CONSUMER_GROUP=%s", group);
 	snprintf(t, sizeof(t), "KAFKA_TOPICS=%s", topics);
-	snprintf(url, sizeof(url), "ProducerService__BaseUrl=http://127.0.0.1:%d", producer->port);
+	snprintf(url, sizeof(url), "ProducerService__BaseUrl=%s://127.0.0.1:%d",
+	         producer->https ? "https" : "http", producer->port);
 	for (; extra_env && *extra_env && n < 31; extra_env++)
 		env[n++] = *extra_env;
 	env[n] = NULL;
@@ -732,6 +736,16 @@ long it_http(const struct it_producer *p, const char *method, const char *path,
 	return it_http_with_headers(p, method, path, content_type, body, body_len, NULL, r);
 }
 
+/* it_http_set_tls's files; "" = not set. */
+static char it_tls_ca[1024], it_tls_cert[1024], it_tls_key[1024];
+
+void it_http_set_tls(const char *ca_file, const char *cert_file, const char *key_file)
+{
+	snprintf(it_tls_ca, sizeof(it_tls_ca), "%s", ca_file ? ca_file : "");
+	snprintf(it_tls_cert, sizeof(it_tls_cert), "%s", cert_file ? cert_file : "");
+	snprintf(it_tls_key, sizeof(it_tls_key), "%s", key_file ? key_file : "");
+}
+
 long it_http_with_headers(const struct it_producer *p, const char *method, const char *path,
                           const char *content_type, const char *body, size_t body_len,
                           const char *const *extra_headers, struct it_response *r)
@@ -750,8 +764,15 @@ long it_http_with_headers(const struct it_producer *p, const char *method, const
 		snprintf(r->error, sizeof(r->error), "libcurl could not be initialised");
 		return 0;
 	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", p->port, path);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", p->https ? "https" : "http", p->port,
+	         path);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
+	if (it_tls_ca[0] != '\0')
+		curl_easy_setopt(curl, CURLOPT_CAINFO, it_tls_ca);
+	if (it_tls_cert[0] != '\0') {
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, it_tls_cert);
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, it_tls_key);
+	}
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)IT_HTTP_TIMEOUT_MS);

@@ -98,17 +98,18 @@ struct it_producer {
 	pid_t pid;          /* 0 when not running */
 	int port;           /* HTTP port on 127.0.0.1 */
 	char log_path[512]; /* its stdout and stderr */
+	bool https;         /* it said "listening on https://": it_http uses https */
 };
 
 /*
  * Starts FERRY_PRODUCER_BIN on `db` and waits (at most 30 s) until its log says "listening on
- * http://HOST:PORT" and GET /health answers 200. The environment is this process's, minus
- * every variable ferry-producer reads (ConnectionStrings__*, FERRY_*, KAFKA_*, PORT, SERVICE_ID,
- * INSTANCE_ID, ASPNETCORE_URLS), plus ConnectionStrings__DefaultConnection=<db conninfo>,
- * ConnectionStrings__Kafka=<FERRY_TEST_KAFKA>, PORT=0, FERRY_HTTP_HOST=127.0.0.1,
- * FERRY_AUTO_REGISTER_TOPICS=true (tests send to fresh topics) and then
- * `extra_env`: a NULL-terminated list of "NAME=value" (or NULL) that overrides those.
- * On failure the log's tail is printed and the process killed.
+ * http://HOST:PORT" (or https://, see it_http_set_tls) and GET /health answers 200. The environment
+ * is this process's, minus every variable ferry-producer reads (ConnectionStrings__*, FERRY_*,
+ * KAFKA_*, PORT, SERVICE_ID, INSTANCE_ID, ASPNETCORE_URLS), plus
+ * ConnectionStrings__DefaultConnection=<db conninfo>, ConnectionStrings__Kafka=<FERRY_TEST_KAFKA>,
+ * PORT=0, FERRY_HTTP_HOST=127.0.0.1, FERRY_AUTO_REGISTER_TOPICS=true (tests send to fresh topics)
+ * and then `extra_env`: a NULL-terminated list of "NAME=value" (or NULL) that overrides those. On
+ * failure the log's tail is printed and the process killed.
  */
 void it_producer_start(struct it_producer *p, const struct it_db *db, const char *const *extra_env);
 
@@ -194,6 +195,14 @@ long it_http(const struct it_producer *p, const char *method, const char *path,
 long it_http_with_headers(const struct it_producer *p, const char *method, const char *path,
                           const char *content_type, const char *body, size_t body_len,
                           const char *const *extra_headers, struct it_response *r);
+
+/*
+ * The TLS files it_http uses for services listening on https (and it_consumer_start_group does
+ * not pass on: the consumer's own ProducerService__* settings do): PEM `ca_file` to trust
+ * (NULL: the system's CAs), and `cert_file` + `key_file` for mutual TLS (NULL: none). Copied.
+ * Call from the test thread while no it_http runs; it_http_set_tls(NULL, NULL, NULL) resets.
+ */
+void it_http_set_tls(const char *ca_file, const char *cert_file, const char *key_file);
 
 /* GET path. */
 long it_get(const struct it_producer *p, const char *path, struct it_response *r);
