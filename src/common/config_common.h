@@ -37,6 +37,15 @@ extern const char *const config_log_formats[]; /* text, json */
 #define CONFIG_ROW_HTTP_HOST                                                                       \
 	"FERRY_HTTP_HOST", CONFIG_STRING, "127.0.0.1", 0, 0, NULL,                                 \
 	    "Bind address when only PORT is given; 0.0.0.0 for all interfaces."
+#define CONFIG_ROW_ALLOWED_HOSTS                                                                   \
+	"FERRY_ALLOWED_HOSTS", CONFIG_STRING, "", 0, 0, NULL,                                      \
+	    "Host names (comma-separated, no port) requests may be addressed to; others get 421 "  \
+	    "(DNS rebinding). Empty: the bind address and this machine's host name. localhost "    \
+	    "and IP addresses are always allowed; * allows any name."
+#define CONFIG_ROW_CORS_ORIGINS                                                                     \
+	"FERRY_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, NULL,                                        \
+	    "Origins (comma-separated scheme://host[:port]) whose browser pages may call the API; " \
+	    "requests from any other foreign Origin get 403. Empty: none."
 #define CONFIG_ROW_DB_STARTUP_WAIT                                                                 \
 	"FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,                                \
 	    "How long start-up waits for PostgreSQL before giving up."

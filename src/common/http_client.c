@@ -138,11 +138,13 @@ static int http_client_perform(CURL *curl, const char *method, const char *url, 
 	*status = 0;
 	for (; extra_headers && *extra_headers; extra_headers++)
 		headers = curl_slist_append(headers, *extra_headers);
-	if (json) {
+	/* Every write carries the JSON type, body or not: ferry's services refuse a POST, PUT or
+	 * DELETE without it (415, http_guard.h: what a cross-site form can send). */
+	if (json || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
 		headers = curl_slist_append(headers, "Content-Type: application/json");
-		/* No "Expect: 100-continue" round trip for larger batches. */
+	/* No "Expect: 100-continue" round trip for larger batches. */
+	if (json)
 		headers = curl_slist_append(headers, "Expect:");
-	}
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

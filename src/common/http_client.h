@@ -46,7 +46,8 @@ int http_client_post_json(CURL *curl, const char *url, const char *json, long ti
 
 /*
  * Sends `method` ("GET", "POST", "PUT", "DELETE", ...) to `url` with the NUL-terminated JSON
- * `json` as body (Content-Type: application/json), or no body when json is NULL, plus the
+ * `json` as body, or no body when json is NULL (Content-Type: application/json either way,
+ * for any method but GET and HEAD: ferry's services refuse writes without it), plus the
  * NULL-terminated list of "Name: value" `headers` (NULL: none), and waits at most timeout_ms.
  * Results and failures as http_client_post_json, whose errstr names the method and the URL
  * ("GET http://127.0.0.1:5301/api/topics: Couldn't connect to server").

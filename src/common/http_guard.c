@@ -271,6 +271,17 @@ done:
 	return g;
 }
 
+int http_guard_validate(const char *allowed_hosts, const char *cors_origins, char *errstr,
+                        size_t errstr_size)
+{
+	struct http_guard_options o = {.allowed_hosts = allowed_hosts,
+	                               .cors_origins = cors_origins};
+	struct http_guard *g = http_guard_new(&o, errstr, errstr_size);
+
+	http_guard_destroy(g);
+	return g != NULL ? 0 : -1;
+}
+
 void http_guard_destroy(struct http_guard *g)
 {
 	if (g == NULL)

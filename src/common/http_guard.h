@@ -77,6 +77,11 @@ struct http_guard_verdict {
 struct http_guard *http_guard_new(const struct http_guard_options *opts, char *errstr,
                                   size_t errstr_size);
 
+/* Checks the two settings as http_guard_new would, at start-up, before anything else starts.
+ * Returns 0, or -1 with errstr filled as http_guard_new does. */
+int http_guard_validate(const char *allowed_hosts, const char *cors_origins, char *errstr,
+                        size_t errstr_size) __attribute__((warn_unused_result));
+
 /* Frees the guard. NULL is a no-op. */
 void http_guard_destroy(struct http_guard *g);
 

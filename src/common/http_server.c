@@ -19,6 +19,7 @@
  */
 #include "common/http_server.h"
 
+#include "common/http_guard.h"
 #include "common/json_scan.h"
 #include "common/log.h"
 
@@ -98,6 +99,7 @@ struct http_server {
 	bool watchdog_stop;         /* the watchdog must end */
 	pthread_t watchdog;         /* closes connections past the request deadline */
 	const struct http_tls *tls; /* options.tls: NULL for plain HTTP */
+	struct http_guard *guard;   /* browser safety checks (owned), or NULL */
 };
 
 static pthread_once_t http_server_panic_once = PTHREAD_ONCE_INIT;
@@ -134,6 +136,7 @@ struct http_exchange {
 	size_t drained;        /* body bytes dropped after an early answer */
 	bool handler_ran;      /* the handler has been called (never twice) */
 	bool queued;           /* a response has been handed to MHD */
+	char *cors_origin;     /* Origin to allow in the answer's CORS headers, or NULL */
 	/* Fields below are shared with responding threads: touch them only under the mutex. */
 	bool suspended;                /* connection suspended, waiting for respond() */
 	bool responded;                /* respond() has been called */
@@ -149,6 +152,7 @@ static void http_exchange_free(struct http_exchange *ex)
 	if (ex->response != NULL)
 		MHD_destroy_response(ex->response);
 	pthread_mutex_destroy(&ex->mutex);
+	free(ex->cors_origin);
 	free(ex->body);
 	free(ex->segbuf);
 	free(ex->path);
@@ -642,6 +646,10 @@ static enum MHD_Result http_exchange_queue(struct http_exchange *ex, struct MHD_
 	pthread_mutex_unlock(&ex->mutex);
 	if (resp == NULL)
 		goto done; /* could not build one: closing the connection is all that is left */
+	if (ex->cors_origin != NULL && (MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+	                                                        ex->cors_origin) != MHD_YES ||
+	                                MHD_add_response_header(resp, "Vary", "Origin") != MHD_YES))
+		log_warn("http", "%s %s: cannot add the CORS headers", ex->method, ex->path);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	if (ex->srv->requests_total) {
@@ -705,6 +713,66 @@ static bool http_server_refuses_client(struct http_server *srv, struct http_exch
 	return true;
 }
 
+/* A configured origin's preflight: 204, no body, what it may send. */
+static void http_exchange_preflight(struct http_exchange *ex)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+
+	if (resp != NULL && (MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+	                                             HTTP_GUARD_PREFLIGHT_METHODS) != MHD_YES ||
+	                     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	                                             HTTP_GUARD_PREFLIGHT_HEADERS) != MHD_YES ||
+	                     MHD_add_response_header(resp, "Access-Control-Max-Age",
+	                                             HTTP_GUARD_PREFLIGHT_MAX_AGE) != MHD_YES)) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+	if (resp == NULL)
+		log_error("http", "%s %s: out of memory building the preflight answer", ex->method,
+		          ex->path);
+	http_exchange_deliver(ex, 204, resp);
+}
+
+/*
+ * Browser safety (http_guard.h), on the headers alone, before the request is routed or its
+ * body read. Returns true when the request is answered here (refused, or a preflight): no
+ * handler runs, and its body, if any, is read and dropped like a 404's. Remembers a configured
+ * origin for the CORS headers of whatever answers the request.
+ */
+static bool http_exchange_guard(struct http_exchange *ex, struct MHD_Connection *conn)
+{
+	struct http_guard_request req = {
+	    .method = ex->method,
+	    .content_type =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+	    .host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+	    .origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"),
+	    .preflight =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method"),
+	};
+	struct http_guard_verdict v;
+	bool answered = false;
+
+	if (ex->srv->guard == NULL)
+		goto done;
+	http_guard_check(ex->srv->guard, &req, &v);
+	if (v.cors) {
+		ex->cors_origin = strdup(req.origin);
+		if (ex->cors_origin == NULL)
+			log_warn("http", "%s %s: out of memory: answered without CORS headers",
+			         ex->method, ex->path);
+	}
+	if (v.action == HTTP_GUARD_REFUSE) {
+		http_exchange_error(ex, v.status, "%s", v.error);
+		answered = true;
+	} else if (v.action == HTTP_GUARD_PREFLIGHT) {
+		http_exchange_preflight(ex);
+		answered = true;
+	}
+done:
+	return answered;
+}
+
 /* First call for a request: headers are in. Route it and check the announced body size. */
 static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_Connection *conn,
                                            const char *url, const char *method)
@@ -723,6 +791,12 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	ex->path = strdup(url);
 	if (ex->method == NULL || ex->path == NULL || http_exchange_split_path(ex) != 0) {
 		log_error("http", "out of memory routing a request");
+		goto done;
+	}
+	if (http_exchange_guard(ex, conn)) {
+		/* Like a 404: sent after the body is drained, or now to a client waiting for
+		 * "100 Continue" (which then sends no body). */
+		ret = http_server_expects_continue(conn) ? http_exchange_queue(ex, conn) : MHD_YES;
 		goto done;
 	}
 	if (ex->path_ok) {
@@ -1225,6 +1299,26 @@ struct http_server *http_server_start(const struct http_server_options *opts,
 	return http_server_start_groups(opts, &group, 1, errstr, errstr_size);
 }
 
+/* The browser guard from the options; the bind address and this machine's name are the
+ * names allowed by default. Returns -1 with errstr filled (a bad setting). */
+static int http_server_new_guard(struct http_server *srv, const struct http_server_options *opts,
+                                 char *errstr, size_t errstr_size)
+{
+	char hostname[256] = "";
+	struct http_guard_options go = {
+	    .allowed_hosts = opts->allowed_hosts,
+	    .cors_origins = opts->cors_origins,
+	    .bind_host = opts->host,
+	    .hostname = hostname,
+	};
+
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		hostname[0] = '\0'; /* then it is simply not a default name */
+	hostname[sizeof(hostname) - 1] = '\0';
+	srv->guard = http_guard_new(&go, errstr, errstr_size);
+	return srv->guard != NULL ? 0 : -1;
+}
+
 struct http_server *http_server_start_groups(const struct http_server_options *opts,
                                              const struct http_route_group *groups, size_t ngroups,
                                              char *errstr, size_t errstr_size)
@@ -1268,6 +1362,8 @@ struct http_server *http_server_start_groups(const struct http_server_options *o
 	srv->request_timeout_ms = (int64_t)opts->request_timeout_s * 1000;
 	srv->tls = opts->tls;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;
+	if (opts->browser_guard && http_server_new_guard(srv, opts, errstr, errstr_size) != 0)
+		goto fail;
 	atomic_init(&srv->n_live, 0);
 	atomic_init(&srv->n_waiting, 0);
 	atomic_init(&srv->stopping, false);
@@ -1346,6 +1442,7 @@ fail:
 		}
 		if (mutex_ok)
 			pthread_mutex_destroy(&srv->start_mutex);
+		http_guard_destroy(srv->guard);
 		free(srv->routes);
 		free(srv);
 		srv = NULL;
@@ -1419,6 +1516,7 @@ void http_server_stop(struct http_server *srv)
 	pthread_cond_destroy(&srv->conn_cond);
 	pthread_mutex_destroy(&srv->conn_mutex);
 	pthread_mutex_destroy(&srv->start_mutex);
+	http_guard_destroy(srv->guard);
 	free(srv->routes);
 	free(srv);
 done:

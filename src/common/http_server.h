@@ -38,6 +38,13 @@
  * then closes it as if the client had gone). Requests waiting for their answer are not
  * subject to it.
  *
+ * Browser safety (options.browser_guard, http_guard.h): before routing, a request whose Host
+ * is not allowed gets 421, one from a foreign Origin 403, a POST/PUT/PATCH/DELETE without
+ * Content-Type: application/json 415 (all JSON {"error": ...}), and a configured origin's
+ * preflight 204; a configured origin's answers carry Access-Control-Allow-Origin and
+ * Vary: Origin. The guard's settings are checked by http_server_start_groups (errstr names the
+ * bad one).
+ *
  * Requests libmicrohttpd itself rejects (malformed request line or headers, headers over the
  * per-connection memory, bad chunk encoding) get its own small HTML error pages, not JSON.
  */
@@ -111,6 +118,10 @@ struct http_server_options {
 	                             * outlive the server); with a client CA in it, a request
 	                             * without a client certificate that chains to that CA is
 	                             * answered 403 {"error": ...} and no handler runs */
+	bool browser_guard;        /* refuse what http_guard.h refuses (Host, Origin,
+	                            * Content-Type) before routing; false = no such checks */
+	const char *allowed_hosts; /* with browser_guard: FERRY_ALLOWED_HOSTS (copied) */
+	const char *cors_origins;  /* with browser_guard: FERRY_CORS_ORIGINS (copied) */
 };
 
 /*

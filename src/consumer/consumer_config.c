@@ -65,6 +65,8 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S(CONFIG_ROW_TLS_CERT_FILE, &c->tls_cert_file);
 	S(CONFIG_ROW_TLS_KEY_FILE, &c->tls_key_file);
 	S(CONFIG_ROW_TLS_CLIENT_CA_FILE, &c->tls_client_ca_file);
+	S(CONFIG_ROW_ALLOWED_HOSTS, &c->allowed_hosts);
+	S(CONFIG_ROW_CORS_ORIGINS, &c->cors_origins);
 	S("FERRY_PROCESSOR", CONFIG_ENUM, "log", 0, 0, processors,
 	  "What handles a message: log, webhook (FERRY_WEBHOOK_URL) or plugin "
 	  "(FERRY_PROCESSOR_PLUGIN).",

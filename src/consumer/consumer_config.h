@@ -29,6 +29,8 @@ struct consumer_config {
 	char *urls;              /* ASPNETCORE_URLS (--urls beats it) */
 	long port;               /* PORT, when no URL is given */
 	char *http_host;         /* bind address when only a port is given */
+	char *allowed_hosts;     /* FERRY_ALLOWED_HOSTS (http_guard.h) */
+	char *cors_origins;      /* FERRY_CORS_ORIGINS (http_guard.h) */
 	char *processor;         /* log | webhook | plugin */
 	char *webhook_url;       /* FERRY_WEBHOOK_URL */
 	long webhook_timeout_ms; /* FERRY_WEBHOOK_TIMEOUT_MS */

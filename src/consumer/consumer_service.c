@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/http_client.h"
+#include "common/http_guard.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "consumer/processor.h"
@@ -80,6 +81,8 @@ static int consumer_service_configure(struct consumer_service *svc)
 	                          cfg->db_connection ? cfg->db_connection : cfg->db_default) != 0 ||
 	    service_boot_migration_conninfo(&svc->boot, cfg->db_migration) != 0)
 		return -1;
+	if (http_guard_validate(cfg->allowed_hosts, cfg->cors_origins, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(&svc->boot, errstr);
 	if (service_boot_listen(&svc->boot, cfg->urls, cfg->http_host, cfg->port) != 0 ||
 	    service_boot_tls(&svc->boot, cfg->tls_cert_file, cfg->tls_key_file,
 	                     cfg->tls_client_ca_file) != 0)
@@ -99,6 +102,9 @@ static int consumer_service_start_http(struct consumer_service *svc)
 	    .max_connections = 64,
 	    .idle_timeout_s = 30,
 	    .tls = svc->boot.tls,
+	    .browser_guard = true,
+	    .allowed_hosts = svc->cfg.allowed_hosts,
+	    .cors_origins = svc->cfg.cors_origins,
 	};
 	struct http_route_group groups[2];
 	char errstr[1024];

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "common/http_guard.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "producer/api/api_acks.h"
@@ -62,6 +63,7 @@ int producer_service_parse_args(struct producer_service *svc, int argc, char **a
 static int producer_service_configure(struct producer_service *svc)
 {
 	struct producer_config *cfg = &svc->cfg;
+	char errstr[512];
 
 	if (service_boot_configure(&svc->boot, &cfg->log_level, &cfg->log_format) != 0 ||
 	    service_boot_conninfo(&svc->boot, "ConnectionStrings__DefaultConnection",
@@ -71,6 +73,8 @@ static int producer_service_configure(struct producer_service *svc)
 	    service_boot_tls(&svc->boot, cfg->tls_cert_file, cfg->tls_key_file,
 	                     cfg->tls_client_ca_file) != 0)
 		return -1;
+	if (http_guard_validate(cfg->allowed_hosts, cfg->cors_origins, errstr, sizeof(errstr)) != 0)
+		return service_boot_fail(&svc->boot, errstr);
 	service_boot_instance_id(&svc->boot, cfg->instance_id, svc->boot.port);
 	return 0;
 }
@@ -297,6 +301,9 @@ static int producer_service_start_http(struct producer_service *svc)
 	    .max_connections_per_client = (unsigned)cfg->http_max_connections_per_client,
 	    .request_timeout_s = (unsigned)cfg->http_request_timeout_s,
 	    .tls = svc->boot.tls,
+	    .browser_guard = true,
+	    .allowed_hosts = cfg->allowed_hosts,
+	    .cors_origins = cfg->cors_origins,
 	};
 	/* Tried in this order: the fixed paths before api_messages' "/api/messages/{id}". */
 	struct http_route_group groups[7];

@@ -28,10 +28,16 @@ if [[ "$(basename "$bin")" == ferry-consumer* ]]; then
 	expect "${g[@]}" KAFKA_AUTO_OFFSET_RESET=latest "KAFKA_AUTO_OFFSET_RESET"
 	expect "${g[@]}" KAFKA_ENABLE_AUTO_OFFSET_STORE=false KAFKA_ENABLE_AUTO_COMMIT=no \
 		"KAFKA_ENABLE_AUTO_COMMIT"
+	# Browser safety: names and origins are checked before anything starts.
+	expect "${g[@]}" FERRY_ALLOWED_HOSTS=producer1:5301 "FERRY_ALLOWED_HOSTS: 'producer1:5301'"
+	expect "${g[@]}" FERRY_CORS_ORIGINS=ops.example.com "FERRY_CORS_ORIGINS: 'ops.example.com'"
 	echo "bad config: $passed passed, $failed failed"
 	((failed == 0))
 	exit
 fi
+# Browser safety: names and origins are checked before anything starts.
+expect FERRY_ALLOWED_HOSTS=http://ops.example.com "FERRY_ALLOWED_HOSTS: 'http://ops.example.com'"
+expect FERRY_CORS_ORIGINS=https://ops.example.com/ "FERRY_CORS_ORIGINS: 'https://ops.example.com/'"
 # Settings the producers' guarantees rest on cannot be overridden, under any name.
 expect KAFKA_ENABLE_IDEMPOTENCE=false "KAFKA_ENABLE_IDEMPOTENCE"
 expect KAFKA_ACKS=1 "KAFKA_ACKS"

@@ -63,7 +63,8 @@ static const char *str_at(json_t *root, const char *dotted)
 static void expect(const char *method, const char *path, const char *body, long want,
                    struct it_response *r)
 {
-	long status = it_http(&fx.producer, method, path, body ? "application/json" : NULL, body,
+	long status = it_http(&fx.producer, method, path,
+	                      strcmp(method, "GET") != 0 ? "application/json" : NULL, body,
 	                      body ? strlen(body) : 0, r);
 
 	if (status != want)

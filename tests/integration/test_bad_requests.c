@@ -47,7 +47,8 @@ static void expect_refusal(const char *name, const char *method, const char *pat
 	struct it_response r = {0};
 	json_t *error;
 
-	it_http(&fx.producer, method, path, body ? "application/json" : NULL, body, len, &r);
+	it_http(&fx.producer, method, path, strcmp(method, "GET") != 0 ? "application/json" : NULL,
+	        body, len, &r);
 	if (r.status != want)
 		fail_msg("%s: %s %s answered %ld, wanted %ld (%s%.300s)", name, method, path,
 		         r.status, want, r.error, r.text ? r.text : "");

@@ -94,7 +94,7 @@ static long retry(int64_t id, const char *body, struct it_response *r)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/api/messages/%" PRId64 "/retry", id);
-	return it_http(&fx.producer, "POST", path, body ? "application/json" : NULL, body,
+	return it_http(&fx.producer, "POST", path, "application/json", body,
 	               body ? strlen(body) : 0, r);
 }
 
@@ -285,14 +285,16 @@ static void test_list_bulk_redrive_and_delete(void **state)
 
 	/* Deleting dead letters: a young one stays, an old one goes, with its message. */
 	snprintf(path, sizeof(path), "/api/messages/failed?olderThan=1h&consumerGroup=%s", g);
-	assert_int_equal(it_http(&fx.producer, "DELETE", path, NULL, NULL, 0, &r), 200);
+	assert_int_equal(it_http(&fx.producer, "DELETE", path, "application/json", NULL, 0, &r),
+	                 200);
 	assert_int_equal(json_integer_value(it_json_get(r.json, "deletedDeliveries")), 0);
 	it_response_free(&r);
 	it_sql_exec(fx.conn,
 	            "UPDATE ferry.message_delivery SET updated_at = now() - interval '2 hours'"
 	            " WHERE message_id = %" PRId64,
 	            ids[3]);
-	assert_int_equal(it_http(&fx.producer, "DELETE", path, NULL, NULL, 0, &r), 200);
+	assert_int_equal(it_http(&fx.producer, "DELETE", path, "application/json", NULL, 0, &r),
+	                 200);
 	assert_int_equal(json_integer_value(it_json_get(r.json, "deletedDeliveries")), 1);
 	assert_int_equal(json_integer_value(it_json_get(r.json, "deletedMessages")), 1);
 	it_response_free(&r);
@@ -356,15 +358,16 @@ static void test_redrive_errors(void **state)
 	                 400);
 	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?status=SENT", &r), 400);
 	assert_int_equal(it_get(&fx.producer, "/api/messages/failed?limit=0", &r), 400);
-	assert_int_equal(it_http(&fx.producer, "DELETE", "/api/messages/failed", NULL, NULL, 0, &r),
+	assert_int_equal(it_http(&fx.producer, "DELETE", "/api/messages/failed", "application/json",
+	                         NULL, 0, &r),
 	                 400);
 	assert_non_null(strstr(it_json_string(r.json, "error"), "olderThan"));
 	assert_int_equal(it_http(&fx.producer, "DELETE", "/api/messages/failed?olderThan=soon",
-	                         NULL, NULL, 0, &r),
+	                         "application/json", NULL, 0, &r),
 	                 400);
 	assert_int_equal(it_http(&fx.producer, "DELETE",
-	                         "/api/messages/failed?olderThan=2026-13-45T99:00:00Z", NULL, NULL,
-	                         0, &r),
+	                         "/api/messages/failed?olderThan=2026-13-45T99:00:00Z",
+	                         "application/json", NULL, 0, &r),
 	                 400);
 	assert_non_null(it_json_string(r.json, "error"));
 	it_response_free(&r);

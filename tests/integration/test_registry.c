@@ -114,7 +114,8 @@ static json_t *find_by(json_t *arr, const char *field, const char *value)
 static void expect(const char *method, const char *path, const char *body, long want,
                    struct it_response *r)
 {
-	long status = it_http(&fx.producer, method, path, body ? "application/json" : NULL, body,
+	long status = it_http(&fx.producer, method, path,
+	                      strcmp(method, "GET") != 0 ? "application/json" : NULL, body,
 	                      body ? strlen(body) : 0, r);
 
 	if (status != want)
