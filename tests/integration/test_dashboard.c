@@ -8,7 +8,9 @@
  * gives for the same endpoints. Then, driven over the DevTools protocol, the browser clicks a
  * dead letter's re-drive button, and the producer records the re-drive. A 1366x768 screenshot is
  * saved as a test artifact: <build>/test-artifacts/dashboard.png, with the dumped DOM
- * (dashboard-dom.html) and the browser's output (chromium.log) next to it.
+ * (dashboard-dom.html) and the browser's output (chromium.log) next to it. Last, a reader key
+ * given through the page's key form is kept in sessionStorage, sent as Authorization on every
+ * request the page makes, and never put in a URL or the producer's log.
  *
  * Without chromium the test is skipped (exit 77, which ctest reports as skipped) unless
  * FERRY_REQUIRE_CHROMIUM is set, as scripts/test does: then a missing browser fails it.
@@ -422,6 +424,7 @@ struct cdp {
 	size_t len, cap;
 	int next_id;
 	char profile[64];
+	json_t *requests; /* params of Network.requestWillBeSent events read, or NULL: not kept */
 };
 
 static void cdp_start(struct cdp *b)
@@ -517,6 +520,8 @@ static void cdp_stop(struct cdp *b)
 		close(b->from);
 	free(b->buf);
 	b->buf = NULL;
+	json_decref(b->requests);
+	b->requests = NULL;
 	(void)nftw(b->profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -559,9 +564,13 @@ static json_t *cdp_call(struct cdp *b, const char *session, const char *method, 
 		if (nul != NULL) {
 			size_t mlen = (size_t)(nul - b->buf);
 			json_t *m = json_loadb(b->buf, mlen, 0, NULL);
+			const char *event = json_string_value(json_object_get(m, "method"));
 
 			memmove(b->buf, nul + 1, b->len - mlen - 1);
 			b->len -= mlen + 1;
+			if (b->requests != NULL && event != NULL &&
+			    strcmp(event, "Network.requestWillBeSent") == 0)
+				json_array_append(b->requests, json_object_get(m, "params"));
 			if (m != NULL && json_integer_value(json_object_get(m, "id")) == id) {
 				if (json_object_get(m, "error") != NULL) {
 					char *e = json_dumps(json_object_get(m, "error"), 0);
@@ -1002,13 +1011,133 @@ static void test_latency_from_metrics(void **state)
 	free(answer);
 }
 
+#define READER_KEY "ferry-test-reader-key-5f3a9c"
+
+/* How many requests the page sent to `path` (query string ignored) with Authorization:
+ * `want` (NULL: without one); fails the test if any URL holds the key. */
+static int requests_with(json_t *requests, const char *path, const char *want)
+{
+	size_t i;
+	json_t *e;
+	int n = 0;
+
+	json_array_foreach (requests, i, e) {
+		const char *url = it_json_string(e, "request.url");
+		json_t *auth = it_json_get(e, "request.headers.Authorization");
+		const char *p = strstr(url, "://");
+
+		if (strstr(url, READER_KEY) != NULL)
+			fail_msg("the key is in a URL: %s", url);
+		p = p != NULL ? strchr(p + 3, '/') : NULL;
+		if (p == NULL || strncmp(p, path, strlen(path)) != 0 ||
+		    (p[strlen(path)] != '\0' && p[strlen(path)] != '?'))
+			continue;
+		if (want == NULL
+		        ? auth == NULL
+		        : (json_is_string(auth) && strcmp(json_string_value(auth), want) == 0))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The key form, with authentication off (the API answers with or without a key): "Set key",
+ * a key typed in and "Use key" make the page keep the key in sessionStorage (not in its URL),
+ * send it as "Authorization: Bearer <key>" on every API request, and still show the numbers;
+ * "Forget key" removes it and the requests go without. The headers are those the browser
+ * reports sending (DevTools' Network.requestWillBeSent). The producer's log never holds the key.
+ */
+static void test_key_form(void **state)
+{
+	static const char js_use[] =
+	    "(async () => {"
+	    " const sleep = (ms) => new Promise((r) => setTimeout(r, ms));"
+	    " const q = (id) => document.querySelector('[data-testid=\"' + id + '\"]');"
+	    " const polls = () => Number(q('live').dataset.polls || 0);"
+	    " for (let i = 0; i < 150 && polls() < 1; i++) await sleep(100);"
+	    " if (!q('key-form').hidden) return 'form shown before asked';"
+	    " q('key-set').click();"
+	    " if (q('key-form').hidden) return 'no form after Set key';"
+	    " q('key-input').value = '" READER_KEY "';"
+	    " q('key-use').click();"
+	    " const after = polls();"
+	    " for (let i = 0; i < 150 && polls() < after + 2; i++) await sleep(100);"
+	    " return JSON.stringify({stored: sessionStorage.getItem('ferry-dashboard-api-key'),"
+	    "  keyInUrl: location.href.includes('" READER_KEY "'), input: q('key-input').value,"
+	    "  message: q('key-message').dataset.value, form: q('key-form').hidden,"
+	    "  forget: q('key-forget').hidden, db: q('db-status').dataset.value,"
+	    "  backlog: q('backlog').dataset.value !== ''});"
+	    "})()";
+	static const char js_forget[] =
+	    "(async () => {"
+	    " const sleep = (ms) => new Promise((r) => setTimeout(r, ms));"
+	    " const q = (id) => document.querySelector('[data-testid=\"' + id + '\"]');"
+	    " const polls = () => Number(q('live').dataset.polls || 0);"
+	    " q('key-forget').click();"
+	    " const after = polls();"
+	    " for (let i = 0; i < 150 && polls() < after + 2; i++) await sleep(100);"
+	    " return JSON.stringify({stored: sessionStorage.getItem('ferry-dashboard-api-key'),"
+	    "  message: q('key-message').dataset.value, forget: q('key-forget').hidden});"
+	    "})()";
+	static const char want_use[] =
+	    "{\"stored\":\"" READER_KEY "\",\"keyInUrl\":false,\"input\":\"\","
+	    "\"message\":\"key\",\"form\":true,\"forget\":false,\"db\":\"ok\","
+	    "\"backlog\":true}";
+	static const char want_forget[] = "{\"stored\":null,\"message\":\"none\",\"forget\":true}";
+	static const char *const polled[] = {"/api/messages/health", "/api/messages/stats",
+	                                     "/api/agents/consumers", "/api/messages/failed",
+	                                     "/metrics"};
+	struct cdp b = {.to = -1, .from = -1};
+	char url[128], *answer, *session, *log;
+	size_t log_len;
+
+	(void)state;
+	if (chromium[0] == '\0') {
+		skipped = true;
+		skip();
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", fx.producer.port);
+	cdp_start(&b);
+	session = cdp_open_page(&b, url);
+	b.requests = json_array();
+	assert_non_null(b.requests);
+	json_decref(cdp_call(&b, session, "Network.enable", NULL, 30000));
+	answer = cdp_eval(&b, session, js_use, 30000);
+	if (strcmp(answer, want_use) != 0)
+		fail_msg("after a key through the form: %s, wanted %s", answer, want_use);
+	free(answer);
+	/* Every endpoint the page polls got the key (two polls at least since it was given). */
+	for (size_t i = 0; i < sizeof(polled) / sizeof(polled[0]); i++) {
+		if (requests_with(b.requests, polled[i], "Bearer " READER_KEY) < 1)
+			fail_msg("no request to %s carried the key", polled[i]);
+	}
+	json_array_clear(b.requests);
+	answer = cdp_eval(&b, session, js_forget, 30000);
+	if (strcmp(answer, want_forget) != 0)
+		fail_msg("after Forget key: %s, wanted %s", answer, want_forget);
+	free(answer);
+	/* Events still in the pipe are read by the next call. */
+	json_decref(cdp_call(&b, session, "Runtime.evaluate", json_pack("{s:s}", "expression", "1"),
+	                     10000));
+	if (requests_with(b.requests, "/api/messages/stats", NULL) < 1 ||
+	    requests_with(b.requests, "/api/messages/stats", "Bearer " READER_KEY) > 0)
+		fail_msg("after Forget key the requests should go without the key");
+	free(session);
+	json_decref(cdp_call(&b, NULL, "Browser.close", NULL, 10000));
+	cdp_stop(&b);
+
+	log = read_file(fx.producer.log_path, &log_len);
+	if (strstr(log, READER_KEY) != NULL)
+		fail_msg("the producer's log holds the key");
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_page_served),
-	    cmocka_unit_test(test_browser_shows_api_numbers),
-	    cmocka_unit_test(test_redrive_button),
-	    cmocka_unit_test(test_latency_from_metrics),
+	    cmocka_unit_test(test_page_served),    cmocka_unit_test(test_browser_shows_api_numbers),
+	    cmocka_unit_test(test_redrive_button), cmocka_unit_test(test_latency_from_metrics),
+	    cmocka_unit_test(test_key_form),
 	};
 	const char *require = getenv("FERRY_REQUIRE_CHROMIUM");
 	int failed;
