@@ -63,7 +63,7 @@ static void register_topic(const char *topic, int partitions, const char *const 
 /* Starts a consumer of `group` on `topic`, processing with the example plugin. */
 static void start_consumer(struct it_producer *c, const char *group, const char *topic)
 {
-	char g[256], t[256], url[128];
+	char g[512], t[512], url[128]; /* room for any group (Release builds check it) */
 	const char *env[] = {g,
 	                     t,
 	                     url,
