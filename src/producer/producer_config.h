@@ -28,10 +28,6 @@ struct producer_config {
 	char *tls_key_file;       /* FERRY_TLS_KEY_FILE */
 	char *tls_client_ca_file; /* FERRY_TLS_CLIENT_CA_FILE: mutual TLS; "" = off */
 
-	char *instance_id;   /* "" = derived from host name and port */
-	char *urls;          /* ASPNETCORE_URLS (--urls beats it) */
-	long port;           /* PORT, when no URL is given */
-	char *http_host;     /* bind address when only a port is given */
 	char *allowed_hosts; /* FERRY_ALLOWED_HOSTS (http_guard.h) */
 	char *cors_origins;  /* FERRY_CORS_ORIGINS (http_guard.h) */
 	long http_threads;
