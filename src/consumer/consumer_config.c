@@ -72,8 +72,13 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	  "(FERRY_PROCESSOR_PLUGIN).",
 	  &c->processor);
 	S("FERRY_WEBHOOK_URL", CONFIG_STRING, NULL, 0, 0, NULL,
-	  "webhook processor: URL receiving a JSON POST per message; 2xx means processed.",
+	  "webhook processor: URL receiving a JSON POST per message; 2xx means processed. Shown "
+	  "as scheme://host[:port] only.",
 	  &c->webhook_url);
+	S("FERRY_WEBHOOK_HEADERS_FILE", CONFIG_STRING, NULL, 0, 0, NULL,
+	  "webhook processor: file of 'Name: value' lines (e.g. Authorization) added to every POST; "
+	  "the values are never logged.",
+	  &c->webhook_headers_file);
 	S("FERRY_WEBHOOK_TIMEOUT_MS", CONFIG_INT, "10000", 1, 600000, NULL,
 	  "webhook processor: timeout of one POST.", &c->webhook_timeout_ms);
 	S("FERRY_PROCESSOR_PLUGIN", CONFIG_STRING, NULL, 0, 0, NULL,

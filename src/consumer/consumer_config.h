@@ -33,6 +33,7 @@ struct consumer_config {
 	char *cors_origins;      /* FERRY_CORS_ORIGINS (http_guard.h) */
 	char *processor;         /* log | webhook | plugin */
 	char *webhook_url;       /* FERRY_WEBHOOK_URL */
+	char *webhook_headers_file; /* FERRY_WEBHOOK_HEADERS_FILE */
 	long webhook_timeout_ms; /* FERRY_WEBHOOK_TIMEOUT_MS */
 	char *plugin_path;       /* FERRY_PROCESSOR_PLUGIN */
 	char *processor_config;  /* FERRY_PROCESSOR_CONFIG, passed to the plugin's init */

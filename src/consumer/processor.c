@@ -20,8 +20,8 @@ int processor_new(const struct processor_options *opts, struct processor *p, cha
 			         "FERRY_PROCESSOR=webhook needs FERRY_WEBHOOK_URL");
 			return -1;
 		}
-		return processor_webhook_new(opts->webhook_url, opts->webhook_timeout_ms, p, errstr,
-		                             errstr_size);
+		return processor_webhook_new(opts->webhook_url, opts->webhook_headers_file,
+		                             opts->webhook_timeout_ms, p, errstr, errstr_size);
 	}
 	if (strcmp(opts->kind, "plugin") == 0) {
 		if (opts->plugin_path == NULL || opts->plugin_path[0] == '\0') {
@@ -67,6 +67,7 @@ void processor_options_from_config(const struct consumer_config *cfg, struct pro
 	*out = (struct processor_options){
 	    .kind = cfg->processor,
 	    .webhook_url = cfg->webhook_url,
+	    .webhook_headers_file = cfg->webhook_headers_file,
 	    .webhook_timeout_ms = cfg->webhook_timeout_ms,
 	    .plugin_path = cfg->plugin_path,
 	    .config = cfg->processor_config,

@@ -15,10 +15,11 @@
 
 struct processor_options {
 	const char *kind;        /* "log", "webhook" or "plugin" */
-	const char *webhook_url; /* webhook: required */
-	long webhook_timeout_ms; /* webhook: per POST */
-	const char *plugin_path; /* plugin: required */
-	const char *config;      /* plugin: FERRY_PROCESSOR_CONFIG, may be NULL */
+	const char *webhook_url; /* webhook: required (a secret: shown through url_redact) */
+	const char *webhook_headers_file; /* webhook: FERRY_WEBHOOK_HEADERS_FILE, may be NULL */
+	long webhook_timeout_ms;          /* webhook: per POST */
+	const char *plugin_path;          /* plugin: required */
+	const char *config;               /* plugin: FERRY_PROCESSOR_CONFIG, may be NULL */
 };
 
 struct consumer_config;
@@ -52,8 +53,11 @@ void processor_destroy(struct processor *p);
 
 /* The shipped processors (processor_log.c, processor_webhook.c, processor_plugin.c). */
 int processor_log_new(struct processor *p, char *errstr, size_t errstr_size);
-int processor_webhook_new(const char *url, long timeout_ms, struct processor *p, char *errstr,
-                          size_t errstr_size);
+/* The webhook: POSTs to url with the headers of headers_file (NULL or "": none; see
+ * webhook_headers.h). Fails with one line naming neither the URL's secret parts nor a header
+ * value. */
+int processor_webhook_new(const char *url, const char *headers_file, long timeout_ms,
+                          struct processor *p, char *errstr, size_t errstr_size);
 int processor_plugin_new(const char *path, const char *config, struct processor *p, char *errstr,
                          size_t errstr_size);
 
