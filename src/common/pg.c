@@ -449,6 +449,8 @@ drop:
 	 * the server wakes (the caller says so).
 	 */
 	*timed_out = w == 0; /* else poll(2) failed: dropped all the same, never left waiting */
+	if (*timed_out)
+		pg_timed_out = true; /* the caller's errstr will be ferry's "did not answer" */
 	(void)shutdown(PQsocket(conn), SHUT_RDWR);
 	(void)PQconsumeInput(conn);
 collect:

@@ -59,10 +59,11 @@ void pg_last_sqlstate_clear(void);
 
 /*
  * True when the last error pg_error_line reported on the calling thread was a statement its
- * connection's bound (pg_set_bound) expired on: the server did not answer in time, the
- * connection was dropped, and whether the statement ran is unknown. Errstr then reads
- * "database did not answer within N ms (connection dropped)". Thread-local, like
- * pg_last_sqlstate; pg_pool_get clears it.
+ * connection's bound (pg_set_bound) expired on, or when a pg_exec_within on this thread timed
+ * out since: the server did not answer in time, the connection was dropped, and whether the
+ * statement ran is unknown. Errstr then reads "database did not answer within N ms (connection
+ * dropped)", ferry's own words, which an HTTP client may read (http_pg.h). Thread-local, like
+ * pg_last_sqlstate; pg_pool_get clears it, pg_error_line sets it anew.
  */
 bool pg_last_timed_out(void);
 

@@ -56,7 +56,8 @@ static void api_consumer_health(struct http_exchange *ex, void *opaque)
 	if (db_ok)
 		db = json_pack("{s:b}", "ok", 1);
 	else
-		db = json_pack("{s:b, s:s}", "ok", 0, "error", errstr);
+		db = json_pack("{s:b, s:s}", "ok", 0, "error",
+		               http_pg_client_text(ex, "database unavailable", errstr));
 	if (!db_ok)
 		healthy = false;
 	/* Refused credentials (a password rotated on the broker): no group can consume. */

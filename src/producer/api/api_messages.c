@@ -63,11 +63,19 @@ static void api_send_now(struct api_context *ctx, struct http_exchange *ex,
 		bool lost = PQstatus(conn) != CONNECTION_OK;
 
 		pg_pool_put(ctx->pool, conn);
-		if (lost)
+		if (lost && pg_last_timed_out())
 			http_exchange_error(ex, 503,
 			                    "database connection lost; outcome unknown (retry with "
 			                    "the same idempotencyKey): %s",
 			                    errstr);
+		else if (lost)
+			/* libpq's reason is for the log only (http_pg.h). */
+			http_exchange_error(ex, 503, "%s",
+			                    http_pg_client_text(ex,
+			                                        "database connection lost; outcome "
+			                                        "unknown (retry with the same "
+			                                        "idempotencyKey)",
+			                                        errstr));
 		else
 			api_enqueue_failed(ex, rc, errstr);
 		return;
@@ -380,15 +388,16 @@ static void api_health(struct http_exchange *ex, void *opaque)
 	    "s:I, s:I, s:I, s:i, s:i, s:s?, s:I}, s:{s:I, s:f}}",
 	    "status", db_ok && kafka_ok ? "Healthy" : "Unhealthy", "serviceId", ctx->service_id,
 	    "instanceId", ctx->instance_id, "database", "ok", db_ok, "latencyMs", db_ms, "error",
-	    db_ok ? NULL : db_err, "kafka", "ok", kafka_ok, "brokers", brokers > 0 ? brokers : 0,
-	    "error", kafka_ok ? NULL : kafka_err, "stalledCount", rs.stalled_count,
-	    "stalledPartitions", api_health_stalled(&rs), "relay", "enabled", ctx->relay != NULL,
-	    "running", rs.running, "published", (json_int_t)rs.published_total, "deliveryErrors",
-	    (json_int_t)rs.delivery_errors_total, "failed", (json_int_t)rs.failed_total, "batches",
-	    (json_int_t)rs.batches_total, "shards", rs.shards_owned, "relaysLive", rs.relays_live,
-	    "lastError", rs.last_error[0] ? rs.last_error : NULL, "detachedRows",
-	    (json_int_t)rs.detached_rows, "outbox", "pending", (json_int_t)stats.pending,
-	    "oldestPendingAgeSeconds", stats.oldest_age_seconds);
+	    db_ok ? NULL : http_pg_client_text(ex, "database unavailable", db_err), "kafka", "ok",
+	    kafka_ok, "brokers", brokers > 0 ? brokers : 0, "error", kafka_ok ? NULL : kafka_err,
+	    "stalledCount", rs.stalled_count, "stalledPartitions", api_health_stalled(&rs), "relay",
+	    "enabled", ctx->relay != NULL, "running", rs.running, "published",
+	    (json_int_t)rs.published_total, "deliveryErrors", (json_int_t)rs.delivery_errors_total,
+	    "failed", (json_int_t)rs.failed_total, "batches", (json_int_t)rs.batches_total,
+	    "shards", rs.shards_owned, "relaysLive", rs.relays_live, "lastError",
+	    rs.last_error[0] ? rs.last_error : NULL, "detachedRows", (json_int_t)rs.detached_rows,
+	    "outbox", "pending", (json_int_t)stats.pending, "oldestPendingAgeSeconds",
+	    stats.oldest_age_seconds);
 	http_exchange_respond(ex, db_ok && kafka_ok ? 200 : 503, body);
 }
 

@@ -159,6 +159,21 @@ static void batcher_complete(struct batcher_item *items, const struct outbox_enq
 	}
 }
 
+/* The answer to a send whose connection was lost mid-statement: ferry's text of the bound's
+ * expiry (the client acts on it), while libpq's own reason is logged only. */
+static void batcher_lost_reply(const char *errstr, char *reply, size_t reply_size)
+{
+	const char *what = "database connection lost; outcome unknown (retry with the same "
+	                   "idempotencyKey)";
+
+	if (pg_last_timed_out()) {
+		snprintf(reply, reply_size, "%s: %s", what, errstr);
+	} else {
+		log_warn("batcher", "database connection lost: %s", errstr);
+		snprintf(reply, reply_size, "%s", what);
+	}
+}
+
 /* Commits one batch (a list of n items). Runs on the batcher thread. */
 static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t n)
 {
@@ -188,8 +203,9 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 				PQfinish(b->conn);
 				b->conn = NULL;
 			}
-			snprintf(reply, sizeof(reply), "database unavailable: %s", errstr);
-			batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
+			/* libpq's reason names the host and user: the log's, not the client's. */
+			log_warn("batcher", "database unavailable: %s", errstr);
+			batcher_complete(items, NULL, OUTBOX_ERR_DB, "database unavailable");
 			goto done;
 		}
 	}
@@ -204,10 +220,7 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 	if (PQstatus(b->conn) != CONNECTION_OK) {
 		/* The commit may or may not have happened; only an idempotency key makes a retry
 		 * safe, and the error says so. */
-		snprintf(reply, sizeof(reply),
-		         "database connection lost; outcome unknown (retry with the same "
-		         "idempotencyKey): %s",
-		         errstr);
+		batcher_lost_reply(errstr, reply, sizeof(reply));
 		batcher_complete(items, NULL, OUTBOX_ERR_DB, reply);
 		goto done;
 	}
@@ -228,10 +241,7 @@ static void batcher_flush(struct batcher *b, struct batcher_item *items, size_t 
 		                           b->registry, b->db_timeout_ms, &one, errstr,
 		                           sizeof(errstr));
 		if (rc != OUTBOX_OK && PQstatus(b->conn) != CONNECTION_OK)
-			snprintf(reply, sizeof(reply),
-			         "database connection lost; outcome unknown (retry with the same "
-			         "idempotencyKey): %s",
-			         errstr);
+			batcher_lost_reply(errstr, reply, sizeof(reply));
 		else
 			snprintf(reply, sizeof(reply), "%s", errstr);
 		batcher_complete(it, rc == OUTBOX_OK ? &one : NULL, (enum outbox_error)rc,

@@ -99,6 +99,18 @@ static void relay_set_error(struct relay *relay, const char *fmt, ...)
 	pthread_mutex_unlock(&relay->status_lock);
 }
 
+/* A database failure: `what: errstr` to the log, but only `what` into the status that
+ * /api/messages/health and the agent rows show, since libpq's errstr names the server's
+ * address and the user (docs/security.md, Secrets). */
+static void relay_set_db_error(struct relay *relay, const char *what, const char *errstr)
+{
+	pthread_mutex_lock(&relay->status_lock);
+	snprintf(relay->status.last_error, sizeof(relay->status.last_error),
+	         "%s: database error (detail in the log)", what);
+	log_warn("relay", "%s: %s", what, errstr);
+	pthread_mutex_unlock(&relay->status_lock);
+}
+
 /* Delivery report: runs inside rd_kafka_poll on the relay thread. */
 static void relay_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -344,7 +356,7 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	int rc;
 
 	if (pg_ensure(&slot->conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) != 0) {
-		relay_set_error(relay, "relay cannot reach PostgreSQL: %s", errstr);
+		relay_set_db_error(relay, "relay cannot reach PostgreSQL", errstr);
 		return -1;
 	}
 	if (relay->nshards == 0)
@@ -363,7 +375,7 @@ static long relay_slot_claim(struct relay *relay, struct relay_slot *slot)
 	                         &slot->batch, errstr, sizeof(errstr));
 	free(exclude);
 	if (rc != 0) {
-		relay_set_error(relay, "claiming pending rows failed: %s", errstr);
+		relay_set_db_error(relay, "claiming pending rows failed", errstr);
 		return -1;
 	}
 	if (slot->batch.n == 0)
@@ -460,8 +472,11 @@ static long relay_slot_mark(struct relay *relay, struct relay_slot *slot, PGconn
 		goto done;
 	if ((!in_txn && pg_command(conn, "BEGIN", errstr, sizeof(errstr)) != 0) ||
 	    message_store_mark(conn, d, n, relay->max_attempts, errstr, sizeof(errstr)) != 0) {
-		relay_set_error(relay, "marking %zu rows failed (they will be sent again): %s", n,
-		                errstr);
+		char what[96];
+
+		snprintf(what, sizeof(what), "marking %zu rows failed (they will be sent again)",
+		         n);
+		relay_set_db_error(relay, what, errstr);
 		rc = -1;
 		goto recorded;
 	}
@@ -522,8 +537,8 @@ static long relay_slot_finish(struct relay *relay, struct relay_slot *slot)
 	    (pg_command(relay->mark_conn, "SELECT 1", errstr, sizeof(errstr)) != 0 &&
 	     pg_ensure(&relay->mark_conn, relay->conninfo, "ferry-relay", errstr, sizeof(errstr)) !=
 	         0)) {
-		relay_set_error(relay, "marking detached rows failed (they will be sent again): %s",
-		                errstr);
+		relay_set_db_error(relay, "marking detached rows failed (they will be sent again)",
+		                   errstr);
 		return -1;
 	}
 	return relay_slot_mark(relay, slot, relay->mark_conn, false);
@@ -731,8 +746,8 @@ static bool relay_lease_step(struct relay *relay)
 	if (relay_lease_tick(relay->lease, relay->book.claim_seq,
 	                     relay_book_oldest_active_seq(&relay->book), errstr,
 	                     sizeof(errstr)) != 0) {
-		relay_set_error(
-		    relay, "shard leases lost, claiming nothing until they are back: %s", errstr);
+		relay_set_db_error(relay, "shard leases lost, claiming nothing until they are back",
+		                   errstr);
 		relay->next_lease_at =
 		    now + pg_backoff_ms(relay->lease_failures++, RELAY_BACKOFF_BASE_MS,
 		                        RELAY_BACKOFF_CAP_MS);
