@@ -299,7 +299,7 @@ static void test_service_role_runs_the_whole_cycle(void **state)
 	            " WHERE message_id = %" PRId64,
 	            dead_id);
 	snprintf(path, sizeof(path), "/api/messages/failed?olderThan=1h&consumerGroup=%s", g);
-	assert_int_equal(it_http(&producer, "DELETE", path, NULL, NULL, 0, &r), 200);
+	assert_int_equal(it_http(&producer, "DELETE", path, "application/json", NULL, 0, &r), 200);
 	assert_int_equal(json_integer_value(it_json_get(r.json, "deletedDeliveries")), 1);
 	it_response_free(&r);
 
