@@ -21,6 +21,7 @@ static const struct ctl_opt ctl_cmd_common_opts[] = {
     {"cacert", 0, "FILE", false, "PEM CA trusted for an https URL (default $FERRY_CA_FILE)"},
     {"cert", 0, "FILE", false, "PEM client certificate for mutual TLS ($FERRY_CERT_FILE)"},
     {"cert-key", 0, "FILE", false, "PEM key of --cert ($FERRY_KEY_FILE)"},
+    {"token", 0, "KEY", false, "API key sent as a Bearer token (default $FERRY_TOKEN)"},
     {"json", 0, NULL, false, "print JSON for scripts instead of tables"},
     {"help", 'h', NULL, false, "show this help"},
 };
@@ -29,6 +30,7 @@ static const struct ctl_opt ctl_cmd_common_opts[] = {
 static const struct ctl_cmd_module *const ctl_cmd_modules[] = {
     &ctl_cmd_send_module,   &ctl_cmd_topics_module, &ctl_cmd_messages_module,
     &ctl_cmd_groups_module, &ctl_cmd_agents_module, &ctl_cmd_e2e_module,
+    &ctl_cmd_keys_module,
 };
 #define CTL_N_MODULES CTL_N(ctl_cmd_modules)
 
@@ -136,7 +138,8 @@ static void ctl_cmd_print_overview(FILE *f)
 {
 	size_t m, i;
 
-	fprintf(f, "Usage: ferryctl [--url URL] [--json] COMMAND [SUBCOMMAND] [options]\n\n"
+	fprintf(f, "Usage: ferryctl [--url URL] [--token KEY] [--json] COMMAND [SUBCOMMAND] "
+	           "[options]\n\n"
 	           "The operator's tool for ferry: talks to the producer's REST API.\n\n"
 	           "Commands:\n");
 	for (m = 0; m < CTL_N_MODULES; m++)
@@ -149,6 +152,7 @@ static void ctl_cmd_print_overview(FILE *f)
 	           "      --cacert FILE  PEM CA trusted for an https URL (default $FERRY_CA_FILE)\n"
 	           "      --cert FILE, --cert-key FILE  client certificate and key for mutual TLS\n"
 	           "                   (default $FERRY_CERT_FILE, $FERRY_KEY_FILE)\n"
+	           "      --token KEY  API key sent as a Bearer token (default $FERRY_TOKEN)\n"
 	           "      --json       print JSON for scripts instead of tables\n"
 	           "  -h, --help       help; 'ferryctl COMMAND --help' for a command's options\n\n"
 	           "Exit status: 0 success, 1 failure (also: verify found missing messages, e2e "
@@ -266,7 +270,8 @@ static int ctl_cmd_early_value(const char *name, int argc, char **argv, int i, c
 
 /* Parses the subcommand's arguments and runs it. */
 static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const char *url,
-                       const struct http_client_tls *early_tls, int argc, char **argv)
+                       const struct http_client_tls *early_tls, const char *token, int argc,
+                       char **argv)
 {
 	struct ctl_opt *opts = calloc(c->n_opts + CTL_N_COMMON, sizeof(*opts));
 	struct ctl_args args;
@@ -310,8 +315,14 @@ static int ctl_cmd_run(struct ctl_ctx *ctx, const struct ctl_command *c, const c
 		rc = ctl_cmd_fail(ctx, "%s", errstr);
 		goto done;
 	}
+	if (ctl_args_get(&args, "token"))
+		token = ctl_args_get(&args, "token");
 	if (ctl_http_open(&ctx->http, url, CTL_HTTP_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
 		rc = ctl_cmd_usage_error(ctx, "%s", errstr);
+		goto done;
+	}
+	if (ctl_http_set_token(&ctx->http, token) != 0) {
+		rc = ctl_cmd_fail(ctx, "out of memory");
 		goto done;
 	}
 	rc = c->run(ctx, &args);
@@ -326,7 +337,7 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 {
 	struct ctl_ctx ctx;
 	const struct ctl_command *c;
-	const char *url = getenv("FERRY_URL"), *word;
+	const char *url = getenv("FERRY_URL"), *token = getenv("FERRY_TOKEN"), *word;
 	struct http_client_tls early_tls = {NULL, NULL, NULL};
 	char name[128];
 	int i = 1, took;
@@ -356,7 +367,8 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 		           (took = ctl_cmd_early_value("--cert", argc, argv, i,
 		                                       &early_tls.cert_file)) > 0 ||
 		           (took = ctl_cmd_early_value("--cert-key", argc, argv, i,
-		                                       &early_tls.key_file)) > 0) {
+		                                       &early_tls.key_file)) > 0 ||
+		           (took = ctl_cmd_early_value("--token", argc, argv, i, &token)) > 0) {
 			i += took - 1;
 		} else {
 			return ctl_cmd_usage_error(
@@ -387,5 +399,5 @@ int ctl_cmd_main(int argc, char **argv, FILE *out, FILE *err)
 	if (c == NULL)
 		return ctl_cmd_usage_error(&ctx, "unknown command '%.64s' (try 'ferryctl --help')",
 		                           word);
-	return ctl_cmd_run(&ctx, c, url, &early_tls, argc - i, argv + i);
+	return ctl_cmd_run(&ctx, c, url, &early_tls, token, argc - i, argv + i);
 }

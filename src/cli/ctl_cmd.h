@@ -99,6 +99,7 @@ extern const struct ctl_cmd_module ctl_cmd_send_module;
 extern const struct ctl_cmd_module ctl_cmd_topics_module;
 extern const struct ctl_cmd_module ctl_cmd_messages_module;
 extern const struct ctl_cmd_module ctl_cmd_groups_module;
+extern const struct ctl_cmd_module ctl_cmd_keys_module;
 extern const struct ctl_cmd_module ctl_cmd_agents_module;
 extern const struct ctl_cmd_module ctl_cmd_e2e_module;
 

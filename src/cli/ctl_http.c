@@ -58,8 +58,17 @@ int ctl_http_open(struct ctl_http *h, const char *base_url, long timeout_ms, cha
 	return 0;
 }
 
+int ctl_http_set_token(struct ctl_http *h, const char *token)
+{
+	free(h->auth_header);
+	h->auth_header = http_client_bearer_header(token);
+	return (token != NULL && token[0] != '\0' && h->auth_header == NULL) ? -1 : 0;
+}
+
 void ctl_http_close(struct ctl_http *h)
 {
+	free(h->auth_header);
+	h->auth_header = NULL;
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	h->curl = NULL;
@@ -69,7 +78,7 @@ long ctl_http_request(struct ctl_http *h, const char *method, const char *path, 
                       json_t **reply, char *errstr, size_t errstr_size)
 {
 	struct strbuf url = STRBUF_INIT, text = STRBUF_INIT;
-	const char *headers[] = {h->actor, NULL};
+	const char *headers[] = {h->actor, h->auth_header, NULL}; /* no token: ends early */
 	char *json = NULL, curl_err[512];
 	long status = -1;
 

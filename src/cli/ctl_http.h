@@ -18,7 +18,9 @@ struct ctl_http {
 	CURL *curl;          /* owned */
 	char base_url[1024]; /* "http://host:port" with any trailing '/' removed */
 	long timeout_ms;     /* per request */
-	char actor[160];     /* "X-Ferry-Actor: ferryctl/<user>": re-drives record who asked */
+	char actor[160];     /* "X-Ferry-Actor: ferryctl/<user>": who asked, when the producer runs
+	                      * without API keys (with keys, the key's name is recorded) */
+	char *auth_header;   /* "Authorization: Bearer <token>" (owned), or NULL: no token */
 };
 
 /*
@@ -27,6 +29,12 @@ struct ctl_http {
  */
 int ctl_http_open(struct ctl_http *h, const char *base_url, long timeout_ms, char *errstr,
                   size_t errstr_size) __attribute__((warn_unused_result));
+
+/*
+ * Sends `token` (--token / FERRY_TOKEN; NULL or "" for none) as "Authorization: Bearer" on every
+ * later request. Returns 0, or -1 when out of memory. The token is never printed.
+ */
+int ctl_http_set_token(struct ctl_http *h, const char *token) __attribute__((warn_unused_result));
 
 /* Releases the handle. Safe on a zeroed or failed struct. */
 void ctl_http_close(struct ctl_http *h);

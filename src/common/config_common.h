@@ -46,6 +46,18 @@ extern const char *const config_log_formats[]; /* text, json */
 	"FERRY_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, NULL,                                        \
 	    "Origins (comma-separated scheme://host[:port]) whose browser pages may call the API; " \
 	    "requests from any other foreign Origin get 403. Empty: none."
+#define CONFIG_ROW_AUTH                                                                            \
+	"FERRY_AUTH", CONFIG_BOOL, "on", 0, 0, NULL,                                               \
+	    "on: every route but /health needs an API key (docs/security.md); off: every route "   \
+	    "open, for development only (a warning at start-up)."
+#define CONFIG_ROW_BOOTSTRAP_API_KEY                                                               \
+	"FERRY_BOOTSTRAP_API_KEY", CONFIG_STRING, NULL, 0, 0, NULL,                                \
+	    "An API key holding every role, named bootstrap, kept in memory only (hashed at "      \
+	    "start): for the first start, before ferryctl keys create; at least 16 characters."
+#define CONFIG_ROW_AUTH_REFRESH                                                                    \
+	"FERRY_AUTH_REFRESH_MS", CONFIG_INT, "2000", 100, 60000, NULL,                             \
+	    "How often the API keys are read again from the database: a revoked key stops "        \
+	    "working within this long."
 #define CONFIG_ROW_DB_STARTUP_WAIT                                                                 \
 	"FERRY_DB_STARTUP_WAIT_S", CONFIG_INT, "60", 0, 3600, NULL,                                \
 	    "How long start-up waits for PostgreSQL before giving up."

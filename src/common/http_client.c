@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The process's TLS files (http_client_set_tls): "" = not set. Written before threads start,
@@ -197,15 +198,34 @@ int http_client_post_json(CURL *curl, const char *url, const char *json, long ti
 	                           reply, errstr, errstr_size);
 }
 
-int http_client_post_json_abortable(CURL *curl, const char *url, const char *json, long timeout_ms,
+int http_client_post_json_abortable(CURL *curl, const char *url, const char *json,
+                                    const char *const *headers, long timeout_ms,
                                     http_client_abort_fn should_abort, void *abort_arg,
                                     const char *abort_reason, long *status, struct strbuf *reply,
                                     char *errstr, size_t errstr_size)
 {
 	const struct http_client_abort abort = {should_abort, abort_arg};
 
-	return http_client_perform(curl, "POST", url, json, NULL, timeout_ms, &abort, abort_reason,
-	                           status, reply, errstr, errstr_size);
+	return http_client_perform(curl, "POST", url, json, headers, timeout_ms, &abort,
+	                           abort_reason, status, reply, errstr, errstr_size);
+}
+
+char *http_client_bearer_header(const char *key)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	char *line = NULL;
+	size_t n;
+
+	if (key == NULL || key[0] == '\0')
+		goto done;
+	n = strlen(key);
+	line = malloc(sizeof(prefix) + n);
+	if (line == NULL)
+		goto done;
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	memcpy(line + sizeof(prefix) - 1, key, n + 1);
+done:
+	return line;
 }
 
 int http_client_request(CURL *curl, const char *method, const char *url, const char *json,

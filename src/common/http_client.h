@@ -65,14 +65,23 @@ int http_client_request(CURL *curl, const char *method, const char *url, const c
 typedef bool (*http_client_abort_fn)(void *arg);
 
 /*
- * http_client_post_json that also ends early when should_abort(abort_arg) returns true: then
+ * http_client_post_json with the NULL-terminated "Name: value" `headers` (NULL: none) that
+ * also ends early when should_abort(abort_arg) returns true: then
  * returns -1 with "... aborted: <abort_reason>" in errstr (abort_reason copied into it; NULL
  * reads "stopping") and *status 0. should_abort may be NULL (never aborts).
  */
-int http_client_post_json_abortable(CURL *curl, const char *url, const char *json, long timeout_ms,
+int http_client_post_json_abortable(CURL *curl, const char *url, const char *json,
+                                    const char *const *headers, long timeout_ms,
                                     http_client_abort_fn should_abort, void *abort_arg,
                                     const char *abort_reason, long *status, struct strbuf *reply,
                                     char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/*
+ * The header line "Authorization: Bearer <key>" as a new string (the caller frees), or NULL
+ * when key is NULL or "" (no key to send). Also NULL when out of memory: callers with a key
+ * treat NULL as a failure. The key is a secret: never log the line.
+ */
+char *http_client_bearer_header(const char *key);
 
 #endif

@@ -20,6 +20,8 @@
 #include "common/http_server.h"
 
 #include "common/http_guard.h"
+#include "common/auth_key.h"
+#include "common/auth_roles.h"
 #include "common/json_scan.h"
 #include "common/log.h"
 
@@ -90,6 +92,8 @@ struct http_server {
 	size_t max_json_values;      /* options.max_json_values (route's own overrides) */
 	const struct http_route_limit *route_limits; /* options.route_limits */
 	size_t n_route_limits;
+	http_auth_fn authenticate;  /* options.authenticate; NULL = every route open */
+	void *auth_opaque;          /* options.auth_opaque */
 	unsigned max_json_depth;    /* options.max_json_depth */
 	int64_t request_timeout_ms; /* options.request_timeout_s in ms; 0 = no deadline */
 	pthread_mutex_t conn_mutex; /* guards conns and the watchdog fields below */
@@ -137,6 +141,8 @@ struct http_exchange {
 	bool handler_ran;      /* the handler has been called (never twice) */
 	bool queued;           /* a response has been handed to MHD */
 	char *cors_origin;     /* Origin to allow in the answer's CORS headers, or NULL */
+	bool has_principal;    /* principal holds the authenticated key's name */
+	char principal[AUTH_KEY_NAME_MAX]; /* the key's name, for the audit trail */
 	/* Fields below are shared with responding threads: touch them only under the mutex. */
 	bool suspended;                /* connection suspended, waiting for respond() */
 	bool responded;                /* respond() has been called */
@@ -319,11 +325,12 @@ done:
 }
 
 /*
- * Builds the MHD response: compact JSON plus a newline, Content-Type application/json, and an
- * Allow header when allow is not NULL. Takes ownership of body. Returns NULL when out of memory
+ * Builds the MHD response: compact JSON plus a newline, Content-Type application/json, and one
+ * more header when extra is not NULL ({name, value}: Allow for a 405, WWW-Authenticate for a
+ * 401). Takes ownership of body. Returns NULL when out of memory
  * (the caller then closes the connection).
  */
-static struct MHD_Response *http_exchange_build_response(json_t *body, const char *allow)
+static struct MHD_Response *http_exchange_build_response(json_t *body, const char *const *extra)
 {
 	struct MHD_Response *resp = NULL;
 	char *buf = NULL;
@@ -338,8 +345,8 @@ static struct MHD_Response *http_exchange_build_response(json_t *body, const cha
 		goto done;
 	buf = NULL; /* owned by resp now */
 	ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (ok == MHD_YES && allow != NULL)
-		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (ok == MHD_YES && extra != NULL)
+		ok = MHD_add_response_header(resp, extra[0], extra[1]);
 	if (ok != MHD_YES) {
 		MHD_destroy_response(resp);
 		resp = NULL;
@@ -410,9 +417,9 @@ static int http_exchange_check_status(const struct http_exchange *ex, int status
 	return status;
 }
 
-/* http_exchange_respond() with an optional Allow header (for 405). */
+/* http_exchange_respond() with an optional extra header {name, value} (Allow for 405). */
 static void http_exchange_answer(struct http_exchange *ex, int status, json_t *body,
-                                 const char *allow)
+                                 const char *const *extra)
 {
 	struct MHD_Response *resp = NULL;
 
@@ -426,7 +433,7 @@ static void http_exchange_answer(struct http_exchange *ex, int status, json_t *b
 		         text != NULL ? text : "");
 		free(text);
 	}
-	resp = http_exchange_build_response(body, allow);
+	resp = http_exchange_build_response(body, extra);
 	body = NULL;
 	if (resp == NULL)
 		log_error("http", "%s %s: out of memory building the response", ex->method,
@@ -465,7 +472,7 @@ void http_exchange_respond(struct http_exchange *ex, int status, json_t *body)
 	http_exchange_answer(ex, status, body, NULL);
 }
 
-static void http_exchange_verror(struct http_exchange *ex, int status, const char *allow,
+static void http_exchange_verror(struct http_exchange *ex, int status, const char *const *extra,
                                  const char *fmt, va_list ap)
 {
 	char msg[HTTP_SERVER_ERROR_MAX];
@@ -478,7 +485,7 @@ static void http_exchange_verror(struct http_exchange *ex, int status, const cha
 		json_object_set_new(body, "error", text);
 	else
 		json_decref(text);
-	http_exchange_answer(ex, status, body, allow);
+	http_exchange_answer(ex, status, body, extra);
 }
 
 void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, ...)
@@ -490,16 +497,19 @@ void http_exchange_error(struct http_exchange *ex, int status, const char *fmt, 
 	va_end(ap);
 }
 
-static void http_exchange_error_allow(struct http_exchange *ex, int status, const char *allow,
-                                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* http_exchange_error with one more header: name, value. */
+static void http_exchange_error_header(struct http_exchange *ex, int status, const char *name,
+                                       const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void http_exchange_error_allow(struct http_exchange *ex, int status, const char *allow,
-                                      const char *fmt, ...)
+static void http_exchange_error_header(struct http_exchange *ex, int status, const char *name,
+                                       const char *value, const char *fmt, ...)
 {
+	const char *extra[2] = {name, value};
 	va_list ap;
 
 	va_start(ap, fmt);
-	http_exchange_verror(ex, status, allow, fmt, ap);
+	http_exchange_verror(ex, status, extra, fmt, ap);
 	va_end(ap);
 }
 
@@ -563,6 +573,11 @@ const char *http_exchange_param(const struct http_exchange *ex, const char *name
 const char *http_exchange_query(const struct http_exchange *ex, const char *name)
 {
 	return MHD_lookup_connection_value(ex->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_exchange_principal(const struct http_exchange *ex)
+{
+	return ex->has_principal ? ex->principal : NULL;
 }
 
 const char *http_exchange_header(const struct http_exchange *ex, const char *name)
@@ -773,7 +788,57 @@ done:
 	return answered;
 }
 
-/* First call for a request: headers are in. Route it and check the announced body size. */
+/* The roles a route asks for: its own, or the default (GET: reader; else operator). */
+static unsigned http_route_needs(const struct http_route *r)
+{
+	if (r->roles != 0)
+		return r->roles;
+	return strcmp(r->method, "GET") == 0 ? AUTH_ROLE_READER : AUTH_ROLE_OPERATOR;
+}
+
+/*
+ * Checks the request's API key against the matched route, from the headers alone (before any
+ * body is read). Returns 0 when the request may go on (principal set when a key was checked),
+ * or -1 after answering 401 (no key, or one the server does not know) or 403 (a known key
+ * without any of the route's roles).
+ */
+static int http_exchange_authorize(struct http_exchange *ex)
+{
+	struct http_server *srv = ex->srv;
+	unsigned need = http_route_needs(ex->route), held = 0;
+	const char *key;
+	size_t len = 0;
+	int rc = -1;
+
+	if (srv->authenticate == NULL || (need & HTTP_ROUTE_OPEN) != 0) {
+		rc = 0;
+		goto done;
+	}
+	key = auth_key_from_headers(http_exchange_header(ex, MHD_HTTP_HEADER_AUTHORIZATION),
+	                            http_exchange_header(ex, "X-Api-Key"), &len);
+	if (key == NULL || !srv->authenticate(srv->auth_opaque, key, len, &held, ex->principal,
+	                                      sizeof(ex->principal))) {
+		ex->principal[0] = '\0';
+		http_exchange_error_header(ex, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer",
+		                           "missing or unknown API key");
+		goto done;
+	}
+	if ((held & need) == 0) {
+		unsigned first = need & (~need + 1u); /* the lowest role bit asked for */
+		const char *role = auth_role_name(first);
+
+		http_exchange_error(ex, 403, "this API key lacks the %s role",
+		                    role != NULL ? role : "required");
+		goto done;
+	}
+	ex->has_principal = true;
+	rc = 0;
+done:
+	return rc;
+}
+
+/* First call for a request: headers are in. Route it, check its API key and the announced body
+ * size. */
 static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_Connection *conn,
                                            const char *url, const char *method)
 {
@@ -835,6 +900,17 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	has_length = http_server_parse_length(
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
 	    &announced);
+	/* Before the body: a request without the right key stores nothing and runs nothing.
+	 * Its body is read and dropped like a 404's; a client waiting for "100 Continue" (or
+	 * announcing more than we would drain) gets the answer at once and sends none. */
+	if (ex->route != NULL && http_exchange_authorize(ex) != 0) {
+		if (http_server_expects_continue(conn) ||
+		    (has_length && announced > HTTP_SERVER_DRAIN_MAX))
+			ret = http_exchange_queue(ex, conn);
+		else
+			ret = MHD_YES;
+		goto done;
+	}
 	if (has_length && announced > ex->max_body) {
 		ex->route = NULL; /* no handler will run */
 		http_exchange_error(ex, 413, "request body exceeds %zu bytes", ex->max_body);
@@ -854,8 +930,8 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	 * answer in the reset. */
 	if (ex->route == NULL) {
 		if (ex->path_ok && http_server_allowed_methods(srv, ex, allow, sizeof(allow)))
-			http_exchange_error_allow(ex, 405, allow, "method %s not allowed for %s",
-			                          method, url);
+			http_exchange_error_header(ex, 405, MHD_HTTP_HEADER_ALLOW, allow,
+			                           "method %s not allowed for %s", method, url);
 		else
 			http_exchange_error(ex, 404, "no route for %s %s", method, url);
 	}
@@ -1359,6 +1435,8 @@ struct http_server *http_server_start_groups(const struct http_server_options *o
 	srv->route_limits = opts->route_limits;
 	srv->n_route_limits = opts->n_route_limits;
 	srv->max_json_depth = opts->max_json_depth;
+	srv->authenticate = opts->authenticate;
+	srv->auth_opaque = opts->auth_opaque;
 	srv->request_timeout_ms = (int64_t)opts->request_timeout_s * 1000;
 	srv->tls = opts->tls;
 	srv->quiesced_fd = MHD_INVALID_SOCKET;

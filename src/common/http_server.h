@@ -44,6 +44,13 @@
  * preflight 204; a configured origin's answers carry Access-Control-Allow-Origin and
  * Vary: Origin. The guard's settings are checked by http_server_start_groups (errstr names the
  * bad one).
+ * API keys: when options.authenticate is set, every route asks for roles (struct http_route's
+ * roles; by default GET needs reader and other methods operator) unless marked HTTP_ROUTE_OPEN.
+ * The key (Authorization: Bearer <key>, or X-Api-Key: <key>) is checked when the headers are
+ * in, before any body is read or handler runs: none or an unknown key gets 401
+ * {"error":"missing or unknown API key"} with WWW-Authenticate: Bearer, a key holding none of
+ * the route's roles 403 {"error":"this API key lacks the <role> role"}; the body is read and
+ * dropped. Without options.authenticate every route is open (FERRY_AUTH=off).
  *
  * Requests libmicrohttpd itself rejects (malformed request line or headers, headers over the
  * per-connection memory, bad chunk encoding) get its own small HTML error pages, not JSON.
@@ -54,6 +61,7 @@
 #include <jansson.h>
 
 #include "common/http_tls.h"
+#include "common/auth_roles.h"
 #include "common/metrics.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,12 +75,25 @@ struct http_exchange; /* one request/response; owned by the server */
 
 typedef void (*http_handler_fn)(struct http_exchange *ex, void *opaque);
 
+/*
+ * Looks up the `len` bytes of a presented API key (not NUL-terminated). Returns true with the
+ * key's AUTH_ROLE_* bits in *roles and its name in `name` (name_size bytes) when the key is
+ * known and active, false otherwise. Called from the server's threads, any number at once.
+ */
+typedef bool (*http_auth_fn)(void *opaque, const char *key, size_t len, unsigned *roles, char *name,
+                             size_t name_size);
+
+/* struct http_route's roles: no key needed (liveness, the dashboard's static page). */
+#define HTTP_ROUTE_OPEN 0x80000000u
+
 /* Patterns: segments compare after percent-decoding; one trailing '/' is ignored on both sides. */
 struct http_route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
 	const char *pattern; /* "/api/messages/{id}": {name} matches one non-empty segment */
 	http_handler_fn handler;
-	void *opaque; /* passed to handler unchanged */
+	void *opaque;   /* passed to handler unchanged */
+	unsigned roles; /* AUTH_ROLE_* bits, any one of which admits a key; 0 = the default
+	                 * (GET: reader, other methods: operator); HTTP_ROUTE_OPEN = no key */
 };
 
 /* A module's routes (what its *_routes() returns): n entries of routes, which stay the module's.
@@ -118,10 +139,12 @@ struct http_server_options {
 	                             * outlive the server); with a client CA in it, a request
 	                             * without a client certificate that chains to that CA is
 	                             * answered 403 {"error": ...} and no handler runs */
-	bool browser_guard;        /* refuse what http_guard.h refuses (Host, Origin,
-	                            * Content-Type) before routing; false = no such checks */
-	const char *allowed_hosts; /* with browser_guard: FERRY_ALLOWED_HOSTS (copied) */
-	const char *cors_origins;  /* with browser_guard: FERRY_CORS_ORIGINS (copied) */
+	bool browser_guard;         /* refuse what http_guard.h refuses (Host, Origin,
+	                             * Content-Type) before routing; false = no such checks */
+	const char *allowed_hosts;  /* with browser_guard: FERRY_ALLOWED_HOSTS (copied) */
+	const char *cors_origins;   /* with browser_guard: FERRY_CORS_ORIGINS (copied) */
+	http_auth_fn authenticate;  /* checks API keys; NULL = every route open */
+	void *auth_opaque;          /* passed to authenticate; must outlive the server */
 };
 
 /*
@@ -173,6 +196,9 @@ const char *http_exchange_body(const struct http_exchange *ex, size_t *len);
 const char *http_exchange_param(const struct http_exchange *ex, const char *name);
 /* Query-string argument (decoded) or NULL. "?flag" with no '=' gives NULL too. */
 const char *http_exchange_query(const struct http_exchange *ex, const char *name);
+/* The name of the API key the request was authenticated with, or NULL when none was checked
+ * (authentication off, or an open route). For the audit trail. */
+const char *http_exchange_principal(const struct http_exchange *ex);
 /* Request header (case-insensitive) or NULL. */
 const char *http_exchange_header(const struct http_exchange *ex, const char *name);
 

@@ -26,7 +26,8 @@
 
 struct ack_sender {
 	char *conninfo;
-	char *url; /* <producer_url>/api/messages/acknowledge */
+	char *url;         /* <producer_url>/api/messages/acknowledge */
+	char *auth_header; /* "Authorization: Bearer <ProducerService__ApiKey>", or NULL */
 	char *service_id;
 	char *instance_id;
 	size_t batch_size;
@@ -181,6 +182,7 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 	char *text = NULL;
 	struct strbuf rbuf = STRBUF_INIT;
 	long status = 0, timeout = ack_sender_post_timeout(s);
+	const char *auth_headers[] = {s->auth_header, NULL}; /* empty when no key */
 	int rc = -1;
 
 	if (timeout == 0)
@@ -191,7 +193,7 @@ static int ack_sender_post(struct ack_sender *s, const struct inbox_ack *acks, s
 		log_error("ack_sender", "out of memory building an acknowledgment batch");
 		goto done;
 	}
-	if (http_client_post_json_abortable(s->curl, s->url, text, timeout,
+	if (http_client_post_json_abortable(s->curl, s->url, text, auth_headers, timeout,
 	                                    ack_sender_past_deadline, s,
 	                                    "the shutdown's drain time is spent", &status, &rbuf,
 	                                    errstr, sizeof(errstr)) != 0) {
@@ -394,8 +396,10 @@ struct ack_sender *ack_sender_new(const struct ack_sender_options *opts)
 	s->instance_id = strdup(opts->instance_id);
 	s->url = malloc(url_len + sizeof(FERRY_PATH_ACKNOWLEDGE));
 	s->curl = curl_easy_init();
+	s->auth_header = http_client_bearer_header(opts->api_key);
 	if (s->conninfo == NULL || s->service_id == NULL || s->instance_id == NULL ||
-	    s->url == NULL || s->curl == NULL) {
+	    s->url == NULL || s->curl == NULL ||
+	    (opts->api_key != NULL && opts->api_key[0] != '\0' && s->auth_header == NULL)) {
 		ack_sender_destroy(s);
 		return NULL;
 	}
@@ -464,6 +468,7 @@ void ack_sender_destroy(struct ack_sender *s)
 	pthread_cond_destroy(&s->cond);
 	free(s->conninfo);
 	free(s->url);
+	free(s->auth_header);
 	free(s->service_id);
 	free(s->instance_id);
 	free(s);
@@ -474,6 +479,7 @@ void ack_sender_options_from_config(const struct consumer_config *cfg,
 {
 	*out = (struct ack_sender_options){
 	    .producer_url = cfg->producer_url,
+	    .api_key = cfg->producer_api_key,
 	    .service_id = cfg->service_id,
 	    .batch_size = (size_t)cfg->ack_batch_size,
 	    .flush_ms = cfg->ack_flush_ms,

@@ -32,6 +32,7 @@
 struct ack_sender_options {
 	const char *conninfo;     /* libpq conninfo (copied) */
 	const char *producer_url; /* ProducerService__BaseUrl, no trailing path (copied) */
+	const char *api_key;      /* ProducerService__ApiKey sent as Bearer, or NULL (copied) */
 	const char *service_id;   /* consumerServiceId (copied) */
 	const char *instance_id;  /* consumerInstanceId (copied) */
 	size_t batch_size;        /* acks read per round (one or more POSTs) */

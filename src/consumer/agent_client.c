@@ -21,6 +21,7 @@
 
 struct agent_client {
 	char *base;
+	char *auth_header; /* "Authorization: Bearer <ProducerService__ApiKey>", or NULL */
 	char *service_id;
 	char *instance_id;
 	char *host;
@@ -61,14 +62,16 @@ static long agent_client_post(struct agent_client *a, const char *path, json_t *
 	char url[1024], errstr[512];
 	char *text = json_dumps(body, JSON_COMPACT);
 	long status = 0;
+	const char *auth_headers[] = {a->auth_header, NULL}; /* empty when no key */
 
 	json_decref(body);
 	if (text == NULL)
 		return 0;
 	snprintf(url, sizeof(url), "%s%s", a->base, path);
-	if (http_client_post_json_abortable(
-	        a->curl, url, text, timeout_ms, abortable ? agent_client_stopping : NULL, a,
-	        "shutting down", &status, NULL, errstr, sizeof(errstr)) != 0)
+	if (http_client_post_json_abortable(a->curl, url, text, auth_headers, timeout_ms,
+	                                    abortable ? agent_client_stopping : NULL, a,
+	                                    "shutting down", &status, NULL, errstr,
+	                                    sizeof(errstr)) != 0)
 		status = 0;
 	if (status < 200 || status > 299) {
 		char why[600];
@@ -183,11 +186,13 @@ struct agent_client *agent_client_new(const struct agent_client_options *opts)
 	a->host = strdup(opts->host);
 	a->version = strdup(opts->version);
 	a->curl = curl_easy_init();
+	a->auth_header = http_client_bearer_header(opts->api_key);
 	a->port = opts->port;
 	a->interval_s = opts->interval_s;
 	a->groups = opts->groups;
 	a->loops = opts->loops;
-	if (!a->base || !a->service_id || !a->instance_id || !a->host || !a->version || !a->curl) {
+	if (!a->base || !a->service_id || !a->instance_id || !a->host || !a->version || !a->curl ||
+	    (opts->api_key != NULL && opts->api_key[0] != '\0' && a->auth_header == NULL)) {
 		agent_client_stop_and_destroy(a, 0);
 		return NULL;
 	}
@@ -232,6 +237,7 @@ void agent_client_stop_and_destroy(struct agent_client *a, long timeout_ms)
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cond);
 	free(a->base);
+	free(a->auth_header);
 	free(a->service_id);
 	free(a->instance_id);
 	free(a->host);
@@ -244,6 +250,7 @@ void agent_client_options_from_config(const struct consumer_config *cfg,
 {
 	*out = (struct agent_client_options){
 	    .producer_url = cfg->producer_url,
+	    .api_key = cfg->producer_api_key,
 	    .service_id = cfg->service_id,
 	    .interval_s = cfg->heartbeat_interval_s,
 	};

@@ -19,6 +19,7 @@
 
 struct agent_client_options {
 	const char *producer_url;             /* ProducerService__BaseUrl (copied) */
+	const char *api_key;                  /* ProducerService__ApiKey, or NULL (copied) */
 	const char *service_id;               /* (copied) */
 	const char *instance_id;              /* (copied) */
 	const char *host;                     /* our advertised host (copied) */

@@ -137,12 +137,14 @@ const struct http_route *api_consumer_routes(struct api_consumer_context *ctx, s
 {
 	static struct http_route routes[4];
 
-	routes[0] = (struct http_route){"GET", "/health", api_consumer_liveness, ctx};
-	routes[1] = (struct http_route){"GET", "/api/consumer/health", api_consumer_health, ctx};
+	routes[0] =
+	    (struct http_route){"GET", "/health", api_consumer_liveness, ctx, HTTP_ROUTE_OPEN};
+	routes[1] = (struct http_route){"GET", "/api/consumer/health", api_consumer_health, ctx,
+	                                AUTH_ROLE_READER};
 	routes[2] = (struct http_route){"GET", "/api/consumer/processed/{group}",
-	                                api_consumer_processed, ctx};
-	routes[3] =
-	    (struct http_route){"GET", "/api/consumer/failed/{group}", api_consumer_failed, ctx};
+	                                api_consumer_processed, ctx, AUTH_ROLE_READER};
+	routes[3] = (struct http_route){"GET", "/api/consumer/failed/{group}", api_consumer_failed,
+	                                ctx, AUTH_ROLE_READER};
 	*n = 4;
 	return routes;
 }

@@ -67,6 +67,13 @@ const struct config_setting *consumer_config_table(struct consumer_config *c, si
 	S(CONFIG_ROW_TLS_CLIENT_CA_FILE, &c->tls_client_ca_file);
 	S(CONFIG_ROW_ALLOWED_HOSTS, &c->allowed_hosts);
 	S(CONFIG_ROW_CORS_ORIGINS, &c->cors_origins);
+	S(CONFIG_ROW_AUTH, &c->auth);
+	S(CONFIG_ROW_BOOTSTRAP_API_KEY, &c->bootstrap_api_key);
+	S(CONFIG_ROW_AUTH_REFRESH, &c->auth_refresh_ms);
+	S("ProducerService__ApiKey", CONFIG_STRING, NULL, 0, 0, NULL,
+	  "API key (consumer role) sent as a Bearer token with acknowledgments, registration "
+	  "and heartbeats; never logged.",
+	  &c->producer_api_key);
 	S("FERRY_PROCESSOR", CONFIG_ENUM, "log", 0, 0, processors,
 	  "What handles a message: log, webhook (FERRY_WEBHOOK_URL) or plugin "
 	  "(FERRY_PROCESSOR_PLUGIN).",

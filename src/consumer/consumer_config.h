@@ -31,15 +31,19 @@ struct consumer_config {
 	char *http_host;         /* bind address when only a port is given */
 	char *allowed_hosts;     /* FERRY_ALLOWED_HOSTS (http_guard.h) */
 	char *cors_origins;      /* FERRY_CORS_ORIGINS (http_guard.h) */
+	bool auth;               /* FERRY_AUTH: API keys required */
+	char *bootstrap_api_key; /* FERRY_BOOTSTRAP_API_KEY, or NULL */
+	long auth_refresh_ms;    /* FERRY_AUTH_REFRESH_MS */
+	char *producer_api_key;  /* ProducerService__ApiKey, or NULL */
 	char *processor;         /* log | webhook | plugin */
 	char *webhook_url;       /* FERRY_WEBHOOK_URL */
 	char *webhook_headers_file; /* FERRY_WEBHOOK_HEADERS_FILE */
-	long webhook_timeout_ms; /* FERRY_WEBHOOK_TIMEOUT_MS */
-	char *plugin_path;       /* FERRY_PROCESSOR_PLUGIN */
-	char *processor_config;  /* FERRY_PROCESSOR_CONFIG, passed to the plugin's init */
-	long ack_batch_size;     /* acks per POST */
-	long ack_flush_ms;       /* ack sender's period */
-	long ack_max_body_bytes; /* largest body of one ack POST */
+	long webhook_timeout_ms;    /* FERRY_WEBHOOK_TIMEOUT_MS */
+	char *plugin_path;          /* FERRY_PROCESSOR_PLUGIN */
+	char *processor_config;     /* FERRY_PROCESSOR_CONFIG, passed to the plugin's init */
+	long ack_batch_size;        /* acks per POST */
+	long ack_flush_ms;          /* ack sender's period */
+	long ack_max_body_bytes;    /* largest body of one ack POST */
 
 	/* TLS: this service's own API on https, and the requests to the producer. */
 	char *tls_cert_file;      /* FERRY_TLS_CERT_FILE */

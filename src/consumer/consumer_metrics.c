@@ -97,7 +97,7 @@ const struct http_route *api_consumer_metrics_routes(struct api_consumer_metrics
                                                      size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"GET", "/metrics", api_consumer_metrics, NULL},
+	    {"GET", "/metrics", api_consumer_metrics, NULL, AUTH_ROLE_READER},
 	};
 
 	routes[0].opaque = ctx;

@@ -129,6 +129,23 @@ static int consumer_service_start_http(struct consumer_service *svc)
 	    .loops = svc->loops,
 	    .loop_count = 0, /* set once the loops exist */
 	};
+	/* API keys of the consumer's own table (service_auth.h), before anything listens. */
+	{
+		struct service_auth_options ao = {
+		    .enabled = svc->cfg.auth,
+		    .bootstrap_key = svc->cfg.bootstrap_api_key,
+		    .refresh_ms = svc->cfg.auth_refresh_ms,
+		    .conninfo = svc->boot.conninfo,
+		    .table = "ferry_consumer.api_key",
+		    .app_name = "ferry-consumer-auth",
+		    .host = svc->boot.host,
+		};
+
+		if (service_auth_start(&ao, &svc->auth, errstr, sizeof(errstr)) != 0)
+			return service_boot_fail(&svc->boot, errstr);
+	}
+	ho.authenticate = svc->auth != NULL ? auth_table_authenticate : NULL;
+	ho.auth_opaque = svc->auth;
 	groups[0].routes = api_consumer_metrics_routes(&svc->metrics_api, &groups[0].n);
 	groups[1].routes = api_consumer_routes(&svc->api, &groups[1].n);
 	ho.requests_total = svc->metrics.http_requests;
@@ -299,6 +316,7 @@ int consumer_service_stop(struct consumer_service *svc)
 	                             : 0);
 	service_boot_stage(boot, "stopping the HTTP server and freeing");
 	http_server_stop(svc->http);
+	auth_table_destroy(svc->auth); /* after the server that asks it */
 	svc->api.loop_count = 0;
 	svc->metrics_api.loop_count = 0;
 	for (g = 0; g < svc->nloops; g++)

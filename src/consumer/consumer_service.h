@@ -4,8 +4,8 @@
  *
  * Start-up (consumer_service_start, in this order): settings -> logger -> consumer groups ->
  * database connection string and listen address -> Kafka settings checked -> signals blocked
- * -> libcurl -> PostgreSQL reachable -> migrations -> connection pool and metrics -> HTTP
- * server (first, so that the instance id can name the bound port) -> instance id -> ack sender
+ * -> libcurl -> PostgreSQL reachable -> migrations -> connection pool and metrics -> API keys ->
+ * HTTP server (first, so that the instance id can name the bound port) -> instance id -> ack sender
  * -> inbox cleanup -> one consume loop per group -> registration/heartbeats ("listening on"
  * logged).
  *
@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/service_auth.h"
 #include "common/http_server.h"
 #include "common/pg.h"
 #include "common/service_boot.h"
@@ -44,6 +45,7 @@ struct consumer_service {
 	struct consumer_metrics metrics;                 /* the /metrics registry */
 	struct api_consumer_context api;                 /* status, inbox, failed messages */
 	struct api_consumer_metrics_context metrics_api; /* /metrics */
+	struct auth_table *auth;                         /* API keys; NULL when FERRY_AUTH=off */
 	struct http_server *http;                        /* the REST API */
 	struct ack_sender *acks;                         /* acknowledgments to the producer */
 	struct inbox_cleanup *cleanup;                   /* deletes old inbox rows */

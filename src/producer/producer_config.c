@@ -35,6 +35,9 @@ const struct config_setting *producer_config_table(struct producer_config *c, si
 	S(CONFIG_ROW_TLS_CLIENT_CA_FILE, &c->tls_client_ca_file);
 	S(CONFIG_ROW_ALLOWED_HOSTS, &c->allowed_hosts);
 	S(CONFIG_ROW_CORS_ORIGINS, &c->cors_origins);
+	S(CONFIG_ROW_AUTH, &c->auth);
+	S(CONFIG_ROW_BOOTSTRAP_API_KEY, &c->bootstrap_api_key);
+	S(CONFIG_ROW_AUTH_REFRESH, &c->auth_refresh_ms);
 	S("FERRY_HTTP_THREADS", CONFIG_INT, "8", 1, 256, NULL, "HTTP worker threads.",
 	  &c->http_threads);
 	S("FERRY_HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 67108864, NULL,

@@ -28,8 +28,11 @@ struct producer_config {
 	char *tls_key_file;       /* FERRY_TLS_KEY_FILE */
 	char *tls_client_ca_file; /* FERRY_TLS_CLIENT_CA_FILE: mutual TLS; "" = off */
 
-	char *allowed_hosts; /* FERRY_ALLOWED_HOSTS (http_guard.h) */
-	char *cors_origins;  /* FERRY_CORS_ORIGINS (http_guard.h) */
+	char *allowed_hosts;     /* FERRY_ALLOWED_HOSTS (http_guard.h) */
+	char *cors_origins;      /* FERRY_CORS_ORIGINS (http_guard.h) */
+	bool auth;               /* FERRY_AUTH: API keys required */
+	char *bootstrap_api_key; /* FERRY_BOOTSTRAP_API_KEY, or NULL */
+	long auth_refresh_ms;    /* FERRY_AUTH_REFRESH_MS */
 	long http_threads;
 	long http_max_body_bytes;
 	long http_max_connections;

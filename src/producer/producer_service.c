@@ -285,6 +285,28 @@ static void producer_service_wire_api(struct producer_service *svc)
 	};
 }
 
+/* API keys (service_auth.h): checked against ferry.api_key unless FERRY_AUTH=off. */
+static int producer_service_start_auth(struct producer_service *svc)
+{
+	const struct producer_config *cfg = &svc->cfg;
+	struct service_auth_options ao = {
+	    .enabled = cfg->auth,
+	    .bootstrap_key = cfg->bootstrap_api_key,
+	    .refresh_ms = cfg->auth_refresh_ms,
+	    .conninfo = svc->boot.conninfo,
+	    .table = "ferry.api_key",
+	    .app_name = "ferry-producer-auth",
+	    .host = svc->boot.host,
+	};
+	char errstr[1024];
+
+	if (service_auth_start(&ao, &svc->auth, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, PRODUCER_NAME ": %s\n", errstr);
+		return -1;
+	}
+	return 0;
+}
+
 static int producer_service_start_http(struct producer_service *svc)
 {
 	const struct producer_config *cfg = &svc->cfg;
@@ -304,6 +326,8 @@ static int producer_service_start_http(struct producer_service *svc)
 	    .browser_guard = true,
 	    .allowed_hosts = cfg->allowed_hosts,
 	    .cors_origins = cfg->cors_origins,
+	    .authenticate = svc->auth != NULL ? auth_table_authenticate : NULL,
+	    .auth_opaque = svc->auth,
 	};
 	/* Tried in this order: the fixed paths before api_messages' "/api/messages/{id}". */
 	struct http_route_group groups[7];
@@ -384,7 +408,8 @@ int producer_service_start(struct producer_service *svc)
 	                          cfg->migrate_lock_timeout_ms) != 0 ||
 	    producer_service_start_pool(svc) != 0 || producer_service_start_relay(svc) != 0 ||
 	    producer_service_start_batcher(svc) != 0 || producer_service_start_jobs(svc) != 0 ||
-	    producer_service_start_http(svc) != 0 || producer_service_start_agent(svc) != 0)
+	    producer_service_start_auth(svc) != 0 || producer_service_start_http(svc) != 0 ||
+	    producer_service_start_agent(svc) != 0)
 		return -1;
 	producer_service_ensure_topics(svc);
 	svc->started = true;
@@ -409,6 +434,7 @@ int producer_service_stop(struct producer_service *svc)
 	heartbeat_job_destroy(svc->heartbeat); /* before the relay it probes */
 	service_boot_stage(boot, "stopping the HTTP server");
 	http_server_stop(svc->http);
+	auth_table_destroy(svc->auth); /* after the server that asks it */
 	service_boot_stage(boot, "waiting for the periodic job in progress");
 	scheduler_destroy(svc->scheduler); /* waits for a job pass in progress (stopped above) */
 	retry_job_destroy(svc->retry_job);

@@ -5,8 +5,8 @@
  * Start-up (producer_service_start, in this order): settings -> logger -> listen address and
  * instance id -> signals blocked -> Kafka settings checked -> admin client -> PostgreSQL
  * reachable -> migrations -> metrics and connection pool -> relay -> batcher -> periodic jobs
- * (retry, cleanup) -> HTTP server ("listening on" logged) -> agent (registers and beats) ->
- * registered topics ensured on Kafka.
+ * (retry, cleanup) -> API keys -> HTTP server ("listening on" logged) -> agent (registers and
+ * beats) -> registered topics ensured on Kafka.
  *
  * Shutdown (producer_service_stop), in reverse: deregister the agent, stop accepting requests,
  * let the batcher commit what it holds (answering those requests), stop the HTTP server, wait
@@ -25,6 +25,7 @@
 #include "common/http_server.h"
 #include "common/kafka_admin.h"
 #include "common/pg.h"
+#include "common/service_auth.h"
 #include "common/service_boot.h"
 #include "producer/api/api_agents.h"
 #include "producer/api/api_limits.h"
@@ -58,6 +59,7 @@ struct producer_service {
 	struct api_agents_context agents_api;   /* agents */
 	struct api_redrive_context redrive_api; /* failed messages, redrive */
 	struct api_metrics_context metrics_api; /* /metrics */
+	struct auth_table *auth;                /* API keys; NULL when FERRY_AUTH=off */
 	struct http_server *http;               /* the REST API */
 	struct heartbeat_job *heartbeat;        /* this instance's registration and beats */
 	bool started;                           /* producer_service_start succeeded */

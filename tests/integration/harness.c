@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -507,6 +508,11 @@ static void it_service_start(struct it_producer *p, const struct it_db *db,
 	 * production behaviour (404 for unregistered topics) pass FERRY_AUTO_REGISTER_TOPICS=false.
 	 */
 	it_env_put(&env, "FERRY_AUTO_REGISTER_TOPICS=true");
+	/* Every service holds the harness's key (all roles), and consumers send it to the
+	 * producer: tests talk to services as it_http does, with that key, unless they say
+	 * otherwise (it_http_as, or these variables in extra_env). */
+	it_env_put(&env, "FERRY_BOOTSTRAP_API_KEY=" IT_API_KEY);
+	it_env_put(&env, "ProducerService__ApiKey=" IT_API_KEY);
 	for (; extra_env && *extra_env; extra_env++)
 		it_env_put(&env, *extra_env);
 
@@ -750,6 +756,22 @@ long it_http_with_headers(const struct it_producer *p, const char *method, const
                           const char *content_type, const char *body, size_t body_len,
                           const char *const *extra_headers, struct it_response *r)
 {
+	bool own_key = false;
+
+	/* A test that sends a key header of its own sends only that one. */
+	for (const char *const *h = extra_headers; h && *h; h++)
+		if (strncasecmp(*h, "Authorization:", 14) == 0 ||
+		    strncasecmp(*h, "X-Api-Key:", 10) == 0)
+			own_key = true;
+	return it_http_as(p, own_key ? NULL : IT_API_KEY, method, path, content_type, body,
+	                  body_len, extra_headers, r);
+}
+
+long it_http_as(const struct it_producer *p, const char *key, const char *method, const char *path,
+                const char *content_type, const char *body, size_t body_len,
+                const char *const *extra_headers, struct it_response *r)
+{
+	char auth[512];
 	struct curl_slist *headers = NULL;
 	char url[2048], header[256], errbuf[CURL_ERROR_SIZE] = "";
 	const char *ct = NULL;
@@ -795,6 +817,10 @@ long it_http_with_headers(const struct it_producer *p, const char *method, const
 	}
 	for (; extra_headers && *extra_headers; extra_headers++)
 		headers = curl_slist_append(headers, *extra_headers);
+	if (key != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+		headers = curl_slist_append(headers, auth);
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
 	rc = curl_easy_perform(curl);

@@ -41,6 +41,11 @@
 
 #define IT_TOPIC_MAX 128 /* room for any name it_topic() makes */
 
+/* The API key every service the harness starts holds (FERRY_BOOTSTRAP_API_KEY, all roles) and
+ * consumers send to their producer (ProducerService__ApiKey); it_http sends it. A test key,
+ * not a secret. */
+#define IT_API_KEY "fk_it_harness_bootstrap_key_not_secret_0123456789"
+
 /* --- run ------------------------------------------------------------------------------------ */
 
 /*
@@ -107,8 +112,9 @@ struct it_producer {
  * is this process's, minus every variable ferry-producer reads (ConnectionStrings__*, FERRY_*,
  * KAFKA_*, PORT, SERVICE_ID, INSTANCE_ID, ASPNETCORE_URLS), plus
  * ConnectionStrings__DefaultConnection=<db conninfo>, ConnectionStrings__Kafka=<FERRY_TEST_KAFKA>,
- * PORT=0, FERRY_HTTP_HOST=127.0.0.1, FERRY_AUTO_REGISTER_TOPICS=true (tests send to fresh topics)
- * and then `extra_env`: a NULL-terminated list of "NAME=value" (or NULL) that overrides those. On
+ * PORT=0, FERRY_HTTP_HOST=127.0.0.1, FERRY_AUTO_REGISTER_TOPICS=true (tests send to fresh topics),
+ * FERRY_BOOTSTRAP_API_KEY=IT_API_KEY and ProducerService__ApiKey=IT_API_KEY, and then
+ * `extra_env`: a NULL-terminated list of "NAME=value" (or NULL) that overrides those. On
  * failure the log's tail is printed and the process killed.
  */
 void it_producer_start(struct it_producer *p, const struct it_db *db, const char *const *extra_env);
@@ -203,6 +209,13 @@ long it_http_with_headers(const struct it_producer *p, const char *method, const
  * Call from the test thread while no it_http runs; it_http_set_tls(NULL, NULL, NULL) resets.
  */
 void it_http_set_tls(const char *ca_file, const char *cert_file, const char *key_file);
+
+/* it_http_with_headers with the API key `key` ("Authorization: Bearer <key>"), or none when
+ * key is NULL; it_http and it_http_with_headers send IT_API_KEY unless extra_headers carry an
+ * Authorization or X-Api-Key header of their own. */
+long it_http_as(const struct it_producer *p, const char *key, const char *method, const char *path,
+                const char *content_type, const char *body, size_t body_len,
+                const char *const *extra_headers, struct it_response *r);
 
 /* GET path. */
 long it_get(const struct it_producer *p, const char *path, struct it_response *r);

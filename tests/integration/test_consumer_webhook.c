@@ -59,7 +59,7 @@ static void hook_post(struct http_exchange *ex, void *opaque)
 	http_exchange_respond(ex, status, json_pack("{s:b}", "ok", status == 200));
 }
 
-static const struct http_route hook_routes[] = {{"POST", "/hook", hook_post, NULL}};
+static const struct http_route hook_routes[] = {{"POST", "/hook", hook_post, NULL, 0}};
 
 static int setup(void **state)
 {

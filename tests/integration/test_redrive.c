@@ -187,11 +187,12 @@ static void test_targeted_retry_live_instance_then_dead_falls_back(void **state)
 	assert_int_equal(retry(id, body, &r), 202);
 	assert_string_equal(it_json_string(r.json, "redeliveries.0.target"), "group");
 	it_response_free(&r);
-	/* The history has the three requests, with who asked (no X-Ferry-Actor header here). */
+	/* The history has the three requests, with who asked (the key's name: the harness's key is
+	 * 'bootstrap'). */
 	assert_int_equal(
 	    it_sql_int(fx.conn,
 	               "SELECT count(*) FROM ferry.message_event WHERE message_id = %" PRId64
-	               " AND event = 'redrive_requested' AND actor = 'api:anonymous'",
+	               " AND event = 'redrive_requested' AND actor = 'key:bootstrap'",
 	               id),
 	    3);
 	{

@@ -86,7 +86,7 @@ static void test_abort_ends_a_request_the_peer_never_answers(void **state)
 
 	(void)state;
 	assert_non_null(curl);
-	rc = http_client_post_json_abortable(curl, test_url, "[]", TEST_TIMEOUT_MS,
+	rc = http_client_post_json_abortable(curl, test_url, "[]", NULL, TEST_TIMEOUT_MS,
 	                                     test_should_abort, &t, "test stop", &status, &reply,
 	                                     errstr, sizeof(errstr));
 	took = test_now_ms() - t0;
@@ -110,8 +110,8 @@ static void test_without_a_hook_the_timeout_applies(void **state)
 
 	(void)state;
 	assert_non_null(curl);
-	assert_int_equal(http_client_post_json_abortable(curl, test_url, "[]", TEST_ABORT_MS, NULL,
-	                                                 NULL, NULL, &status, NULL, errstr,
+	assert_int_equal(http_client_post_json_abortable(curl, test_url, "[]", NULL, TEST_ABORT_MS,
+	                                                 NULL, NULL, NULL, &status, NULL, errstr,
 	                                                 sizeof(errstr)),
 	                 -1);
 	took = test_now_ms() - t0;

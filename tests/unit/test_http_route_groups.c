@@ -23,11 +23,11 @@ static void test_h_named(struct http_exchange *ex, void *opaque)
 }
 
 static const struct http_route fixed_routes[] = {
-    {"GET", "/api/items/fixed", test_h_named, "fixed"},
+    {"GET", "/api/items/fixed", test_h_named, "fixed", 0},
 };
 static const struct http_route param_routes[] = {
-    {"GET", "/api/items/{id}", test_h_named, "param"},
-    {"POST", "/api/items", test_h_named, "post"},
+    {"GET", "/api/items/{id}", test_h_named, "param", 0},
+    {"POST", "/api/items", test_h_named, "post", 0},
 };
 
 static const struct http_server_options test_opts = {.host = "127.0.0.1",
@@ -148,7 +148,7 @@ static void test_groups_bounded(void **state)
 	assert_non_null(strstr(err, "route group 1: 1 routes but no array"));
 
 	/* A bad route in a later group is named by its place in the whole table. */
-	static const struct http_route bad[] = {{"GET", "no-slash", test_h_named, "x"}};
+	static const struct http_route bad[] = {{"GET", "no-slash", test_h_named, "x", 0}};
 	groups[1] = (struct http_route_group){bad, 1};
 	err[0] = '\0';
 	assert_null(http_server_start_groups(&test_opts, groups, 2, err, sizeof(err)));

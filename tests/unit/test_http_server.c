@@ -210,15 +210,15 @@ static void test_h_bytes(struct http_exchange *ex, void *opaque)
 }
 
 static const struct http_route test_routes[] = {
-    {"GET", "/items/{id}", test_h_item, NULL},  /* echoes param, query, header, path */
-    {"POST", "/echo", test_h_echo, NULL},       /* parses and echoes the JSON body */
-    {"PUT", "/echo", test_h_echo, NULL},        /* same, for 405's Allow list */
-    {"POST", "/a/{a}/b/{b}", test_h_two, NULL}, /* two parameters */
-    {"POST", "/async", test_h_async, NULL},     /* answered 50 ms later by test_async */
-    {"GET", "/race", test_h_race, NULL},        /* answered before the handler returns */
-    {"GET", "/fail", test_h_fail, NULL},        /* 503 */
-    {"GET", "/slow", test_h_slow, NULL},        /* answered 1.5 s later */
-    {"GET", "/bytes", test_h_bytes, NULL},      /* raw bytes with a content type */
+    {"GET", "/items/{id}", test_h_item, NULL, 0},  /* echoes param, query, header, path */
+    {"POST", "/echo", test_h_echo, NULL, 0},       /* parses and echoes the JSON body */
+    {"PUT", "/echo", test_h_echo, NULL, 0},        /* same, for 405's Allow list */
+    {"POST", "/a/{a}/b/{b}", test_h_two, NULL, 0}, /* two parameters */
+    {"POST", "/async", test_h_async, NULL, 0},     /* answered 50 ms later by test_async */
+    {"GET", "/race", test_h_race, NULL, 0},        /* answered before the handler returns */
+    {"GET", "/fail", test_h_fail, NULL, 0},        /* 503 */
+    {"GET", "/slow", test_h_slow, NULL, 0},        /* answered 1.5 s later */
+    {"GET", "/bytes", test_h_bytes, NULL, 0},      /* raw bytes with a content type */
 };
 
 /* --- HTTP client helpers --- */
@@ -1084,9 +1084,9 @@ static void test_start_errors(void **state)
 	                                   .max_body_bytes = 1024,
 	                                   .max_connections = 4,
 	                                   .idle_timeout_s = 5};
-	static const struct http_route bad[] = {{"GET", "no-slash", test_h_item, NULL}};
+	static const struct http_route bad[] = {{"GET", "no-slash", test_h_item, NULL, 0}};
 	static const struct http_route many[] = {
-	    {"GET", "/{a}/{b}/{c}/{d}/{e}", test_h_item, NULL}};
+	    {"GET", "/{a}/{b}/{c}/{d}/{e}", test_h_item, NULL, 0}};
 	char err[256];
 
 	(void)state;

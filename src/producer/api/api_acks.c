@@ -174,9 +174,10 @@ static void api_stats(struct http_exchange *ex, void *opaque)
 const struct http_route *api_acks_routes(struct api_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"POST", FERRY_PATH_ACKNOWLEDGE, api_acknowledge, NULL},
-	    {"GET", "/api/messages/consumer-group/{group}", api_list_consumer_group, NULL},
-	    {"GET", "/api/messages/stats", api_stats, NULL},
+	    {"POST", FERRY_PATH_ACKNOWLEDGE, api_acknowledge, NULL, AUTH_ROLE_CONSUMER},
+	    {"GET", "/api/messages/consumer-group/{group}", api_list_consumer_group, NULL,
+	     AUTH_ROLE_READER},
+	    {"GET", "/api/messages/stats", api_stats, NULL, AUTH_ROLE_READER},
 	};
 	size_t i;
 

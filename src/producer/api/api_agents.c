@@ -244,15 +244,15 @@ static void api_agents_get_any(struct http_exchange *ex, void *opaque)
 const struct http_route *api_agents_routes(struct api_agents_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"POST", FERRY_PATH_AGENT_REGISTER, api_agents_register, NULL},
-	    {"POST", FERRY_PATH_AGENT_HEARTBEAT, api_agents_heartbeat, NULL},
-	    {"POST", FERRY_PATH_AGENT_DEREGISTER, api_agents_deregister, NULL},
-	    {"GET", "/api/agents/consumers", api_agents_list, NULL},
-	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL},
-	    {"GET", "/api/agents/producers", api_agents_list_producers, NULL},
-	    {"GET", "/api/agents/producers/{id}", api_agents_get_producer, NULL},
+	    {"POST", FERRY_PATH_AGENT_REGISTER, api_agents_register, NULL, AUTH_ROLE_CONSUMER},
+	    {"POST", FERRY_PATH_AGENT_HEARTBEAT, api_agents_heartbeat, NULL, AUTH_ROLE_CONSUMER},
+	    {"POST", FERRY_PATH_AGENT_DEREGISTER, api_agents_deregister, NULL, AUTH_ROLE_CONSUMER},
+	    {"GET", "/api/agents/consumers", api_agents_list, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL, AUTH_ROLE_CONSUMER},
+	    {"GET", "/api/agents/producers", api_agents_list_producers, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/agents/producers/{id}", api_agents_get_producer, NULL, AUTH_ROLE_READER},
 	    /* Last: "producers" and "consumers" above are not ids. */
-	    {"GET", "/api/agents/{id}", api_agents_get_any, NULL},
+	    {"GET", "/api/agents/{id}", api_agents_get_any, NULL, AUTH_ROLE_READER},
 	};
 	size_t i;
 

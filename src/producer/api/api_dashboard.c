@@ -21,8 +21,8 @@ static void api_dashboard_get(struct http_exchange *ex, void *opaque)
 const struct http_route *api_dashboard_routes(size_t *n)
 {
 	static const struct http_route routes[] = {
-	    {"GET", "/", api_dashboard_get, NULL},
-	    {"GET", "/dashboard", api_dashboard_get, NULL},
+	    {"GET", "/", api_dashboard_get, NULL, HTTP_ROUTE_OPEN},
+	    {"GET", "/dashboard", api_dashboard_get, NULL, HTTP_ROUTE_OPEN},
 	};
 
 	*n = sizeof(routes) / sizeof(routes[0]);

@@ -415,12 +415,12 @@ const struct http_route *api_messages_routes(struct api_context *ctx, size_t *n)
 {
 	/* One table per process; main builds one context. */
 	static struct http_route routes[] = {
-	    {"POST", "/api/messages/send", api_send, NULL},
-	    {"POST", "/api/messages/send-batch", api_send_batch, NULL},
-	    {"GET", "/api/messages/health", api_health, NULL},
-	    {"GET", "/api/messages/pending", api_list_pending, NULL},
-	    {"GET", "/api/messages/{id}", api_get_message, NULL},
-	    {"GET", "/health", api_liveness, NULL},
+	    {"POST", "/api/messages/send", api_send, NULL, AUTH_ROLE_PRODUCER},
+	    {"POST", "/api/messages/send-batch", api_send_batch, NULL, AUTH_ROLE_PRODUCER},
+	    {"GET", "/api/messages/health", api_health, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/messages/pending", api_list_pending, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/messages/{id}", api_get_message, NULL, AUTH_ROLE_READER},
+	    {"GET", "/health", api_liveness, NULL, HTTP_ROUTE_OPEN},
 	};
 	size_t i;
 

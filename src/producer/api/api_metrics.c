@@ -62,7 +62,7 @@ static void api_metrics(struct http_exchange *ex, void *opaque)
 const struct http_route *api_metrics_routes(struct api_metrics_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"GET", "/metrics", api_metrics, NULL},
+	    {"GET", "/metrics", api_metrics, NULL, AUTH_ROLE_READER},
 	};
 
 	routes[0].opaque = ctx;

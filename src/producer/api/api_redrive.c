@@ -16,6 +16,19 @@
 #define API_REDRIVE_DEFAULT_PAGE 100
 #define API_REDRIVE_MAX_PAGE     1000
 
+/* Who is acting, for the message history: "key:<name>" of the API key that authenticated the
+ * request; with authentication off, the client's X-Ferry-Actor header as before
+ * (redrive_request_actor), which nobody vouches for. */
+static void api_redrive_actor(struct http_exchange *ex, char *buf, size_t size)
+{
+	const char *principal = http_exchange_principal(ex);
+
+	if (principal != NULL)
+		snprintf(buf, size, "key:%s", principal);
+	else
+		redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), buf, size);
+}
+
 static void api_redrive_wake(struct api_redrive_context *ctx)
 {
 	if (ctx->scheduler)
@@ -115,7 +128,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	}
 	if (group && *group == '\0')
 		group = NULL;
-	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
+	api_redrive_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	e = redrive_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size,
@@ -154,7 +167,7 @@ static void api_retry_one(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
+	api_redrive_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	e = redrive_store_request_redelivery(conn, id, req.consumer_group, req.target, actor,
@@ -187,7 +200,7 @@ static void api_retry_bulk(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), actor, sizeof(actor));
+	api_redrive_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	if (redrive_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,
@@ -209,10 +222,10 @@ done:
 const struct http_route *api_redrive_routes(struct api_redrive_context *ctx, size_t *n)
 {
 	static struct http_route routes[] = {
-	    {"GET", "/api/messages/failed", api_list_failed, NULL},
-	    {"DELETE", "/api/messages/failed", api_delete_failed, NULL},
-	    {"POST", "/api/messages/retry", api_retry_bulk, NULL},
-	    {"POST", "/api/messages/{id}/retry", api_retry_one, NULL},
+	    {"GET", "/api/messages/failed", api_list_failed, NULL, AUTH_ROLE_READER},
+	    {"DELETE", "/api/messages/failed", api_delete_failed, NULL, AUTH_ROLE_OPERATOR},
+	    {"POST", "/api/messages/retry", api_retry_bulk, NULL, AUTH_ROLE_OPERATOR},
+	    {"POST", "/api/messages/{id}/retry", api_retry_one, NULL, AUTH_ROLE_READER},
 	};
 	size_t i;
 

@@ -13,8 +13,9 @@
  *          ("instance"|"group"), targetConsumerServiceId, targetInstanceId, fallbackReason}]}
  *   POST   /api/messages/retry        {consumerGroup, status?, limit?}: 202 {"requeued": n}
  *
- * A re-drive only records the request (durably, in the message's history with the actor from
- * the X-Ferry-Actor header) and wakes this process's retry job, which republishes it; so it
+ * A re-drive only records the request (durably, in the message's history with the actor:
+ * "key:<name>" of the request's API key, or with FERRY_AUTH=off the X-Ferry-Actor header) and
+ * wakes this process's retry job, which republishes it; so it
  * survives a crash right after the answer. Errors: 400 invalid input, 404 unknown message or
  * group, 409 nothing to re-drive (all acknowledged, or not on Kafka yet), 503 database down.
  */

@@ -324,18 +324,23 @@ const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_
 	 * POST .../consumer-groups/activate or .../consumer-groups/consumer-groups).
 	 */
 	static struct http_route routes[] = {
-	    {"POST", "/api/topics/register", api_topics_register, NULL},
-	    {"GET", "/api/topics", api_topics_list, NULL},
-	    {"GET", "/api/topics/consumer-groups", api_topics_list_groups, NULL},
-	    {"GET", "/api/topics/consumer-groups/{id}", api_topics_get_group, NULL},
-	    {"PUT", "/api/topics/consumer-groups/{id}", api_topics_update_group, NULL},
+	    {"POST", "/api/topics/register", api_topics_register, NULL, AUTH_ROLE_OPERATOR},
+	    {"GET", "/api/topics", api_topics_list, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/topics/consumer-groups", api_topics_list_groups, NULL, AUTH_ROLE_READER},
+	    {"GET", "/api/topics/consumer-groups/{id}", api_topics_get_group, NULL,
+	     AUTH_ROLE_OPERATOR},
+	    {"PUT", "/api/topics/consumer-groups/{id}", api_topics_update_group, NULL,
+	     AUTH_ROLE_OPERATOR},
 	    {"POST", "/api/topics/consumer-groups/{id}/deactivate", api_topics_deactivate_group,
-	     NULL},
-	    {"POST", "/api/topics/consumer-groups/{id}/activate", api_topics_activate_group, NULL},
-	    {"GET", "/api/topics/{name}", api_topics_get, NULL},
-	    {"POST", "/api/topics/{name}/consumer-groups", api_topics_add_group, NULL},
-	    {"POST", "/api/topics/{name}/deactivate", api_topics_deactivate, NULL},
-	    {"POST", "/api/topics/{name}/activate", api_topics_activate, NULL},
+	     NULL, AUTH_ROLE_OPERATOR},
+	    {"POST", "/api/topics/consumer-groups/{id}/activate", api_topics_activate_group, NULL,
+	     AUTH_ROLE_OPERATOR},
+	    {"GET", "/api/topics/{name}", api_topics_get, NULL, AUTH_ROLE_READER},
+	    {"POST", "/api/topics/{name}/consumer-groups", api_topics_add_group, NULL,
+	     AUTH_ROLE_OPERATOR},
+	    {"POST", "/api/topics/{name}/deactivate", api_topics_deactivate, NULL,
+	     AUTH_ROLE_OPERATOR},
+	    {"POST", "/api/topics/{name}/activate", api_topics_activate, NULL, AUTH_ROLE_OPERATOR},
 	};
 	size_t i;
 
