@@ -248,7 +248,7 @@ const struct http_route *api_agents_routes(struct api_agents_context *ctx, size_
 	    {"POST", FERRY_PATH_AGENT_HEARTBEAT, api_agents_heartbeat, NULL, AUTH_ROLE_CONSUMER},
 	    {"POST", FERRY_PATH_AGENT_DEREGISTER, api_agents_deregister, NULL, AUTH_ROLE_CONSUMER},
 	    {"GET", "/api/agents/consumers", api_agents_list, NULL, AUTH_ROLE_READER},
-	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL, AUTH_ROLE_CONSUMER},
+	    {"GET", "/api/agents/consumers/{id}", api_agents_get, NULL, AUTH_ROLE_READER},
 	    {"GET", "/api/agents/producers", api_agents_list_producers, NULL, AUTH_ROLE_READER},
 	    {"GET", "/api/agents/producers/{id}", api_agents_get_producer, NULL, AUTH_ROLE_READER},
 	    /* Last: "producers" and "consumers" above are not ids. */

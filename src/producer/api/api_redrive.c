@@ -225,7 +225,7 @@ const struct http_route *api_redrive_routes(struct api_redrive_context *ctx, siz
 	    {"GET", "/api/messages/failed", api_list_failed, NULL, AUTH_ROLE_READER},
 	    {"DELETE", "/api/messages/failed", api_delete_failed, NULL, AUTH_ROLE_OPERATOR},
 	    {"POST", "/api/messages/retry", api_retry_bulk, NULL, AUTH_ROLE_OPERATOR},
-	    {"POST", "/api/messages/{id}/retry", api_retry_one, NULL, AUTH_ROLE_READER},
+	    {"POST", "/api/messages/{id}/retry", api_retry_one, NULL, AUTH_ROLE_OPERATOR},
 	};
 	size_t i;
 

@@ -328,7 +328,7 @@ const struct http_route *api_topics_routes(struct api_topics_context *ctx, size_
 	    {"GET", "/api/topics", api_topics_list, NULL, AUTH_ROLE_READER},
 	    {"GET", "/api/topics/consumer-groups", api_topics_list_groups, NULL, AUTH_ROLE_READER},
 	    {"GET", "/api/topics/consumer-groups/{id}", api_topics_get_group, NULL,
-	     AUTH_ROLE_OPERATOR},
+	     AUTH_ROLE_READER},
 	    {"PUT", "/api/topics/consumer-groups/{id}", api_topics_update_group, NULL,
 	     AUTH_ROLE_OPERATOR},
 	    {"POST", "/api/topics/consumer-groups/{id}/deactivate", api_topics_deactivate_group,
