@@ -53,6 +53,8 @@ expect FERRY_LOG_LEVEL=loud "FERRY_LOG_LEVEL"
 expect "ConnectionStrings__DefaultConnection=Host=x;Bogus=1" "ConnectionStrings__DefaultConnection"
 expect ASPNETCORE_URLS=https://0.0.0.0:1 "ASPNETCORE_URLS"
 expect PORT=70000 "PORT"
+expect FERRY_AUTH=maybe "FERRY_AUTH"
+expect FERRY_AUTH_REFRESH_MS=50 "FERRY_AUTH_REFRESH_MS"
 expect KAFKA_SECURITY_PROTOCOL=carrier-pigeon "KAFKA_SECURITY_PROTOCOL"
 echo "bad config: $passed passed, $failed failed"
 ((failed == 0))
