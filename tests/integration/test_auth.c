@@ -461,6 +461,16 @@ static bool delivery_acknowledged(void *arg)
 	                  *id) == 1;
 }
 
+static bool consumer_key_admitted(void *arg)
+{
+	const struct revoked_arg *a = arg;
+	struct it_response r = {0};
+	long status = call(a->p, a->key, "GET", "/metrics", NULL, &r);
+
+	it_response_free(&r);
+	return status == 200;
+}
+
 static void test_consumer_keys(void **state)
 {
 	struct it_producer with_key = {0}, without = {0};
@@ -490,6 +500,20 @@ static void test_consumer_keys(void **state)
 	assert_int_equal(call(&with_key, IT_API_KEY, "GET", body, NULL, &r), 200);
 	assert_int_equal(call(&with_key, NULL, "GET", "/metrics", NULL, &r), 401);
 	assert_int_equal(call(&with_key, NULL, "GET", "/health", NULL, &r), 200);
+	/* The consumer's own key table: a key made with ferryctl keys create --consumer. */
+	{
+		char out[512], err[512];
+		struct revoked_arg a;
+
+		assert_int_equal(keys(out, sizeof(out), err, sizeof(err), "create", "dash",
+		                      "--roles=reader", "--consumer"),
+		                 0);
+		out[strcspn(out, "\n")] = '\0';
+		a = (struct revoked_arg){&with_key, out};
+		assert_true(it_wait_until(consumer_key_admitted, &a, 10000));
+		/* ... and only there: the producer does not know it. */
+		assert_int_equal(call(&fx.producer, out, "GET", "/api/topics", NULL, &r), 401);
+	}
 	assert_int_equal(it_producer_stop(&with_key), 0);
 
 	/* Without ProducerService__ApiKey: processed, but the acknowledgment is refused (401)
