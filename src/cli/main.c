@@ -1,5 +1,6 @@
 /*
- * ferryctl - the operator's command-line tool: a client of the producer's REST API only
+ * ferryctl - the operator's command-line tool: a client of the producer's REST API (and, for
+ * `ferryctl keys` alone, of the database holding the API keys)
  * (docs/architecture.md, "ferryctl"). main only sets up libcurl; ctl_cmd.c dispatches the
  * subcommands.
  */

@@ -16,6 +16,7 @@
 
 #define AUTH_TABLE_BOOTSTRAP_NAME "bootstrap"
 #define AUTH_TABLE_KEY_MAX        1024 /* longer presented keys are unknown at once */
+#define AUTH_TABLE_QUERY_BOUND_MS 5000 /* longest wait for the keys' SELECT */
 
 struct auth_entry {
 	char name[AUTH_KEY_NAME_MAX];     /* the key's name (the audit actor) */
@@ -53,6 +54,12 @@ static int auth_table_fetch(struct auth_table *t, struct auth_entry **out, size_
 
 	if (pg_ensure(&t->conn, t->conninfo, t->app_name, errstr, errstr_size) != 0)
 		goto done;
+	/* A database that stops answering must not hold this thread (and the shutdown that joins
+	 * it): past the bound the connection is dropped and the next refresh connects anew. */
+	if (pg_bound_ms(t->conn) == 0 && pg_set_bound(t->conn, AUTH_TABLE_QUERY_BOUND_MS) != 0) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto done;
+	}
 	res = pg_exec(t->conn, t->query, 0, NULL);
 	if (!pg_result_ok(res)) {
 		pg_error_line(t->conn, res, errstr, errstr_size);
