@@ -105,7 +105,7 @@ static void hook_post(struct http_exchange *ex, void *opaque)
 	http_exchange_respond(ex, status, json_pack("{s:b}", "ok", status == 200));
 }
 
-static const struct http_route hook_routes[] = {{"POST", "/hook", hook_post, NULL}};
+static const struct http_route hook_routes[] = {{"POST", "/hook", hook_post, NULL, 0}};
 
 /* Keeps a copy of every body received, for the search at the end. */
 static void keep_body(const struct it_response *r)
