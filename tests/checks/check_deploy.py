@@ -96,21 +96,10 @@ def value_fits(typ, value):
     return True  # string
 
 
-# Settings that other parts of issue #13 add in parallel (API keys and auth: h1; the migration connection:
-# h5). Accepted while the binary does not list them yet; once it does, they are checked like any other.
-# Remove this once those branches have landed.
-PENDING_SETTINGS = {
-    "ferry-producer": {"FERRY_AUTH", "FERRY_BOOTSTRAP_API_KEY", "ConnectionStrings__MigrationConnection"},
-    "ferry-consumer": {"ProducerService__ApiKey", "ConnectionStrings__MigrationConnection"},
-}
-
-
 def check_settings(where, binary, env):
     """env: {NAME: value or None (set from a source we cannot read, e.g. the downward API)}."""
     table = TABLES[binary]
     for name, value in env.items():
-        if name not in table and name in PENDING_SETTINGS[binary]:
-            continue
         if check(name in table, f"{where}: {name} is not a setting of {binary} (see {binary} --config-table)"):
             if value is not None:
                 check(value_fits(table[name], value),

@@ -3,7 +3,8 @@
  * 401 without a key, with an unknown or a revoked one; 403 for a key without the route's role,
  * one representative route per role, with nothing written; the right role (or one of two)
  * admitted; X-Api-Key accepted; a revocation with ferryctl reaching a second producer within
- * seconds; the re-drive's audit actor is the key's name; FERRY_AUTH=off open with its warning;
+ * seconds; the audit actor of a re-drive and a group edit is the key's name; FERRY_AUTH=off
+ * open with its warning;
  * no keys and all interfaces refused at start-up; the consumer's listings behind a key; the
  * consumer's acknowledgments arriving with ProducerService__ApiKey and held back without it.
  *
@@ -130,7 +131,10 @@ static void create_key(const char *name, const char *roles, char *key, size_t si
 static long call(const struct it_producer *p, const char *key, const char *method, const char *path,
                  const char *json, struct it_response *r)
 {
-	return it_http_as(p, key, method, path, json ? "application/json" : NULL, json,
+	/* Every write carries the JSON content type, body or not (else 415 before the key). */
+	bool write = strcmp(method, "GET") != 0;
+
+	return it_http_as(p, key, method, path, json || write ? "application/json" : NULL, json,
 	                  json ? strlen(json) : 0, NULL, r);
 }
 
@@ -367,7 +371,7 @@ static void test_redrive_actor_is_the_key_name(void **state)
 {
 	struct it_response r = {0};
 	char topic[IT_TOPIC_MAX], body[512], path[96];
-	int64_t id;
+	int64_t id, group_id;
 
 	(void)state;
 	it_topic(topic, sizeof(topic), "auth-actor");
@@ -404,6 +408,31 @@ static void test_redrive_actor_is_the_key_name(void **state)
 	                            id),
 	                 1);
 	it_response_free(&r);
+
+	/* A group edit records the key's name too, whatever X-Ferry-Actor says. */
+	group_id = it_sql_int(fx.conn,
+	                      "SELECT g.id FROM ferry.consumer_group_registration g"
+	                      " JOIN ferry.topic_registration t ON t.id = g.topic_registration_id"
+	                      " WHERE t.topic_name = '%s' AND g.consumer_group_name = 'ga'",
+	                      topic);
+	snprintf(path, sizeof(path), "/api/topics/consumer-groups/%" PRId64, group_id);
+	{
+		char auth[160];
+		const char *h[] = {auth, "X-Ferry-Actor: someone-else", NULL};
+
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key_operator);
+		assert_int_equal(it_http_with_headers(&fx.producer, "PUT", path, "application/json",
+		                                      "{\"maxRetries\":7}", 16, h, &r),
+		                 200);
+	}
+	assert_string_equal(json_string_value(it_json_get(r.json, "updatedBy")), "key:o");
+	it_response_free(&r);
+	assert_int_equal(it_sql_int(fx.conn,
+	                            "SELECT count(*) FROM ferry.consumer_group_registration"
+	                            " WHERE id = %" PRId64 " AND updated_by = 'key:o'"
+	                            " AND max_retries = 7",
+	                            group_id),
+	                 1);
 }
 
 static void test_auth_off_is_open_and_says_so(void **state)

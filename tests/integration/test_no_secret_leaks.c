@@ -15,7 +15,9 @@
  *   - a PostgreSQL password in both services' connection strings (the stack trusts local
  *     connections, so libpq never needs it; it is configured all the same);
  *   - KAFKA_sasl.password=<SECRETK> (librdkafka ignores SASL settings with the plaintext
- *     protocol of the stack).
+ *     protocol of the stack);
+ *   - the API key IT_API_KEY: both services' FERRY_BOOTSTRAP_API_KEY, the consumer's
+ *     ProducerService__ApiKey, and the Bearer token of every request the harness sends.
  * Logs are at debug level, so debug lines are searched too. The outage: the test database stops
  * accepting connections and its sessions are ended, so every connection attempt fails with
  * libpq's error (which names the database, the server's address and the user). The services
@@ -48,6 +50,8 @@ static const char *const secrets[] = {
     "SECRETH-2e8a61", /* webhook header value */
     "SECRETP-7c4f90", /* PostgreSQL password */
     "SECRETK-31d5b8", /* Kafka SASL password */
+    IT_API_KEY,       /* API key: both services' bootstrap key, the consumer's
+                       * ProducerService__ApiKey, and the Bearer token of every request */
     NULL,
 };
 #define SECRET_W secrets[0]

@@ -10,24 +10,12 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "producer/api/api_actor.h"
 #include "producer/api/redrive_request.h"
 #include "producer/store/redrive_store.h"
 
 #define API_REDRIVE_DEFAULT_PAGE 100
 #define API_REDRIVE_MAX_PAGE     1000
-
-/* Who is acting, for the message history: "key:<name>" of the API key that authenticated the
- * request; with authentication off, the client's X-Ferry-Actor header as before
- * (redrive_request_actor), which nobody vouches for. */
-static void api_redrive_actor(struct http_exchange *ex, char *buf, size_t size)
-{
-	const char *principal = http_exchange_principal(ex);
-
-	if (principal != NULL)
-		snprintf(buf, size, "key:%s", principal);
-	else
-		redrive_request_actor(http_exchange_header(ex, "X-Ferry-Actor"), buf, size);
-}
 
 static void api_redrive_wake(struct api_redrive_context *ctx)
 {
@@ -128,7 +116,7 @@ static void api_delete_failed(struct http_exchange *ex, void *opaque)
 	}
 	if (group && *group == '\0')
 		group = NULL;
-	api_redrive_actor(ex, actor, sizeof(actor));
+	api_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		return;
 	e = redrive_store_delete_dead(conn, timestamp, seconds, group, ctx->delete_batch_size,
@@ -167,7 +155,7 @@ static void api_retry_one(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	api_redrive_actor(ex, actor, sizeof(actor));
+	api_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	e = redrive_store_request_redelivery(conn, id, req.consumer_group, req.target, actor,
@@ -200,7 +188,7 @@ static void api_retry_bulk(struct http_exchange *ex, void *opaque)
 		http_exchange_error(ex, 400, "%s", errstr);
 		goto done;
 	}
-	api_redrive_actor(ex, actor, sizeof(actor));
+	api_actor(ex, actor, sizeof(actor));
 	if ((conn = http_pg_conn(ex, ctx->pool, ctx->pool_timeout_ms)) == NULL)
 		goto done;
 	if (redrive_store_bulk_redrive(conn, req.consumer_group, req.status, req.limit, actor,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "producer/api/api_actor.h"
 #include "producer/api/message_request.h"
 #include "producer/api/topic_request.h"
 #include "producer/store/topic_store.h"
@@ -198,7 +199,7 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 	struct topic_group_request group;
 	const char *name = api_topics_name(ex);
 	json_t *body, *out = NULL;
-	char errstr[512], what[320];
+	char errstr[512], what[320], actor[160];
 	PGconn *conn;
 	int rc;
 
@@ -211,10 +212,12 @@ static void api_topics_add_group(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = topic_store_add_group(conn, name, &group, &out, errstr, sizeof(errstr));
+	api_actor(ex, actor, sizeof(actor));
+	rc = topic_store_add_group(conn, name, &group, actor, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
-		log_info("api", "added consumer group %s to topic %s", group.name, name);
+		log_info("api", "added consumer group %s to topic %s (by %s)", group.name, name,
+		         actor);
 	snprintf(what, sizeof(what), "no topic named '%s' is registered", name);
 	api_topics_answer(ex, rc, out, 201, what, errstr);
 done:
@@ -259,7 +262,7 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 	struct api_topics_context *ctx = opaque;
 	struct topic_group_update upd;
 	json_t *body, *out = NULL;
-	char errstr[512], what[96];
+	char errstr[512], what[96], actor[160];
 	PGconn *conn;
 	int64_t id;
 	int rc;
@@ -273,10 +276,11 @@ static void api_topics_update_group(struct http_exchange *ex, void *opaque)
 	conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms);
 	if (conn == NULL)
 		goto done;
-	rc = topic_store_update_group(conn, id, &upd, &out, errstr, sizeof(errstr));
+	api_actor(ex, actor, sizeof(actor));
+	rc = topic_store_update_group(conn, id, &upd, actor, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
-		log_info("api", "updated consumer group %" PRId64, id);
+		log_info("api", "updated consumer group %" PRId64 " (by %s)", id, actor);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
 done:
@@ -287,7 +291,7 @@ static void api_topics_set_group_active(struct http_exchange *ex, struct api_top
                                         bool active)
 {
 	json_t *out = NULL;
-	char errstr[512], what[96];
+	char errstr[512], what[96], actor[160];
 	PGconn *conn;
 	int64_t id;
 	int rc;
@@ -295,11 +299,12 @@ static void api_topics_set_group_active(struct http_exchange *ex, struct api_top
 	if (api_topics_group_id(ex, &id) != 0 ||
 	    (conn = http_pg_conn(ex, ctx->registry.pool, ctx->registry.pool_timeout_ms)) == NULL)
 		return;
-	rc = topic_store_set_group_active(conn, id, active, &out, errstr, sizeof(errstr));
+	api_actor(ex, actor, sizeof(actor));
+	rc = topic_store_set_group_active(conn, id, active, actor, &out, errstr, sizeof(errstr));
 	pg_pool_put(ctx->registry.pool, conn);
 	if (rc == TOPIC_STORE_OK)
-		log_info("api", "consumer group %" PRId64 " %s", id,
-		         active ? "activated" : "deactivated");
+		log_info("api", "consumer group %" PRId64 " %s (by %s)", id,
+		         active ? "activated" : "deactivated", actor);
 	snprintf(what, sizeof(what), "no consumer group with id %" PRId64, id);
 	api_topics_answer(ex, rc, out, 200, what, errstr);
 }

@@ -24,7 +24,7 @@
 	" 'acknowledgmentTimeoutSeconds', g.acknowledgment_timeout_seconds,"                       \
 	" 'maxRetries', g.max_retries, 'isActive', g.is_active, 'activeSince', g.active_since,"    \
 	" 'deactivatedAt', g.deactivated_at, 'createdAt', g.created_at,"                           \
-	" 'updatedAt', g.updated_at)"
+	" 'updatedAt', g.updated_at, 'updatedBy', g.updated_by)"
 
 /* A topic as the REST API shows it, from a topic row aliased t; `groups` is a FROM clause
  * giving its group rows aliased g. */
@@ -213,10 +213,10 @@ int topic_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr, 
 }
 
 int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_update *upd,
-                             json_t **out, char *errstr, size_t errstr_size)
+                             const char *actor, json_t **out, char *errstr, size_t errstr_size)
 {
 	char idbuf[32], timeout[16], retries[16];
-	const char *params[6];
+	const char *params[7];
 	int rc;
 
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -228,6 +228,7 @@ int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_
 	params[3] = upd->has_ack_timeout ? timeout : NULL;
 	params[4] = upd->has_max_retries ? retries : NULL;
 	params[5] = upd->has_is_active ? topic_store_bool(upd->is_active) : NULL;
+	params[6] = actor;
 	/* NULL parameters keep the column. $6 true on an inactive group activates it, false on an
 	 * active one deactivates it; otherwise the window is left alone. */
 	rc = topic_store_query_json(
@@ -243,11 +244,11 @@ int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_
 	    "   ELSE g.active_since END,"
 	    "  deactivated_at = CASE WHEN $6::boolean AND NOT g.is_active THEN NULL"
 	    "   WHEN NOT $6::boolean AND g.is_active THEN now() ELSE g.deactivated_at END,"
-	    "  updated_at = now()"
+	    "  updated_at = now(), updated_by = $7"
 	    " WHERE g.id = $1::bigint RETURNING g.*)"
 	    "SELECT " TOPIC_STORE_GROUP_JSON " FROM u g"
 	    " JOIN ferry.topic_registration t ON t.id = g.topic_registration_id",
-	    6, params, out, errstr, errstr_size);
+	    7, params, out, errstr, errstr_size);
 	if (rc == TOPIC_STORE_CONFLICT)
 		snprintf(errstr, errstr_size, "the topic already has a consumer group named '%s'",
 		         upd->name ? upd->name : "");
@@ -255,10 +256,10 @@ int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_
 }
 
 int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_group_request *group,
-                          json_t **out, char *errstr, size_t errstr_size)
+                          const char *actor, json_t **out, char *errstr, size_t errstr_size)
 {
 	char timeout[16], retries[16];
-	const char *params[5];
+	const char *params[6];
 	PGresult *res = NULL;
 	int rc;
 
@@ -270,6 +271,7 @@ int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_gr
 	params[2] = topic_store_bool(group->requires_ack);
 	params[3] = timeout;
 	params[4] = retries;
+	params[5] = actor;
 	/* Always one row: the new group (NULL when the name was taken), and whether the topic
 	 * exists, which tells the two NULL cases apart. */
 	rc = topic_store_exec(
@@ -277,13 +279,13 @@ int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_gr
 	    "WITH t AS (SELECT * FROM ferry.topic_registration WHERE topic_name = $1),"
 	    " g AS (INSERT INTO ferry.consumer_group_registration (topic_registration_id,"
 	    "  consumer_group_name, requires_acknowledgment, acknowledgment_timeout_seconds,"
-	    "  max_retries)"
-	    "  SELECT t.id, $2, $3::boolean, $4::integer, $5::integer FROM t"
+	    "  max_retries, updated_by)"
+	    "  SELECT t.id, $2, $3::boolean, $4::integer, $5::integer, $6 FROM t"
 	    "  ON CONFLICT (topic_registration_id, consumer_group_name) DO NOTHING RETURNING *)"
 	    "SELECT (SELECT " TOPIC_STORE_GROUP_JSON
 	    " FROM g JOIN t ON t.id = g.topic_registration_id),"
 	    " EXISTS (SELECT 1 FROM t)",
-	    5, params, &res, errstr, errstr_size);
+	    6, params, &res, errstr, errstr_size);
 	if (rc == TOPIC_STORE_CONFLICT)
 		snprintf(errstr, errstr_size, "topic '%s' already has a consumer group named '%s'",
 		         topic, group->name);
@@ -322,11 +324,11 @@ int topic_store_set_topic_active(PGconn *conn, const char *name, bool active, js
 	    2, params, out, errstr, errstr_size);
 }
 
-int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, json_t **out, char *errstr,
-                                 size_t errstr_size)
+int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, const char *actor,
+                                 json_t **out, char *errstr, size_t errstr_size)
 {
 	char idbuf[32];
-	const char *params[2] = {idbuf, topic_store_bool(active)};
+	const char *params[3] = {idbuf, topic_store_bool(active), actor};
 
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	return topic_store_query_json(
@@ -334,13 +336,13 @@ int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, json_t *
 	    "WITH u AS (UPDATE ferry.consumer_group_registration g SET is_active = $2::boolean,"
 	    "  active_since = CASE WHEN $2::boolean THEN now() ELSE g.active_since END,"
 	    "  deactivated_at = CASE WHEN $2::boolean THEN NULL ELSE now() END,"
-	    "  updated_at = now()"
+	    "  updated_at = now(), updated_by = $3"
 	    "  WHERE g.id = $1::bigint AND g.is_active <> $2::boolean RETURNING g.*),"
 	    " r AS (SELECT * FROM u UNION ALL SELECT * FROM ferry.consumer_group_registration x"
 	    "  WHERE x.id = $1::bigint AND NOT EXISTS (SELECT 1 FROM u))"
 	    "SELECT " TOPIC_STORE_GROUP_JSON " FROM r g"
 	    " JOIN ferry.topic_registration t ON t.id = g.topic_registration_id",
-	    2, params, out, errstr, errstr_size);
+	    3, params, out, errstr, errstr_size);
 }
 
 int topic_store_active_topics(PGconn *conn, struct topic_store_active **topics, size_t *n,

@@ -65,21 +65,21 @@ int topic_store_get_group(PGconn *conn, int64_t id, json_t **out, char *errstr, 
 
 /*
  * Changes the fields `upd` carries (a has_is_active change activates or deactivates as
- * described above) and sets updated_at. Returns OK with *out the group as it now is, NOT_FOUND
- * for an unknown id, CONFLICT when the new name is taken by another group of the same topic,
- * or ERROR.
+ * described above) and sets updated_at, and updated_by to `actor` (the audit trail: api_actor.h).
+ * Returns OK with *out the group as it now is, NOT_FOUND for an unknown id, CONFLICT when the
+ * new name is taken by another group of the same topic, or ERROR.
  */
 int topic_store_update_group(PGconn *conn, int64_t id, const struct topic_group_update *upd,
-                             json_t **out, char *errstr, size_t errstr_size)
+                             const char *actor, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /*
  * Adds a group to the topic called `topic` (active from now, whether or not the topic is
- * active). Returns OK with *out the new group, NOT_FOUND for an unknown topic, CONFLICT when
- * the topic already has a group of that name, or ERROR.
+ * active), updated_by `actor`. Returns OK with *out the new group, NOT_FOUND for an unknown
+ * topic, CONFLICT when the topic already has a group of that name, or ERROR.
  */
 int topic_store_add_group(PGconn *conn, const char *topic, const struct topic_group_request *group,
-                          json_t **out, char *errstr, size_t errstr_size)
+                          const char *actor, json_t **out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /* Activates (active = true) or deactivates the topic called `name`; its groups keep their own
@@ -88,10 +88,11 @@ int topic_store_set_topic_active(PGconn *conn, const char *name, bool active, js
                                  char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/* Activates or deactivates the group with this id (see above). Returns OK with *out the group
- * as it now is, NOT_FOUND, or ERROR. */
-int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, json_t **out, char *errstr,
-                                 size_t errstr_size) __attribute__((warn_unused_result));
+/* Activates or deactivates the group with this id (see above), updated_by `actor` when its
+ * state changes. Returns OK with *out the group as it now is, NOT_FOUND, or ERROR. */
+int topic_store_set_group_active(PGconn *conn, int64_t id, bool active, const char *actor,
+                                 json_t **out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 struct topic_store_active {
 	char name[250]; /* a valid Kafka topic name (at most 249 bytes) */
