@@ -74,8 +74,8 @@ echo "cluster up in $((SECONDS - t0)) s (producers on ports ${ports[*]}, $relays
 # 10 batches of 500: batch j holds seqs 10j..10j+9 of every key, in seq order; batch j goes to producer j mod 3
 # and is answered after its commit, so each key's seqs are committed in rising order.
 t0=$SECONDS
-python3 - "$S" "${ports[@]}" <<'PY'
-import json, sys, urllib.request
+FERRY_TOKEN="$(cat "$FERRY_CLUSTER_DIR/token")" python3 - "$S" "${ports[@]}" <<'PY'
+import json, os, sys, urllib.request
 suffix, ports = sys.argv[1], sys.argv[2:]
 for j in range(10):
     msgs = []
@@ -86,7 +86,8 @@ for j in range(10):
                          "useBatching": j % 2 == 0})
     req = urllib.request.Request("http://127.0.0.1:%s/api/messages/send-batch" % ports[j % len(ports)],
                                  data=json.dumps({"messages": msgs}).encode(),
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + os.environ["FERRY_TOKEN"]})
     with urllib.request.urlopen(req, timeout=60) as r:
         body = json.load(r)
         if r.status != 201 or body.get("created") != 500:
