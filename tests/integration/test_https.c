@@ -243,7 +243,7 @@ static void ferryctl(struct run *r, const char *url, const char *ca_env, const c
                      const char *a2, const char *a3, const char *a4)
 {
 	char u[128], c[400];
-	char *env[] = {u, ca_env ? c : NULL, NULL};
+	char *env[] = {u, (char *)"FERRY_TOKEN=" IT_API_KEY, ca_env ? c : NULL, NULL};
 	char *argv[] = {FERRY_CTL_BIN, (char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL};
 
 	snprintf(u, sizeof(u), "FERRY_URL=%s", url);
@@ -256,7 +256,7 @@ static void ferryctl(struct run *r, const char *url, const char *ca_env, const c
 static void ferryctl_mtls(struct run *r, const char *url, bool with_cert)
 {
 	char u[128];
-	char *env[] = {u, NULL};
+	char *env[] = {u, (char *)"FERRY_TOKEN=" IT_API_KEY, NULL};
 	char *argv[] = {
 	    FERRY_CTL_BIN, "--cacert",   ca,         "topics", "list", with_cert ? "--cert" : NULL,
 	    client_crt,    "--cert-key", client_key, NULL};
