@@ -20,6 +20,7 @@
 #include "common/http_server.h"
 
 #include "common/http_guard.h"
+#include "common/http_path.h"
 #include "common/auth_key.h"
 #include "common/auth_roles.h"
 #include "common/json_scan.h"
@@ -40,8 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Longest path (in segments) we try to route; longer paths get 404. */
-#define HTTP_SERVER_MAX_SEGMENTS 32
 /* Per-connection memory for MHD: request line + headers + read buffer. MHD answers 431/414 on
  * its own when headers do not fit. 64 KiB leaves room for long URLs and big headers. */
 #define HTTP_SERVER_CONN_MEMORY (64 * 1024)
@@ -108,12 +107,6 @@ struct http_server {
 
 static pthread_once_t http_server_panic_once = PTHREAD_ONCE_INIT;
 
-struct http_param {
-	const char *name; /* points into the route pattern, not NUL-terminated */
-	size_t name_len;
-	const char *value; /* decoded segment in the exchange's segment buffer */
-};
-
 struct http_exchange {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
@@ -123,12 +116,8 @@ struct http_exchange {
 	char *path;                     /* copy of MHD's decoded path, for accessors and messages */
 	bool started;                   /* first access-callback call has happened */
 	const struct http_route *route; /* matched route, NULL when answering 404/405/413 early */
-	char *segbuf;                   /* decoded path segments, NUL-separated */
-	const char *segs[HTTP_SERVER_MAX_SEGMENTS];
-	size_t seg_lens[HTTP_SERVER_MAX_SEGMENTS];
-	size_t n_segs;
-	bool path_ok; /* path parsed into segments (else it cannot match) */
-	struct http_param params[HTTP_MAX_PATH_PARAMS];
+	struct http_path path_segs;     /* the path split into decoded segments */
+	struct http_path_param params[HTTP_MAX_PATH_PARAMS];
 	size_t n_params;
 	char *body; /* received body so far (not NUL-terminated) */
 	size_t body_len;
@@ -160,7 +149,7 @@ static void http_exchange_free(struct http_exchange *ex)
 	pthread_mutex_destroy(&ex->mutex);
 	free(ex->cors_origin);
 	free(ex->body);
-	free(ex->segbuf);
+	http_path_clear(&ex->path_segs);
 	free(ex->path);
 	free(ex->method);
 	free(ex->uri);
@@ -229,99 +218,13 @@ done:
 	return ex;
 }
 
-/*
- * Splits the raw path (up to '?') into segments and percent-decodes each one separately, so an
- * encoded "/" stays inside its segment. One trailing slash is ignored. Leaves path_ok false for
- * targets that are not origin-form ("*", "http://...") or have too many segments, and for
- * segments that decode to a NUL byte (they could not be passed on as C strings).
- */
-static int http_exchange_split_path(struct http_exchange *ex)
-{
-	size_t raw_len = strcspn(ex->uri, "?#");
-	char *p;
-	int rc = -1;
-
-	ex->path_ok = false;
-	if (raw_len == 0 || ex->uri[0] != '/') {
-		rc = 0;
-		goto done;
-	}
-	ex->segbuf = malloc(raw_len);
-	if (ex->segbuf == NULL)
-		goto done;
-	/* Drop the leading '/', then one trailing '/'. */
-	memcpy(ex->segbuf, ex->uri + 1, raw_len - 1);
-	if (raw_len > 1 && ex->segbuf[raw_len - 2] == '/')
-		raw_len--;
-	ex->segbuf[raw_len - 1] = '\0';
-	ex->n_segs = 0;
-	rc = 0;
-	if (ex->segbuf[0] == '\0') {
-		ex->path_ok = true; /* "/": no segments */
-		goto done;
-	}
-	p = ex->segbuf;
-	for (;;) {
-		char *slash = strchr(p, '/');
-		size_t decoded;
-
-		if (ex->n_segs == HTTP_SERVER_MAX_SEGMENTS)
-			goto done;
-		if (slash != NULL)
-			*slash = '\0';
-		decoded = MHD_http_unescape(p);
-		/* "%00" decodes to a NUL: the decoded length then disagrees with strlen(). */
-		if (decoded != strlen(p))
-			goto done;
-		ex->segs[ex->n_segs] = p;
-		ex->seg_lens[ex->n_segs] = decoded;
-		ex->n_segs++;
-		if (slash == NULL)
-			break;
-		p = slash + 1;
-	}
-	ex->path_ok = true;
-done:
-	return rc;
-}
-
-/*
- * Whether route r's pattern matches the exchange's path. When params is not NULL the {name}
- * captures are stored there (the pattern's param count was checked at start).
+/* Whether route r's pattern matches the exchange's path; the captures go to params when not NULL.
  */
 static bool http_server_route_matches(const struct http_route *r, const struct http_exchange *ex,
-                                      struct http_param *params, size_t *n_params)
+                                      struct http_path_param *params, size_t *n_params)
 {
-	const char *p = r->pattern + 1;
-	size_t n = 0;
-	bool match = false;
-
-	for (size_t i = 0; i < ex->n_segs; i++) {
-		size_t plen = strcspn(p, "/");
-
-		if (plen == 0)
-			goto done; /* pattern exhausted (or empty segment) but path goes on */
-		if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-			if (ex->seg_lens[i] == 0)
-				goto done;
-			if (params != NULL && n < HTTP_MAX_PATH_PARAMS) {
-				params[n].name = p + 1;
-				params[n].name_len = plen - 2;
-				params[n].value = ex->segs[i];
-				n++;
-			}
-		} else if (plen != ex->seg_lens[i] || memcmp(p, ex->segs[i], plen) != 0) {
-			goto done;
-		}
-		p += plen;
-		if (*p == '/')
-			p++;
-	}
-	match = (*p == '\0');
-done:
-	if (match && n_params != NULL)
-		*n_params = n;
-	return match;
+	return http_path_matches(&ex->path_segs, r->pattern, params, HTTP_MAX_PATH_PARAMS,
+	                         n_params);
 }
 
 /*
@@ -854,7 +757,8 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	ex->hc = http_server_conn_of(conn);
 	ex->method = strdup(method);
 	ex->path = strdup(url);
-	if (ex->method == NULL || ex->path == NULL || http_exchange_split_path(ex) != 0) {
+	if (ex->method == NULL || ex->path == NULL ||
+	    http_path_split(&ex->path_segs, ex->uri) != 0) {
 		log_error("http", "out of memory routing a request");
 		goto done;
 	}
@@ -864,7 +768,7 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 		ret = http_server_expects_continue(conn) ? http_exchange_queue(ex, conn) : MHD_YES;
 		goto done;
 	}
-	if (ex->path_ok) {
+	if (ex->path_segs.ok) {
 		for (size_t i = 0; i < srv->n_routes; i++) {
 			const struct http_route *r = &srv->routes[i];
 
@@ -929,7 +833,7 @@ static enum MHD_Result http_exchange_begin(struct http_exchange *ex, struct MHD_
 	 * mid-request makes MHD close the connection, and a client still sending could miss the
 	 * answer in the reset. */
 	if (ex->route == NULL) {
-		if (ex->path_ok && http_server_allowed_methods(srv, ex, allow, sizeof(allow)))
+		if (ex->path_segs.ok && http_server_allowed_methods(srv, ex, allow, sizeof(allow)))
 			http_exchange_error_header(ex, 405, MHD_HTTP_HEADER_ALLOW, allow,
 			                           "method %s not allowed for %s", method, url);
 		else
@@ -1601,34 +1505,13 @@ done:
 	return;
 }
 
-/* Decimal digits only (an optional leading '-' when allow_negative), no overflow. */
-static int http_server_parse_ll(const char *text, int allow_negative, long long *out)
-{
-	const char *digits = text;
-	char *end = NULL;
-	long long v;
-
-	if (text == NULL || *text == '\0')
-		return -1;
-	if (allow_negative && *digits == '-')
-		digits++;
-	if (*digits < '0' || *digits > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno == ERANGE || *end != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int http_exchange_param_id(struct http_exchange *ex, const char *name, const char *what,
                            int64_t *out)
 {
 	const char *text = http_exchange_param(ex, name);
 	long long v = 0;
 
-	if (http_server_parse_ll(text, 0, &v) != 0 || v <= 0) {
+	if (http_path_parse_ll(text, false, &v) != 0 || v <= 0) {
 		http_exchange_error(ex, 400, "%s must be a positive integer, not '%.40s'", what,
 		                    text ? text : "");
 		return -1;
@@ -1647,7 +1530,7 @@ int http_exchange_query_int(struct http_exchange *ex, const char *name, long lon
 		*out = def;
 		return 0;
 	}
-	if (http_server_parse_ll(text, min < 0, &v) != 0 || v < min || v > max) {
+	if (http_path_parse_ll(text, min < 0, &v) != 0 || v < min || v > max) {
 		http_exchange_error(ex, 400,
 		                    "query parameter %s must be an integer from %lld to %lld", name,
 		                    min, max);
