@@ -3,9 +3,9 @@
  * 401 without a key, with an unknown or a revoked one; 403 for a key without the route's role,
  * one representative route per role, with nothing written; the right role (or one of two)
  * admitted; X-Api-Key accepted; a revocation with ferryctl reaching a second producer within
- * seconds; the audit actor of a re-drive and a group edit is the key's name; FERRY_AUTH=off
- * open with its warning;
- * no keys and all interfaces refused at start-up; the consumer's listings behind a key; the
+ * seconds; a failed refresh keeps the last good copy of the keys; the audit actor of a re-drive
+ * and a group edit is the key's name; FERRY_AUTH=off open with its warning; no keys and all
+ * interfaces refused at start-up; the consumer's listings behind a key; the
  * consumer's acknowledgments arriving with ProducerService__ApiKey and held back without it.
  *
  * Keys are made with ferryctl keys create on the test's database, as an operator would.
@@ -367,6 +367,60 @@ static void test_revocation_reaches_every_instance(void **state)
 	it_response_free(&r);
 }
 
+struct log_arg {
+	const char *path;
+	const char *text;
+};
+
+/* Whether the log at a->path holds a->text. */
+static bool log_says(void *arg)
+{
+	const struct log_arg *a = arg;
+	char line[2048];
+	bool found = false;
+	FILE *f = fopen(a->path, "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, a->text) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* A refresh that fails (the key table unreadable) keeps the keys the instance knew: known keys
+ * still work, unknown ones are still refused, and the instance says so once, then recovers. */
+static void test_refresh_failure_keeps_the_last_good_copy(void **state)
+{
+	struct it_response r = {0};
+	struct log_arg failing = {fx.producer.log_path,
+	                          "could not refresh the API keys, keeping the last"
+	                          " good copy"};
+	struct log_arg again = {fx.producer.log_path, "API keys refreshed again"};
+
+	(void)state;
+	assert_int_equal(call(&fx.producer, key_reader, "GET", "/api/messages/stats", NULL, &r),
+	                 200);
+	it_response_free(&r);
+	it_sql_exec(fx.conn, "ALTER TABLE ferry.api_key RENAME TO api_key_away");
+	if (!it_wait_until(log_says, &failing, 10000)) {
+		it_sql_exec(fx.conn, "ALTER TABLE ferry.api_key_away RENAME TO api_key");
+		fail_msg("the producer never said its key refresh failed");
+	}
+	assert_int_equal(call(&fx.producer, key_reader, "GET", "/api/messages/stats", NULL, &r),
+	                 200);
+	it_response_free(&r);
+	assert_int_equal(call(&fx.producer, "fk_not_a_key_anyone_made_0000000000000000000000000000",
+	                      "GET", "/api/messages/stats", NULL, &r),
+	                 401);
+	it_response_free(&r);
+	it_sql_exec(fx.conn, "ALTER TABLE ferry.api_key_away RENAME TO api_key");
+	assert_true(it_wait_until(log_says, &again, 10000));
+	assert_int_equal(call(&fx.producer, key_reader, "GET", "/api/messages/stats", NULL, &r),
+	                 200);
+	it_response_free(&r);
+}
+
 static void test_redrive_actor_is_the_key_name(void **state)
 {
 	struct it_response r = {0};
@@ -577,6 +631,7 @@ int main(void)
 	    cmocka_unit_test(test_right_role_admitted),
 	    cmocka_unit_test(test_every_get_is_reader),
 	    cmocka_unit_test(test_revocation_reaches_every_instance),
+	    cmocka_unit_test(test_refresh_failure_keeps_the_last_good_copy),
 	    cmocka_unit_test(test_redrive_actor_is_the_key_name),
 	    cmocka_unit_test(test_auth_off_is_open_and_says_so),
 	    cmocka_unit_test(test_no_keys_on_all_interfaces_refused),
